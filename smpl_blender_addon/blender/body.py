@@ -1,0 +1,336 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Build SMPL-family bodies in Blender: one armature object with the skinned, shape-keyed mesh as its child.
+
+Rig (formats.md §4.2): one bone per model joint, named ``model.joint_names``, parented per ``model.parents``; every bone's
+head is at C·J_i, its tail 0.1 m above along Blender +Z, roll 0. Every bone's rest axes are therefore the SMPL axes and a
+pose bone's local rotation is the SMPL parent-relative rotation R_i. There is no extra root bone: the armature object itself
+is the body's world placement (snap-to-ground, user moves) and the pelvis bone's location carries the SMPL ``transl``.
+
+Shape keys (relative to "Basis" = the template): ``Shape000..`` (betas), ``Exp000..`` (SMPL-X expressions), ``Pose000..``
+(all 9(J-1) pose correctives). Each key holds template + one blend-shape column, so Blender's relative shape keys reproduce
+the linear blend shapes exactly. Body state lives in custom properties on the armature (and a back-reference on the
+mesh), so several bodies, undo and save/reload work.
+"""
+
+import os
+
+import bmesh
+import bpy
+import numpy as np
+
+from .. import core
+
+# Custom-property names on the armature object.
+PROP_MODEL = "smpl_model"  # built-in name ("open-smplx") or absolute file path
+PROP_KIND = "smpl_kind"
+PROP_GENDER = "smpl_gender"
+PROP_BETAS = "smpl_betas"
+PROP_EXPRESSION = "smpl_expression"
+PROP_MESH = "smpl_body_mesh"  # on the mesh: marks it as the body's skin
+PROP_MODEL_GENDER = "smpl_model_gender"  # the gender argument the model was loaded with ("" = file's own)
+
+# SMPL (x, y, z), Y-up -> Blender (x, -z, y), Z-up.
+SMPL_TO_BLENDER = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]])
+BONE_LENGTH = 0.1
+CORRECTIVE_SLIDER_RANGE = 10.0  # pose-feature values are entries of R - I, in [-2, 2]
+SHAPE_SLIDER_RANGE = 10.0  # betas ~ N(0, 1); +-10 sigma is far outside any plausible body
+DEFAULT_MAX_BETAS = 16
+DEFAULT_MAX_EXPRESSIONS = 10
+
+_MODEL_CACHE = {}  # (model spec, gender) -> core model; never re-read a file per call
+
+
+def to_blender(points):
+    """SMPL-space points (..., 3) -> Blender-space points (..., 3), same dtype."""
+    points = np.asarray(points)
+    out = np.empty_like(points)
+    out[..., 0] = points[..., 0]
+    out[..., 1] = -points[..., 2]
+    out[..., 2] = points[..., 1]
+    return out
+
+
+def to_smpl(points):
+    """Blender-space points (..., 3) -> SMPL-space points (..., 3)."""
+    points = np.asarray(points)
+    out = np.empty_like(points)
+    out[..., 0] = points[..., 0]
+    out[..., 1] = points[..., 2]
+    out[..., 2] = -points[..., 1]
+    return out
+
+
+def _model_key(model, gender):
+    """Cache key and the string stored on the body: built-in names as given, file paths made absolute."""
+    spec = os.fspath(model)
+    if os.path.sep in spec or os.path.splitext(spec)[1] or os.path.exists(spec):
+        spec = os.path.abspath(os.path.expanduser(spec))
+    return spec, (gender or "")
+
+
+def load_body_model(model="open-smplx", gender=None):
+    """Core model for a built-in name or file path (or a core model object, registered under its name); cached."""
+    if not isinstance(model, (str, os.PathLike)):
+        key = (f"memory:{model.name}", model.gender or "")
+        _MODEL_CACHE[key] = model
+        return model, key
+    key = _model_key(model, gender)
+    if key not in _MODEL_CACHE:
+        _MODEL_CACHE[key] = core.load_model(key[0], gender=gender or None)
+    return _MODEL_CACHE[key], key
+
+
+def find_body(obj):
+    """The body's armature for the armature, its mesh, or a bone / pose bone of it; None if ``obj`` is not a body."""
+    if obj is None:
+        return None
+    if not isinstance(obj, bpy.types.Object):
+        obj = getattr(obj, "id_data", None)
+        if isinstance(obj, bpy.types.Armature):
+            obj = next((o for o in bpy.data.objects if o.data == obj and PROP_KIND in o), None)
+        if not isinstance(obj, bpy.types.Object):
+            return None
+    if obj.type == "ARMATURE" and PROP_KIND in obj:
+        return obj
+    if obj.type == "MESH" and obj.get(PROP_MESH) and obj.parent is not None:
+        return find_body(obj.parent)
+    return None
+
+
+def body_mesh(armature):
+    """The skinned mesh object of a body (child of the armature), or None."""
+    return next((c for c in armature.children if c.type == "MESH" and c.get(PROP_MESH)), None)
+
+
+def body_model(armature):
+    """Core model of a body, from the cache (loaded once per model spec and gender)."""
+    spec, gender = armature[PROP_MODEL], armature.get(PROP_MODEL_GENDER, "")
+    if spec.startswith("memory:"):
+        key = (spec, gender)
+        if key not in _MODEL_CACHE:
+            raise core.ModelFileError(spec, "this body was built from an in-memory model that is no longer loaded")
+        return _MODEL_CACHE[key]
+    key = (spec, gender)
+    if key not in _MODEL_CACHE:
+        _MODEL_CACHE[key] = core.load_model(spec, gender=gender or None)
+    return _MODEL_CACHE[key]
+
+
+def body_betas(armature):
+    """Current betas of a body, (n,) float32 (n = its Shape### keys)."""
+    return np.asarray(armature.get(PROP_BETAS, []), dtype=np.float32).reshape(-1)
+
+
+def body_expression(armature):
+    """Current expression of a body, (n,) float32 (n = its Exp### keys; 0 for models without expressions)."""
+    return np.asarray(armature.get(PROP_EXPRESSION, []), dtype=np.float32).reshape(-1)
+
+
+def _coefficients(values, count, what):
+    """User coefficients -> (count,) float32, zero-padded; more than ``count`` is an error (no key to hold them)."""
+    out = np.zeros(count, dtype=np.float32)
+    if values is not None:
+        values = np.asarray(values, dtype=np.float32).reshape(-1)
+        if values.size > count:
+            raise ValueError(f"{values.size} {what} given, the body has {count} {what} keys")
+        out[: values.size] = values
+    return out
+
+
+def _build_mesh_data(name, model):
+    """Mesh datablock with the template (Blender axes), faces, UVs and smooth shading; bulk writes only."""
+    verts = to_blender(np.asarray(model.v_template, dtype=np.float32))
+    faces = np.asarray(model.faces, dtype=np.int32)
+    mesh = bpy.data.meshes.new(name)
+    mesh.vertices.add(len(verts))
+    mesh.vertices.foreach_set("co", verts.reshape(-1))
+    mesh.loops.add(faces.size)
+    mesh.loops.foreach_set("vertex_index", faces.reshape(-1))
+    mesh.polygons.add(len(faces))
+    mesh.polygons.foreach_set("loop_start", np.arange(0, faces.size, 3, dtype=np.int32))
+    mesh.update(calc_edges=True)
+    if model.vt is not None and model.ft is not None:
+        uv = mesh.uv_layers.new(name="UVMap")
+        ft = np.asarray(model.ft, dtype=np.int64).reshape(-1)
+        uv.data.foreach_set("vector", np.asarray(model.vt, dtype=np.float32)[ft].reshape(-1))
+    mesh.shade_smooth()
+    return mesh
+
+
+def _write_vertex_groups(mesh_obj, weights):
+    """Exact vertex groups from a dense (V, J) weight matrix, through a bmesh deform layer.
+
+    Blender has no bulk write for vertex-group weights; the deform layer is the fastest exact path (blender-notes.md).
+    """
+    mesh = mesh_obj.data
+    bm = bmesh.new()
+    bm.from_mesh(mesh)
+    deform = bm.verts.layers.deform.verify()
+    weights = np.asarray(weights, dtype=np.float32)
+    rows, cols = np.nonzero(weights)
+    vals = weights[rows, cols].tolist()
+    splits = np.searchsorted(rows, np.arange(1, weights.shape[0])).tolist()
+    cols = cols.tolist()
+    bm.verts.ensure_lookup_table()
+    start = 0
+    for vert, end in zip(bm.verts, splits + [len(cols)]):
+        dv = vert[deform]
+        for j, w in zip(cols[start:end], vals[start:end]):
+            dv[j] = w
+        start = end
+    bm.to_mesh(mesh)
+    bm.free()
+
+
+def _add_shape_keys(mesh_obj, model, num_betas, num_expressions, correctives):
+    """Basis + Shape### + Exp### + Pose### keys, each = template + one blend-shape column (Blender axes), values 0."""
+    basis = to_blender(np.asarray(model.v_template, dtype=np.float32))
+    mesh_obj.shape_key_add(name="Basis", from_mix=False)
+    columns = []
+    if num_betas:
+        columns.append(("Shape", np.asarray(model.shapedirs)[:, :, :num_betas]))
+    if num_expressions:
+        columns.append(("Exp", np.asarray(model.exprdirs)[:, :, :num_expressions]))
+    if correctives and model.posedirs is not None:
+        columns.append(("Pose", np.asarray(model.posedirs)))
+    for prefix, dirs in columns:
+        # (V, 3, K) -> (K, V, 3) in Blender axes, added to the template
+        keys = basis[None] + to_blender(np.moveaxis(np.asarray(dirs, dtype=np.float32), 2, 0))
+        for k in range(keys.shape[0]):
+            block = mesh_obj.shape_key_add(name=f"{prefix}{k:03d}", from_mix=False)
+            block.points.foreach_set("co", keys[k].reshape(-1))
+    blocks = mesh_obj.data.shape_keys.key_blocks
+    n = len(blocks)
+    blocks.foreach_set("slider_min", np.full(n, -max(SHAPE_SLIDER_RANGE, CORRECTIVE_SLIDER_RANGE), dtype=np.float32))
+    blocks.foreach_set("slider_max", np.full(n, max(SHAPE_SLIDER_RANGE, CORRECTIVE_SLIDER_RANGE), dtype=np.float32))
+    # shape_key_add creates keys at value 1.0 in bpy 5.0.1: write every value explicitly
+    blocks.foreach_set("value", np.zeros(n, dtype=np.float32))
+
+
+def _set_rest_bones(armature_obj, joints_blender, create_with=None):
+    """One edit-mode pass: create bones (names, parents) if ``create_with`` is given, and put every head at C·J_i."""
+    view_layer = bpy.context.view_layer
+    previous_active = view_layer.objects.active
+    previous_mode = bpy.context.mode
+    if previous_mode != "OBJECT":
+        bpy.ops.object.mode_set(mode="OBJECT")
+    hidden = armature_obj.hide_get()
+    if hidden:
+        armature_obj.hide_set(False)
+    view_layer.objects.active = armature_obj
+    bpy.ops.object.mode_set(mode="EDIT")
+    try:
+        edit_bones = armature_obj.data.edit_bones
+        if create_with is not None:
+            names, parents = create_with
+            bones = [edit_bones.new(n) for n in names]
+            for bone, parent in zip(bones, parents):
+                if parent >= 0:
+                    bone.parent = bones[parent]
+                bone.use_connect = False
+        else:
+            bones = [edit_bones[n] for n in armature_obj.get("smpl_joint_names", [b.name for b in edit_bones])]
+        for bone, head in zip(bones, joints_blender.tolist()):
+            bone.head = head
+            bone.tail = (head[0], head[1], head[2] + BONE_LENGTH)
+            bone.roll = 0.0
+    finally:
+        bpy.ops.object.mode_set(mode="OBJECT")
+        if hidden:
+            armature_obj.hide_set(True)
+        view_layer.objects.active = previous_active
+
+
+def _simple_material(name):
+    mat = bpy.data.materials.new(name)
+    color = (0.8, 0.62, 0.52, 1.0)
+    mat.diffuse_color = color
+    tree = getattr(mat, "node_tree", None)
+    if tree is not None:
+        bsdf = tree.nodes.get("Principled BSDF")
+        if bsdf is not None and "Base Color" in bsdf.inputs:
+            bsdf.inputs["Base Color"].default_value = color
+    return mat
+
+
+def add_body(model="open-smplx", gender=None, betas=None, expression=None, name=None, collection=None,
+             num_betas=None, num_expressions=None, correctives=True):
+    """Add a body to the scene and return its armature object (the mesh is its child).
+
+    model: built-in name ("open-smpl", "open-smplx") or an official .npz/.pkl path (or a core model object).
+    num_betas: Shape### keys, default all of the model's betas up to 16 (more cost evaluation time and the official
+    bodies' higher components are nearly invisible); num_expressions: Exp### keys, default up to 10 (smplx's default).
+    correctives: add the Pose### keys (all 9(J-1) of them).
+    Model-file errors (core.ModelFileError) and bad arguments raise before anything is added to the scene.
+    """
+    body, key = load_body_model(model, gender)
+    nb = min(body.num_betas, DEFAULT_MAX_BETAS) if num_betas is None else int(num_betas)
+    ne_avail = body.num_expressions or 0
+    ne = min(ne_avail, DEFAULT_MAX_EXPRESSIONS) if num_expressions is None else int(num_expressions)
+    if not 0 <= nb <= body.num_betas:
+        raise ValueError(f"num_betas={nb}: the model has {body.num_betas} shape components")
+    if not 0 <= ne <= ne_avail:
+        raise ValueError(f"num_expressions={ne}: the model has {ne_avail} expression components")
+    betas = _coefficients(betas, nb, "betas")
+    expression = _coefficients(expression, ne, "expression")
+
+    name = name or f"{body.kind.upper()}-{(body.gender or 'neutral')}"
+    collection = collection or bpy.context.collection or bpy.context.scene.collection
+    joints = to_blender(body.rest_joints(betas=_pad(betas, body.num_betas),
+                                         expression=_pad(expression, ne_avail) if ne_avail else None))
+
+    mesh = _build_mesh_data(name, body)
+    mesh.materials.append(_simple_material(f"{name}-skin"))
+    arm_data = bpy.data.armatures.new(name)
+    arm_data.display_type = "STICK"
+    arm_obj = bpy.data.objects.new(name, arm_data)
+    mesh_obj = bpy.data.objects.new(f"{name}-mesh", mesh)
+    collection.objects.link(arm_obj)
+    collection.objects.link(mesh_obj)
+    try:
+        _set_rest_bones(arm_obj, np.asarray(joints, dtype=np.float64),
+                        create_with=(list(body.joint_names), np.asarray(body.parents).tolist()))
+        for joint in body.joint_names:
+            mesh_obj.vertex_groups.new(name=joint)
+        _write_vertex_groups(mesh_obj, body.weights)
+        _add_shape_keys(mesh_obj, body, nb, ne, correctives)
+        blocks = mesh.shape_keys.key_blocks
+        values = np.zeros(len(blocks), dtype=np.float32)
+        values[1: 1 + nb] = betas
+        values[1 + nb: 1 + nb + ne] = expression
+        blocks.foreach_set("value", values)
+        mesh_obj.parent = arm_obj
+        modifier = mesh_obj.modifiers.new("Armature", "ARMATURE")
+        modifier.object = arm_obj
+        modifier.use_vertex_groups = True
+        modifier.use_bone_envelopes = False
+        modifier.use_deform_preserve_volume = False
+    except BaseException:  # leave the file as it was: no half-built body, no orphan data
+        materials = list(mesh.materials)
+        for obj in (mesh_obj, arm_obj):
+            bpy.data.objects.remove(obj)
+        bpy.data.meshes.remove(mesh)
+        bpy.data.armatures.remove(arm_data)
+        for mat in materials:
+            bpy.data.materials.remove(mat)
+        raise
+
+    arm_obj[PROP_MODEL] = key[0]
+    arm_obj[PROP_KIND] = body.kind
+    arm_obj[PROP_GENDER] = body.gender or (gender or "")
+    arm_obj[PROP_MODEL_GENDER] = key[1]
+    arm_obj[PROP_BETAS] = betas.tolist()
+    arm_obj[PROP_EXPRESSION] = expression.tolist()
+    arm_obj["smpl_joint_names"] = list(body.joint_names)
+    mesh_obj[PROP_MESH] = True
+    for obj in (arm_obj, mesh_obj):
+        obj.select_set(obj is arm_obj)
+    bpy.context.view_layer.objects.active = arm_obj
+    return arm_obj
+
+
+def _pad(values, count):
+    out = np.zeros(count, dtype=np.float32)
+    values = np.asarray(values, dtype=np.float32).reshape(-1)
+    out[: values.size] = values
+    return out

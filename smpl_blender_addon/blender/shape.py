@@ -1,0 +1,133 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Shape a body: betas / expression shape keys together with the rest joints J(beta, psi), height/weight, grounding.
+
+Parts: "BODY" = the betas (Shape### keys). "EXPRESSION" = the SMPL-X expression coefficients (Exp### keys). "FACE" is
+the same as "EXPRESSION": SMPL-X has no separate face-identity space (the face's identity is part of the body betas),
+and the official add-ons' "face shape" buttons act on the expression keys too. Bodies without expressions raise
+ValueError for FACE / EXPRESSION. "ALL" (reset only) = BODY and EXPRESSION.
+"""
+
+import numpy as np
+
+from ..core import shape as core_shape
+from .body import (PROP_BETAS, PROP_EXPRESSION, _coefficients, _pad, _set_rest_bones, body_betas, body_expression,
+                   body_mesh, body_model, find_body, to_blender)
+
+PARTS = ("BODY", "FACE", "EXPRESSION")
+
+
+def _key_start(blocks, prefix):
+    """Index of ``<prefix>000`` in key_blocks, or -1."""
+    return blocks.find(f"{prefix}000")
+
+
+def set_shape(armature, betas=None, expression=None):
+    """Set betas and/or expression (None keeps the current values; shorter vectors are zero-padded).
+
+    Writes the Shape### / Exp### values with one foreach_set and moves the rest bones to J(beta, psi) (the joint
+    regressor applied to the shaped mesh including the expression) in one edit-mode pass. The pose (bone rotations and
+    locations) is unchanged, so the posed body follows the new shape.
+    """
+    armature = find_body(armature) or armature
+    model = body_model(armature)
+    new_betas = body_betas(armature) if betas is None else _coefficients(betas, body_betas(armature).size, "betas")
+    old_expr = body_expression(armature)
+    new_expr = old_expr if expression is None else _coefficients(expression, old_expr.size, "expression")
+
+    mesh = body_mesh(armature)
+    if mesh is not None and mesh.data.shape_keys is not None:
+        blocks = mesh.data.shape_keys.key_blocks
+        values = np.empty(len(blocks), dtype=np.float32)
+        blocks.foreach_get("value", values)
+        for prefix, coeffs in (("Shape", new_betas), ("Exp", new_expr)):
+            start = _key_start(blocks, prefix)
+            if start >= 0 and coeffs.size:
+                values[start: start + coeffs.size] = coeffs
+        blocks.foreach_set("value", values)
+        mesh.data.update()
+
+    joints = model.rest_joints(
+        betas=_pad(new_betas, model.num_betas),
+        expression=_pad(new_expr, model.num_expressions) if model.num_expressions else None)
+    _set_rest_bones(armature, to_blender(np.asarray(joints, dtype=np.float64)))
+    armature[PROP_BETAS] = new_betas.tolist()
+    armature[PROP_EXPRESSION] = new_expr.tolist()
+
+
+def _check_part(armature, part, allowed):
+    part = part.upper()
+    if part not in allowed:
+        raise ValueError(f"unknown shape part {part!r}; use one of {', '.join(allowed)}")
+    if part in ("FACE", "EXPRESSION") and body_expression(armature).size == 0:
+        raise ValueError(f"{armature.name}: this body has no expression keys (FACE / EXPRESSION need SMPL-X)")
+    return part
+
+
+def random_shape(armature, part="BODY", scale=1.0, seed=None):
+    """Draw the part's coefficients from N(0, scale^2 I) (formats.md §5.3) and apply them. Returns the values."""
+    armature = find_body(armature) or armature
+    part = _check_part(armature, part, PARTS)
+    if part == "BODY":
+        values = core_shape.random_betas(body_betas(armature).size, scale, seed)
+        set_shape(armature, betas=values)
+    else:
+        values = core_shape.random_betas(body_expression(armature).size, scale, seed)
+        set_shape(armature, expression=values)
+    return values
+
+
+def reset_shape(armature, part="BODY"):
+    """Zero the part's coefficients ("BODY", "FACE"/"EXPRESSION", or "ALL")."""
+    armature = find_body(armature) or armature
+    part = part.upper()
+    if part == "ALL":
+        set_shape(armature, betas=np.zeros(0), expression=np.zeros(0))
+        return
+    part = _check_part(armature, part, PARTS)
+    if part == "BODY":
+        set_shape(armature, betas=np.zeros(0))
+    else:
+        set_shape(armature, expression=np.zeros(0))
+
+
+def set_height_weight(armature, height_m, weight_kg):
+    """Fit the body's betas (all its Shape### keys) to a stature (m) and mass (kg) and apply them. Returns the betas.
+
+    Stature = vertical extent of the rest mesh; mass = its volume x 1000 kg/m^3 (core.shape)."""
+    armature = find_body(armature) or armature
+    betas = core_shape.betas_for_height_weight(body_model(armature), height_m, weight_kg,
+                                               num_betas=body_betas(armature).size)
+    set_shape(armature, betas=betas)
+    return betas
+
+
+def evaluated_vertices_world(mesh_obj, depsgraph=None):
+    """World-space vertices of the evaluated (posed, shape-keyed) mesh, (V, 3) float64."""
+    import bpy
+
+    depsgraph = depsgraph or bpy.context.evaluated_depsgraph_get()
+    evaluated = mesh_obj.evaluated_get(depsgraph)
+    mesh = evaluated.to_mesh()
+    try:
+        co = np.empty(3 * len(mesh.vertices), dtype=np.float32)
+        mesh.vertices.foreach_get("co", co)
+    finally:
+        evaluated.to_mesh_clear()
+    mw = np.array(evaluated.matrix_world, dtype=np.float64)
+    return co.reshape(-1, 3).astype(np.float64) @ mw[:3, :3].T + mw[:3, 3]
+
+
+def snap_to_ground(armature):
+    """Move the armature object so the lowest point of the evaluated posed mesh is at z = 0. Returns the z shift."""
+    import bpy
+
+    armature = find_body(armature) or armature
+    mesh = body_mesh(armature)
+    if mesh is None:
+        raise ValueError(f"{armature.name}: the body has no mesh")
+    bpy.context.view_layer.update()
+    dz = -float(evaluated_vertices_world(mesh)[:, 2].min())
+    world = armature.matrix_world.copy()
+    world.translation.z += dz
+    armature.matrix_world = world
+    return dz

@@ -1,0 +1,226 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Read one pose (a single frame) from a JSON / .npz / .npy / .pkl file into a model's own layout (NumPy only).
+
+Accepted content (formats.md §3):
+* a full pose: ``pose`` / ``poses`` (frame 0) / ``full_pose``, axis-angle ``(3J,)``, ``(J, 3)`` or rotation matrices
+  ``(J, 3, 3)``, flat-hand reference (AMASS, our own JSON / .npz, the add-ons' "write pose");
+* or split parts: ``global_orient`` + ``body_pose`` (+ ``left_hand_pose``/``right_hand_pose``: 45 axis-angle values or
+  n < 45 PCA coefficients, **relative to the relaxed hand mean** as in SMPLify-X / smplx ``flat_hand_mean=False``)
+  + ``jaw_pose``/``leye_pose``/``reye_pose``; or the MoSh++ split ``root_orient``/``pose_body``/``pose_jaw``/``pose_eye``/
+  ``pose_hand`` (flat-hand reference, as AMASS);
+* optional ``transl``/``trans``, ``betas``, ``expression``.
+
+Pickles are read only through :mod:`smpl_blender_addon.core.safe_pickle` (allow-list unpickler); ``.npz`` without pickle.
+Every failure is a :class:`MotionFileError` naming the file and the problem.
+"""
+
+import json
+import os
+import zipfile
+
+import numpy as np
+
+from .errors import MotionFileError
+from .rotations import matrix_to_axis_angle
+
+_FULL_POSE_KEYS = ("pose", "poses", "full_pose", "fullpose")
+_TRANSL_KEYS = ("transl", "trans", "translation")
+VPOSER_LATENT_SIZE = 32
+
+
+def _load_pickle(path):
+    """Dict from a pickle through the project's allow-list unpickler (never plain pickle.load)."""
+    from . import safe_pickle  # written in parallel by the loader engineer
+
+    for name in ("load", "safe_load", "load_pickle", "read_pickle"):
+        fn = getattr(safe_pickle, name, None)
+        if callable(fn):
+            return fn(path)
+    raise MotionFileError(path, "no safe pickle reader is available in this build")
+
+
+def _read_mapping(path):
+    """Raw key -> value mapping of a pose file, by extension."""
+    ext = os.path.splitext(path)[1].lower()
+    if not os.path.isfile(path):
+        raise MotionFileError(path, "file not found")
+    try:
+        if ext == ".json":
+            with open(path, encoding="utf-8") as f:
+                data = json.load(f)
+            if isinstance(data, list):
+                data = {"pose": data}
+        elif ext == ".npz":
+            with np.load(path, allow_pickle=False) as npz:
+                data = {}
+                for key in npz.files:
+                    try:
+                        data[key] = npz[key]
+                    except ValueError:
+                        continue  # object arrays (e.g. markers_latent_vids) need pickle: skip, never unpickle
+        elif ext == ".npy":
+            data = {"pose": np.load(path, allow_pickle=False)}
+        elif ext == ".pkl":
+            data = _load_pickle(path)
+        else:
+            raise MotionFileError(path, f"unsupported pose file type {ext!r} (use .json, .npz, .npy or .pkl)")
+    except MotionFileError:
+        raise
+    except (OSError, ValueError, zipfile.BadZipFile, UnicodeDecodeError, EOFError) as err:
+        raise MotionFileError(path, f"cannot read the file: {err}") from err
+    if not isinstance(data, dict):
+        raise MotionFileError(path, f"expected a dictionary of arrays, found {type(data).__name__}")
+    return data
+
+
+def _array(path, key, value):
+    """A numeric float64 array from a file value."""
+    try:
+        arr = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError) as err:
+        raise MotionFileError(path, f"'{key}' is not numeric: {err}") from err
+    if not np.all(np.isfinite(arr)):
+        raise MotionFileError(path, f"'{key}' contains NaN or infinite values")
+    return arr
+
+
+def _first_frame_rotvecs(path, key, value, expected=None):
+    """Frame 0 of a pose value as flat axis-angle (n,).
+
+    Accepts flat vectors, (N, n) frames, (n/3, 3) joint rows (when the size fits ``expected``), (N, n/3, 3), and
+    rotation matrices (n/3, 3, 3) or (N, n/3, 3, 3) (HMR-style outputs, orthonormalised first).
+    """
+    arr = _array(path, key, value)
+    if arr.ndim == 0:
+        raise MotionFileError(path, f"'{key}' is a scalar, not a pose")
+    if arr.ndim >= 2 and arr.shape[-2:] == (3, 3) and not (expected is not None and arr.size == expected):
+        mats = arr[0] if arr.ndim == 4 else arr.reshape((-1, 3, 3))
+        u, _, vt = np.linalg.svd(mats)  # network outputs are not exactly orthonormal
+        u[..., :, -1] *= np.sign(np.linalg.det(u @ vt))[..., None]
+        return matrix_to_axis_angle(u @ vt).reshape(-1)
+    if arr.ndim == 1 or (expected is not None and arr.size == expected):
+        return arr.reshape(-1)
+    return arr.reshape(arr.shape[0], -1)[0]
+
+
+def _layout_text(model):
+    kind = model.kind
+    if kind == "smplx":
+        return ("SMPL-X: 165 values = global_orient 3 + body_pose 63 + jaw 3 + leye 3 + reye 3 + left hand 45 "
+                "+ right hand 45")
+    if kind == "smplh":
+        return "SMPL-H: 156 values = global_orient 3 + body_pose 63 + left hand 45 + right hand 45"
+    if kind == "smpl":
+        return "SMPL: 72 values = global_orient 3 + body_pose 69"
+    return f"{kind}: {3 * model.num_joints} values"
+
+
+def _check_length(path, key, vec, size, model, what):
+    if vec.size != size:
+        raise MotionFileError(
+            path, f"'{key}' has {vec.size} values, a {model.kind} {what} needs {size} (expected layout {_layout_text(model)})")
+
+
+def _hand_block(path, key, value, model, side):
+    """Left/right finger axis-angle (45,) from 45 values or PCA coefficients (relative to the relaxed mean)."""
+    vec = _first_frame_rotvecs(path, key, value, expected=45)
+    comps = getattr(model, f"hands_components_{side}", None)
+    mean = getattr(model, f"hands_mean_{side}", None)
+    if vec.size != 45:
+        if comps is None:
+            raise MotionFileError(path, f"'{key}' has {vec.size} values: PCA hand coefficients need a model with hand "
+                                        "PCA components, and this model has none (give 45 axis-angle values)")
+        if not 0 < vec.size <= 45:
+            raise MotionFileError(path, f"'{key}' has {vec.size} values; expected 45 axis-angle values or up to 45 PCA "
+                                        "coefficients")
+        vec = vec @ np.asarray(comps, dtype=np.float64)[: vec.size]
+    if mean is not None:
+        vec = vec + np.asarray(mean, dtype=np.float64)
+    return vec
+
+
+def _assemble_split_pose(path, data, model):
+    """Full (3J,) pose from global_orient/body_pose/hands/jaw/eyes or MoSh split keys."""
+    kind, num_joints = model.kind, model.num_joints
+    names = list(model.joint_names)
+    pose = np.zeros(3 * num_joints)
+
+    def put(joint_name, vec):
+        j = names.index(joint_name)
+        pose[3 * j: 3 * j + vec.size] = vec
+
+    mosh = "root_orient" in data or "pose_body" in data
+    orient_key = "root_orient" if mosh else "global_orient"
+    body_key = "pose_body" if mosh else "body_pose"
+    if body_key not in data:
+        raise MotionFileError(path, f"no pose found: expected one of {', '.join(_FULL_POSE_KEYS)}, or "
+                                    f"global_orient + body_pose (found keys: {', '.join(sorted(map(str, data))) or 'none'})")
+    if orient_key in data:
+        orient = _first_frame_rotvecs(path, orient_key, data[orient_key], expected=3)
+        _check_length(path, orient_key, orient, 3, model, "global orientation")
+        put(names[0], orient)
+    body_size = 3 * (num_joints - 1) if kind == "smpl" else 63
+    body = _first_frame_rotvecs(path, body_key, data[body_key], expected=body_size)
+    if body.size == VPOSER_LATENT_SIZE:
+        raise MotionFileError(path, f"'{body_key}' has 32 values: this is a VPoser latent code (SMPLify-X default), "
+                                    "not axis-angle; decode it with VPoser first (or fit with use_vposer: False)")
+    if kind == "smpl" and body.size == 63:
+        body = np.concatenate([body, np.zeros(6)])  # SMPL-H/X body: SMPL hands stay at identity (formats.md §3.2)
+    _check_length(path, body_key, body, body_size, model, "body pose")
+    pose[3: 3 + body_size] = body
+
+    if kind in ("smplh", "smplx"):
+        if mosh and "pose_hand" in data:
+            hands = _first_frame_rotvecs(path, "pose_hand", data["pose_hand"], expected=90)
+            _check_length(path, "pose_hand", hands, 90, model, "hand pose")
+            put("left_index1", hands[:45])
+            put("right_index1", hands[45:])
+        for side, key in (("left", "left_hand_pose"), ("right", "right_hand_pose")):
+            if key in data:
+                put(f"{side}_index1", _hand_block(path, key, data[key], model, side))
+    if kind == "smplx":
+        parts = (("pose_jaw", "jaw", 3), ("pose_eye", "left_eye_smplhf", 6)) if mosh else \
+            (("jaw_pose", "jaw", 3), ("leye_pose", "left_eye_smplhf", 3), ("reye_pose", "right_eye_smplhf", 3))
+        for key, joint, size in parts:
+            if key in data:
+                vec = _first_frame_rotvecs(path, key, data[key], expected=size)
+                _check_length(path, key, vec, size, model, key.replace("_", " "))
+                put(joint, vec)
+    return pose
+
+
+def _optional_vector(path, data, keys, size=None):
+    for key in keys:
+        if key in data and data[key] is not None:
+            arr = _array(path, key, data[key])
+            vec = arr.reshape(-1) if arr.ndim <= 1 else arr.reshape(arr.shape[0], -1)[0]
+            if size is not None and vec.size != size:
+                raise MotionFileError(path, f"'{key}' has {vec.size} values, expected {size}")
+            return vec
+    return None
+
+
+def read_pose_file(path, model):
+    """One pose from ``path`` for ``model``.
+
+    Returns dict(pose=(3J,) float64 axis-angle in the model layout (flat-hand reference), transl=(3,) or None,
+    betas=(n,) or None, expression=(n,) or None). Multi-frame files give frame 0.
+    """
+    path = os.fspath(path)
+    data = _read_mapping(path)
+    size = 3 * model.num_joints
+    full_key = next((k for k in _FULL_POSE_KEYS if k in data), None)
+    if full_key is not None:
+        pose = _first_frame_rotvecs(path, full_key, data[full_key], expected=size)
+        if pose.size == VPOSER_LATENT_SIZE:
+            raise MotionFileError(path, f"'{full_key}' has 32 values: this looks like a VPoser latent code, not an "
+                                        "axis-angle pose")
+        _check_length(path, full_key, pose, size, model, "full pose")
+    else:
+        pose = _assemble_split_pose(path, data, model)
+    return {
+        "pose": pose.astype(np.float64),
+        "transl": _optional_vector(path, data, _TRANSL_KEYS, size=3),
+        "betas": _optional_vector(path, data, ("betas",)),
+        "expression": _optional_vector(path, data, ("expression",)),
+    }
