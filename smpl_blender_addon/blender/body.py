@@ -152,7 +152,7 @@ def _build_mesh_data(name, model):
     if model.vt is not None and model.ft is not None:
         uv = mesh.uv_layers.new(name="UVMap")
         ft = np.asarray(model.ft, dtype=np.int64).reshape(-1)
-        uv.data.foreach_set("vector", np.asarray(model.vt, dtype=np.float32)[ft].reshape(-1))
+        uv.uv.foreach_set("vector", np.asarray(model.vt, dtype=np.float32)[ft].reshape(-1))
     mesh.shade_smooth()
     return mesh
 

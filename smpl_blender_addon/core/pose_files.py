@@ -30,13 +30,9 @@ VPOSER_LATENT_SIZE = 32
 
 def _load_pickle(path):
     """Dict from a pickle through the project's allow-list unpickler (never plain pickle.load)."""
-    from . import safe_pickle  # written in parallel by the loader engineer
+    from .safe_pickle import load_pickle_dict
 
-    for name in ("load", "safe_load", "load_pickle", "read_pickle"):
-        fn = getattr(safe_pickle, name, None)
-        if callable(fn):
-            return fn(path)
-    raise MotionFileError(path, "no safe pickle reader is available in this build")
+    return load_pickle_dict(path, error=MotionFileError)
 
 
 def _read_mapping(path):
