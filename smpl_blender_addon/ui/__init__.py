@@ -1,0 +1,20 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Blender user interface: properties, preferences, operators (``bpy.ops.smpl.*``), sidebar panels, File › Import entries.
+
+Imported only by :func:`smpl_blender_addon.register`, so importing the package itself never needs bpy.
+"""
+
+from . import operators, panels, preferences, properties
+
+# Registration order matters: property groups before the operators and panels that use them.
+MODULES = (preferences, properties, operators, panels)
+
+
+def register():
+    for module in MODULES:
+        module.register()
+
+
+def unregister():
+    for module in reversed(MODULES):
+        module.unregister()

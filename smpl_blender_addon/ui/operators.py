@@ -1,0 +1,398 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Operators under ``bpy.ops.smpl``: read the input, call ``blender/``, report. No logic that a script would need.
+
+Every operator has undo, a poll (a body must be selected where one is needed) and keyword arguments for the Python console,
+e.g. ``bpy.ops.smpl.add_body(model="open-smplx", gender="FEMALE", betas="1 -0.5")`` or
+``bpy.ops.smpl.set_pose(pose="pose = [0.0, 0.1, ...]")``. Bad input (a broken model or pose file, unreadable numbers) is
+reported as an error and the operator is cancelled, which ``bpy.ops`` turns into a ``RuntimeError`` carrying the message.
+"""
+
+import os
+
+import bpy
+from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, StringProperty
+from bpy.types import Operator
+from bpy_extras.io_utils import ImportHelper
+
+from ..blender import body as body_api
+from ..blender import correctives as correctives_api
+from ..blender import pose as pose_api
+from ..blender import shape as shape_api
+from . import properties
+from .parsing import parse_numbers
+
+SHAPE_PART_ITEMS = (
+    ("BODY", "Body", "Body shape (betas)"),
+    ("FACE", "Face", "Face shape"),
+    ("EXPRESSION", "Expression", "Facial expression (SMPL-X)"),
+)
+POSE_SIZES = (72, 156, 165)  # SMPL, SMPL-H, SMPL-X full axis-angle poses
+
+
+class _BodyOperator:
+    """Mix-in: available when the active object belongs to an SMPL body."""
+
+    @classmethod
+    def poll(cls, context):
+        if properties.active_body(context) is None:
+            cls.poll_message_set("Select an SMPL body (its armature or mesh)")
+            return False
+        return True
+
+
+def _run(operator, action, *args, **kwargs):
+    """Call ``action(*args, **kwargs)`` and return the operator result.
+
+    A ValueError (ModelFileError, MotionFileError, unreadable text) becomes an error report and {'CANCELLED'}; the
+    blender layer raises before it changes the scene, so nothing is left half done.
+    """
+    try:
+        action(*args, **kwargs)
+    except ValueError as err:
+        operator.report({"ERROR"}, str(err))
+        return {"CANCELLED"}
+    return {"FINISHED"}
+
+
+def _make_active(context, obj):
+    """Select only ``obj`` and make it the active object of the view layer."""
+    for other in context.view_layer.objects.selected:
+        other.select_set(False)
+    obj.select_set(True)
+    context.view_layer.objects.active = obj
+
+
+def _add_body(operator, context, model):
+    """Shared by smpl.add_body and the File › Import entry: build the body, select it, fill its panel sliders."""
+    arm = body_api.add_body(
+        model=model,
+        gender=properties.gender_argument(operator.gender),
+        betas=parse_numbers(operator.betas, "betas"),
+        expression=parse_numbers(operator.expression, "expression"),
+        name=operator.name or None,
+        collection=context.collection,
+        num_betas=operator.num_betas or None,
+        num_expressions=operator.num_expressions or None,
+        correctives=operator.correctives,
+    )
+    _make_active(context, arm)
+    properties.sync_shape_sliders(arm)
+    operator.report({"INFO"}, f"Added {arm.name}")
+
+
+def _change_shape(arm, change, *args, **kwargs):
+    """Apply a blender.shape function to a body, then show its new coefficients on the panel sliders."""
+    change(arm, *args, **kwargs)
+    properties.sync_shape_sliders(arm)
+
+
+class _AddBodyOptions:
+    gender: EnumProperty(name="Gender", items=properties.GENDER_ITEMS, default="DEFAULT")
+    betas: StringProperty(name="Betas", description="Shape coefficients: numbers separated by spaces or commas, or a list")
+    expression: StringProperty(name="Expression", description="Expression coefficients (SMPL-X), as text")
+    name: StringProperty(name="Name", description="Name of the new body (default: from the model)")
+    num_betas: IntProperty(name="Betas", description="Shape coefficients to use, 0 = the model's default", min=0)
+    num_expressions: IntProperty(name="Expressions", description="Expression coefficients to use, 0 = default", min=0)
+    correctives: BoolProperty(name="Pose correctives", description="Add the pose-corrective shape keys", default=True)
+
+
+class SMPL_OT_add_body(_AddBodyOptions, Operator):
+    """Add an SMPL-family body: mesh with UVs, armature with SMPL joint names, shape and corrective keys"""
+
+    bl_idname = "smpl.add_body"
+    bl_label = "Add SMPL Body"
+    bl_options = {"REGISTER", "UNDO"}
+
+    model: StringProperty(
+        name="Model",
+        description='Built-in body ("open-smplx", "open-smpl") or the path of an official .npz / .pkl model file',
+        default="open-smplx",
+    )
+
+    @classmethod
+    def poll(cls, context):
+        if context.mode != "OBJECT":
+            cls.poll_message_set("Switch to Object Mode")
+            return False
+        return True
+
+    def execute(self, context):
+        # "//models/x.npz" is relative to the .blend file; built-in names and other paths go to the blender layer as typed.
+        model = bpy.path.abspath(self.model) if self.model.startswith("//") else self.model
+        return _run(self, _add_body, self, context, model)
+
+
+class SMPL_OT_import_body(_AddBodyOptions, Operator, ImportHelper):
+    """Add a body from an official SMPL / SMPL-H / SMPL-X model file (.npz / .pkl)"""
+
+    bl_idname = "smpl.import_body"
+    bl_label = "Import SMPL Body"
+    bl_options = {"REGISTER", "UNDO", "PRESET"}
+
+    filename_ext = ".npz"
+    filter_glob: StringProperty(default="*.npz;*.pkl", options={"HIDDEN"})
+
+    @classmethod
+    def poll(cls, context):
+        return SMPL_OT_add_body.poll(context)
+
+    def execute(self, context):
+        return _run(self, _add_body, self, context, self.filepath)
+
+
+class SMPL_OT_set_shape(_BodyOperator, Operator):
+    """Set the active body's shape (betas) and expression from numbers"""
+
+    bl_idname = "smpl.set_shape"
+    bl_label = "Set Shape"
+    bl_options = {"REGISTER", "UNDO"}
+
+    betas: StringProperty(name="Betas", description="Shape coefficients as text; empty keeps the current ones")
+    expression: StringProperty(name="Expression", description="Expression coefficients as text; empty keeps them")
+
+    def invoke(self, context, event):
+        return context.window_manager.invoke_props_dialog(self, width=500)
+
+    def execute(self, context):
+        return _run(self, self.apply, properties.active_body(context))
+
+    def apply(self, arm):
+        betas = parse_numbers(self.betas, "betas")
+        expression = parse_numbers(self.expression, "expression")
+        _change_shape(arm, shape_api.set_shape, betas=betas, expression=expression)
+
+
+class SMPL_OT_random_shape(_BodyOperator, Operator):
+    """Draw a random body shape, face shape or expression for the active body"""
+
+    bl_idname = "smpl.random_shape"
+    bl_label = "Random Shape"
+    bl_options = {"REGISTER", "UNDO"}
+
+    part: EnumProperty(name="Part", items=SHAPE_PART_ITEMS, default="BODY")
+    scale: FloatProperty(name="Scale", description="Standard deviation of the coefficients", default=1.0, min=0.0, soft_max=3.0)
+    seed: IntProperty(name="Seed", description="Random seed; -1 draws a new shape every time", default=-1, min=-1)
+
+    def execute(self, context):
+        seed = None if self.seed < 0 else self.seed
+        arm = properties.active_body(context)
+        return _run(self, _change_shape, arm, shape_api.random_shape, part=self.part, scale=self.scale, seed=seed)
+
+
+class SMPL_OT_reset_shape(_BodyOperator, Operator):
+    """Reset the body shape, face shape or expression of the active body to the mean"""
+
+    bl_idname = "smpl.reset_shape"
+    bl_label = "Reset Shape"
+    bl_options = {"REGISTER", "UNDO"}
+
+    part: EnumProperty(name="Part", items=SHAPE_PART_ITEMS, default="BODY")
+
+    def execute(self, context):
+        return _run(self, _change_shape, properties.active_body(context), shape_api.reset_shape, part=self.part)
+
+
+class SMPL_OT_height_weight(_BodyOperator, Operator):
+    """Fit the active body's shape to a height and a weight"""
+
+    bl_idname = "smpl.height_weight"
+    bl_label = "Set Height and Weight"
+    bl_options = {"REGISTER", "UNDO"}
+
+    height: FloatProperty(name="Height", unit="LENGTH", default=1.70, min=0.5, max=2.5, description="Stature in metres")
+    weight: FloatProperty(name="Weight", default=70.0, min=20.0, max=250.0, description="Body mass in kilograms")
+
+    def invoke(self, context, event):
+        return context.window_manager.invoke_props_dialog(self)
+
+    def execute(self, context):
+        arm = properties.active_body(context)
+        return _run(self, _change_shape, arm, shape_api.set_height_weight, self.height, self.weight)
+
+
+class SMPL_OT_snap_to_ground(_BodyOperator, Operator):
+    """Move the active body up or down so that its lowest point touches the ground (z = 0)"""
+
+    bl_idname = "smpl.snap_to_ground"
+    bl_label = "Snap to Ground"
+    bl_options = {"REGISTER", "UNDO"}
+
+    def execute(self, context):
+        return _run(self, shape_api.snap_to_ground, properties.active_body(context))
+
+
+class SMPL_OT_set_pose(_BodyOperator, Operator):
+    """Set the active body's pose from axis-angle (Rodrigues) numbers, pelvis first, as written by Write Pose"""
+
+    bl_idname = "smpl.set_pose"
+    bl_label = "Set Pose"
+    bl_options = {"REGISTER", "UNDO"}
+
+    pose: StringProperty(
+        name="Pose",
+        description="72 (SMPL), 156 (SMPL-H) or 165 (SMPL-X) numbers: text, a list, 'pose = [...]' or JSON",
+    )
+    transl: StringProperty(name="Translation", description="Optional 3 numbers: root translation in metres (model axes)")
+
+    def invoke(self, context, event):
+        return context.window_manager.invoke_props_dialog(self, width=600)
+
+    def execute(self, context):
+        return _run(self, self.apply, properties.active_body(context))
+
+    def apply(self, arm):
+        pose = parse_numbers(self.pose, "pose", sizes=POSE_SIZES)
+        if pose is None:
+            raise ValueError("pose: no numbers given")
+        pose_api.set_pose(arm, pose, transl=parse_numbers(self.transl, "translation", sizes=(3,)))
+
+
+class SMPL_OT_load_pose(_BodyOperator, Operator, ImportHelper):
+    """Set the active body's pose from a pose file (.json, .npz, .pkl)"""
+
+    bl_idname = "smpl.load_pose"
+    bl_label = "Load SMPL Pose"
+    bl_options = {"REGISTER", "UNDO"}
+
+    filename_ext = ".json"
+    filter_glob: StringProperty(default="*.json;*.npz;*.pkl", options={"HIDDEN"})
+
+    def execute(self, context):
+        return _run(self, pose_api.load_pose, properties.active_body(context), bpy.path.abspath(self.filepath))
+
+
+class SMPL_OT_reset_pose(_BodyOperator, Operator):
+    """Put the active body back in its rest pose"""
+
+    bl_idname = "smpl.reset_pose"
+    bl_label = "Reset Pose"
+    bl_options = {"REGISTER", "UNDO"}
+
+    def execute(self, context):
+        return _run(self, pose_api.reset_pose, properties.active_body(context))
+
+
+class SMPL_OT_hand_pose(_BodyOperator, Operator):
+    """Set both hands of the active body to a preset pose"""
+
+    bl_idname = "smpl.hand_pose"
+    bl_label = "Hand Pose"
+    bl_options = {"REGISTER", "UNDO"}
+
+    preset: EnumProperty(
+        name="Preset",
+        items=(("FLAT", "Flat", "Flat hands (the rest pose)"), ("RELAXED", "Relaxed", "The model's mean (relaxed) hand pose")),
+        default="FLAT",
+    )
+
+    def execute(self, context):
+        return _run(self, pose_api.set_hand_pose, properties.active_body(context), preset=self.preset)
+
+
+def print_to_python_consoles(context, text):
+    """Append ``text`` to the scrollback of every open Python console editor (Blender's console is not stdout)."""
+    window_manager = context.window_manager
+    for window in window_manager.windows if window_manager else ():
+        for area in window.screen.areas:
+            if area.type != "CONSOLE":
+                continue
+            region = next((r for r in area.regions if r.type == "WINDOW"), None)
+            with context.temp_override(window=window, area=area, region=region):
+                for line in text.splitlines():
+                    bpy.ops.console.scrollback_append(text=line, type="OUTPUT")
+
+
+class SMPL_OT_write_pose(_BodyOperator, Operator):
+    """Write the active body's pose as axis-angle (Rodrigues) vectors, pelvis first: to the console, JSON or .npz"""
+
+    bl_idname = "smpl.write_pose"
+    bl_label = "Write Pose"
+    bl_options = {"REGISTER", "UNDO"}
+
+    target: EnumProperty(
+        name="Target",
+        items=(
+            ("CONSOLE", "Console", "Print 'pose = [...]' to the Python console and to standard output"),
+            ("JSON", "JSON", 'Write {"pose": [...]} to a .json file'),
+            ("NPZ", "NPZ", "Write a .npz file with a pose array"),
+        ),
+        default="CONSOLE",
+    )
+    filepath: StringProperty(name="File", subtype="FILE_PATH", description="Output file for JSON / NPZ")
+    copy_to_clipboard: BoolProperty(name="Copy to clipboard", description="Also copy the written text", default=False)
+    filter_glob: StringProperty(default="*.json;*.npz", options={"HIDDEN"})
+
+    def invoke(self, context, event):
+        if self.target != "CONSOLE" and not self.filepath:
+            extension = ".json" if self.target == "JSON" else ".npz"
+            self.filepath = bpy.path.ensure_ext(properties.active_body(context).name, extension)
+            context.window_manager.fileselect_add(self)
+            return {"RUNNING_MODAL"}
+        return self.execute(context)
+
+    def execute(self, context):
+        return _run(self, self.apply, context, properties.active_body(context))
+
+    def apply(self, context, arm):
+        filepath = None
+        if self.target != "CONSOLE":
+            if not self.filepath:
+                raise ValueError(f"write pose: a file path is needed for {self.target}")
+            filepath = bpy.path.abspath(self.filepath)
+        text = pose_api.write_pose(arm, target=self.target, filepath=filepath)
+        if self.target == "CONSOLE":  # the blender layer has printed it to stdout; Blender's console is not stdout
+            print_to_python_consoles(context, text)
+        if self.copy_to_clipboard:
+            context.window_manager.clipboard = text
+        self.report({"INFO"}, "Pose written" + (f" to {filepath}" if filepath else ""))
+
+
+class SMPL_OT_update_correctives(_BodyOperator, Operator):
+    """Recompute the pose-corrective shape keys of the active body for its current pose"""
+
+    bl_idname = "smpl.update_correctives"
+    bl_label = "Update Pose Correctives"
+    bl_options = {"REGISTER", "UNDO"}
+
+    def execute(self, context):
+        return _run(self, correctives_api.update_correctives, properties.active_body(context))
+
+
+def menu_import_body(self, context):
+    self.layout.operator(SMPL_OT_import_body.bl_idname, text="SMPL body (.npz/.pkl)")
+
+
+def menu_import_pose(self, context):
+    self.layout.operator(SMPL_OT_load_pose.bl_idname, text="SMPL pose (.json/.npz/.pkl)")
+
+
+CLASSES = (
+    SMPL_OT_add_body,
+    SMPL_OT_import_body,
+    SMPL_OT_set_shape,
+    SMPL_OT_random_shape,
+    SMPL_OT_reset_shape,
+    SMPL_OT_height_weight,
+    SMPL_OT_snap_to_ground,
+    SMPL_OT_set_pose,
+    SMPL_OT_load_pose,
+    SMPL_OT_reset_pose,
+    SMPL_OT_hand_pose,
+    SMPL_OT_write_pose,
+    SMPL_OT_update_correctives,
+)
+MENUS = ((bpy.types.TOPBAR_MT_file_import, menu_import_body), (bpy.types.TOPBAR_MT_file_import, menu_import_pose))
+
+
+def register():
+    for cls in CLASSES:
+        bpy.utils.register_class(cls)
+    for menu, draw in MENUS:
+        menu.append(draw)
+
+
+def unregister():
+    for menu, draw in reversed(MENUS):
+        menu.remove(draw)
+    for cls in reversed(CLASSES):
+        bpy.utils.unregister_class(cls)

@@ -1,0 +1,121 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The "SMPL" tab of the 3D view sidebar: Body, Shape and Pose panels. They only draw; the operators do the work.
+
+Shape and pose panels show the ACTIVE body (the armature or mesh that is active), read from that body's own objects.
+"""
+
+import bpy
+from bpy.types import Panel, UIList
+
+from . import operators as ops
+from . import properties
+
+
+class SMPL_UL_shape_values(UIList):
+    """A scrollable list of coefficient sliders (SMPL-X bodies can have hundreds of betas)."""
+
+    bl_idname = "SMPL_UL_shape_values"
+
+    def draw_item(self, context, layout, data, item, icon, active_data, active_propname, index=0):
+        prefix = "β" if active_propname == "betas_index" else "ψ"
+        layout.prop(item, "value", text=f"{prefix}{index}", slider=False, emboss=True)
+
+
+class _SidebarPanel:
+    bl_space_type = "VIEW_3D"
+    bl_region_type = "UI"
+    bl_category = "SMPL"
+
+
+class SMPL_PT_body(_SidebarPanel, Panel):
+    bl_idname = "SMPL_PT_body"
+    bl_label = "Body"
+
+    def draw(self, context):
+        layout = self.layout
+        settings = context.scene.smpl_add
+        column = layout.column(align=True)
+        column.prop(settings, "model", text="")
+        column.prop(settings, "gender", text="")
+        add = column.operator(ops.SMPL_OT_add_body.bl_idname, icon="OUTLINER_OB_ARMATURE")
+        if settings.model:
+            add.model = settings.model
+        add.gender = settings.gender
+        layout.operator(ops.SMPL_OT_import_body.bl_idname, text="From File...", icon="FILEBROWSER")
+        arm = properties.active_body(context)
+        if arm is not None:
+            layout.label(text=f"Active: {arm.name}", icon="ARMATURE_DATA")
+
+
+class SMPL_PT_shape(_SidebarPanel, Panel):
+    bl_idname = "SMPL_PT_shape"
+    bl_label = "Shape"
+    bl_parent_id = "SMPL_PT_body"
+
+    @classmethod
+    def poll(cls, context):
+        return properties.active_body(context) is not None
+
+    def draw(self, context):
+        layout = self.layout
+        arm = properties.active_body(context)
+        state = arm.smpl_ui
+        if not properties.sliders_in_sync(arm):
+            # draw() may not write data: show the values once they are synced by any shape operator.
+            layout.operator(ops.SMPL_OT_reset_shape.bl_idname, text="Show Shape Sliders (reset shape)").part = "BODY"
+        else:
+            layout.label(text="Body shape (betas)")
+            layout.template_list(SMPL_UL_shape_values.bl_idname, "betas", state, "betas", state, "betas_index", rows=5)
+            if len(state.expression):
+                layout.label(text="Expression")
+                layout.template_list(
+                    SMPL_UL_shape_values.bl_idname, "expression", state, "expression", state, "expression_index", rows=3
+                )
+        for part in ("BODY", "FACE", "EXPRESSION"):
+            row = layout.row(align=True)
+            row.label(text=part.title())
+            row.operator(ops.SMPL_OT_random_shape.bl_idname, text="Random", icon="MOD_NOISE").part = part
+            row.operator(ops.SMPL_OT_reset_shape.bl_idname, text="Reset", icon="LOOP_BACK").part = part
+        column = layout.column(align=True)
+        column.operator(ops.SMPL_OT_set_shape.bl_idname, text="Set Shape from Numbers...")
+        column.operator(ops.SMPL_OT_height_weight.bl_idname, text="Height and Weight...")
+        column.operator(ops.SMPL_OT_snap_to_ground.bl_idname, icon="TRIA_DOWN_BAR")
+
+
+class SMPL_PT_pose(_SidebarPanel, Panel):
+    bl_idname = "SMPL_PT_pose"
+    bl_label = "Pose"
+    bl_parent_id = "SMPL_PT_body"
+
+    @classmethod
+    def poll(cls, context):
+        return properties.active_body(context) is not None
+
+    def draw(self, context):
+        layout = self.layout
+        row = layout.row(align=True)
+        row.label(text="Hands")
+        row.operator(ops.SMPL_OT_hand_pose.bl_idname, text="Flat").preset = "FLAT"
+        row.operator(ops.SMPL_OT_hand_pose.bl_idname, text="Relaxed").preset = "RELAXED"
+        column = layout.column(align=True)
+        column.operator(ops.SMPL_OT_reset_pose.bl_idname, icon="ARMATURE_DATA")
+        column.operator(ops.SMPL_OT_set_pose.bl_idname, text="Set Pose from Numbers...")
+        column.operator(ops.SMPL_OT_load_pose.bl_idname, text="Load Pose...", icon="FILEBROWSER")
+        layout.label(text="Write pose")
+        row = layout.row(align=True)
+        for target, label in (("CONSOLE", "Console"), ("JSON", "JSON..."), ("NPZ", "NPZ...")):
+            row.operator(ops.SMPL_OT_write_pose.bl_idname, text=label).target = target
+        layout.operator(ops.SMPL_OT_update_correctives.bl_idname, icon="SHAPEKEY_DATA")
+
+
+CLASSES = (SMPL_UL_shape_values, SMPL_PT_body, SMPL_PT_shape, SMPL_PT_pose)
+
+
+def register():
+    for cls in CLASSES:
+        bpy.utils.register_class(cls)
+
+
+def unregister():
+    for cls in reversed(CLASSES):
+        bpy.utils.unregister_class(cls)

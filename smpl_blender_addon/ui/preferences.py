@@ -1,0 +1,194 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Add-on preferences: folders where the user keeps official SMPL / SMPL-H / SMPL-X model files.
+
+"Scan" walks those folders and lists every model file it can read, identified by its CONTENT (kind and gender as the
+core loader reads them, not guessed from the file name). The found files then appear in the "Add body" model menu.
+"""
+
+import os
+
+import bpy
+from bpy.props import CollectionProperty, IntProperty, StringProperty
+from bpy.types import AddonPreferences, Operator, PropertyGroup
+
+from .. import core
+
+# The add-on's module name: "smpl_blender_addon" when registered from a checkout, "bl_ext.<repo>.smpl_blender_addon"
+# when installed as an extension. AddonPreferences.bl_idname must be exactly that.
+ADDON_MODULE = __package__.rpartition(".")[0]
+MODEL_EXTENSIONS = (".npz", ".pkl")
+MAX_SCAN_DEPTH = 4  # official downloads nest files like models/smplx/SMPLX_NEUTRAL.npz; do not walk a whole disk
+
+
+def addon_preferences(context):
+    """This add-on's preferences, or None when the package was registered directly (not enabled as an add-on)."""
+    addon = context.preferences.addons.get(ADDON_MODULE)
+    return addon.preferences if addon is not None else None
+
+
+def candidate_model_files(folder, max_depth=MAX_SCAN_DEPTH):
+    """Sorted .npz / .pkl paths under ``folder``, at most ``max_depth`` levels deep."""
+    folder = os.path.abspath(bpy.path.abspath(folder))
+    root_depth = folder.rstrip(os.sep).count(os.sep)
+    found = []
+    for dirpath, dirnames, filenames in os.walk(folder):
+        if dirpath.count(os.sep) - root_depth >= max_depth:
+            dirnames[:] = []
+        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+        found.extend(os.path.join(dirpath, f) for f in filenames if f.lower().endswith(MODEL_EXTENSIONS))
+    return sorted(found)
+
+
+def identify_model_file(path):
+    """(kind, gender) of a model file as the core loader reads it. Raises ModelFileError if it is not a usable model."""
+    model = core.load_model(path)
+    return model.kind, (model.gender or "neutral")
+
+
+def found_model_items(context):
+    """EnumProperty items (path, label, description) for the model files found by the last scan."""
+    prefs = addon_preferences(context)
+    if prefs is None:
+        return []
+    return [
+        (m.path, f"{m.kind.upper()} {m.gender} ({os.path.basename(m.path)})", m.path)
+        for m in prefs.found_models
+    ]
+
+
+class SMPL_PG_model_folder(PropertyGroup):
+    path: StringProperty(name="Folder", subtype="DIR_PATH", description="Folder holding official model files")
+
+
+class SMPL_PG_found_model(PropertyGroup):
+    path: StringProperty(name="File", subtype="FILE_PATH")
+    kind: StringProperty(name="Kind", description="smpl, smplh or smplx, read from the file's arrays")
+    gender: StringProperty(name="Gender")
+
+
+class SMPL_AP_preferences(AddonPreferences):
+    bl_idname = ADDON_MODULE
+
+    model_folders: CollectionProperty(type=SMPL_PG_model_folder, name="Model folders")
+    found_models: CollectionProperty(type=SMPL_PG_found_model, name="Found models")
+    scan_problems: StringProperty(name="Files not read", description="Files skipped by the last scan, one per line")
+
+    def draw(self, context):
+        layout = self.layout
+        layout.label(text="Folders with official SMPL / SMPL-H / SMPL-X model files (.npz / .pkl):")
+        for index, folder in enumerate(self.model_folders):
+            row = layout.row(align=True)
+            row.prop(folder, "path", text="")
+            row.operator(SMPL_OT_remove_model_folder.bl_idname, text="", icon="X").index = index
+        row = layout.row()
+        row.operator(SMPL_OT_add_model_folder.bl_idname, icon="ADD")
+        row.operator(SMPL_OT_scan_model_folders.bl_idname, icon="VIEWZOOM")
+        box = layout.box()
+        if not self.found_models:
+            box.label(text="No model files found yet: add a folder and scan")
+        for model in self.found_models:
+            box.label(text=f"{model.kind.upper()}  {model.gender}  {model.path}", icon="OUTLINER_OB_ARMATURE")
+        for line in self.scan_problems.splitlines()[:10]:
+            box.label(text=line, icon="ERROR")
+
+
+class _NeedsPreferences:
+    @classmethod
+    def poll(cls, context):
+        if addon_preferences(context) is None:
+            cls.poll_message_set("Enable the add-on in Preferences to keep model folders")
+            return False
+        return True
+
+
+class SMPL_OT_add_model_folder(_NeedsPreferences, Operator):
+    """Add a folder that holds official model files"""
+
+    bl_idname = "smpl.add_model_folder"
+    bl_label = "Add Folder"
+    bl_options = {"REGISTER", "INTERNAL"}
+
+    directory: StringProperty(subtype="DIR_PATH")
+
+    def invoke(self, context, event):
+        context.window_manager.fileselect_add(self)
+        return {"RUNNING_MODAL"}
+
+    def execute(self, context):
+        prefs = addon_preferences(context)
+        if not os.path.isdir(bpy.path.abspath(self.directory)):
+            self.report({"ERROR"}, f"{self.directory}: not a folder")
+            return {"CANCELLED"}
+        prefs.model_folders.add().path = self.directory
+        context.preferences.is_dirty = True
+        return {"FINISHED"}
+
+
+class SMPL_OT_remove_model_folder(_NeedsPreferences, Operator):
+    """Forget this model folder (the files stay on disk)"""
+
+    bl_idname = "smpl.remove_model_folder"
+    bl_label = "Remove Folder"
+    bl_options = {"REGISTER", "INTERNAL"}
+
+    index: IntProperty(default=-1)
+
+    def execute(self, context):
+        prefs = addon_preferences(context)
+        if not 0 <= self.index < len(prefs.model_folders):
+            return {"CANCELLED"}
+        prefs.model_folders.remove(self.index)
+        context.preferences.is_dirty = True
+        return {"FINISHED"}
+
+
+class SMPL_OT_scan_model_folders(_NeedsPreferences, Operator):
+    """Read every .npz / .pkl file in the model folders and list the body models found (kind and gender from content)"""
+
+    bl_idname = "smpl.scan_model_folders"
+    bl_label = "Scan Folders"
+    bl_options = {"REGISTER"}
+
+    def execute(self, context):
+        prefs = addon_preferences(context)
+        paths = [p for folder in prefs.model_folders if folder.path for p in candidate_model_files(folder.path)]
+        prefs.found_models.clear()
+        problems = []
+        wm = context.window_manager
+        wm.progress_begin(0, max(len(paths), 1))
+        try:
+            for step, path in enumerate(paths):
+                wm.progress_update(step)
+                try:
+                    kind, gender = identify_model_file(path)
+                except ValueError as err:  # not a body model (e.g. a motion .npz) or unreadable: list why, go on
+                    problems.append(str(err))
+                    continue
+                found = prefs.found_models.add()
+                found.path, found.kind, found.gender = path, kind, gender
+        finally:
+            wm.progress_end()
+        prefs.scan_problems = "\n".join(problems)
+        context.preferences.is_dirty = True
+        self.report({"INFO"}, f"{len(prefs.found_models)} model files found, {len(problems)} skipped")
+        return {"FINISHED"}
+
+
+CLASSES = (
+    SMPL_PG_model_folder,
+    SMPL_PG_found_model,
+    SMPL_OT_add_model_folder,
+    SMPL_OT_remove_model_folder,
+    SMPL_OT_scan_model_folders,
+    SMPL_AP_preferences,
+)
+
+
+def register():
+    for cls in CLASSES:
+        bpy.utils.register_class(cls)
+
+
+def unregister():
+    for cls in reversed(CLASSES):
+        bpy.utils.unregister_class(cls)
