@@ -1,0 +1,23 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Headless NumPy core: model loading, forward pass, rotations, correctives, conversions, metrics. Never imports bpy."""
+
+from . import conversions, layouts, metrics, rotations
+from .correctives import pose_corrective_weights
+from .errors import ModelFileError, MotionFileError, SMPLFileError
+from .model import BUILTIN_MODELS, BodyModel, ForwardOutput, builtin_model_path, load_model
+
+__all__ = [
+    "BUILTIN_MODELS",
+    "BodyModel",
+    "ForwardOutput",
+    "ModelFileError",
+    "MotionFileError",
+    "SMPLFileError",
+    "builtin_model_path",
+    "conversions",
+    "layouts",
+    "load_model",
+    "metrics",
+    "pose_corrective_weights",
+    "rotations",
+]
