@@ -208,10 +208,14 @@ def _add_shape_keys(mesh_obj, model, num_betas, num_expressions, correctives):
 
 
 def _set_rest_bones(armature_obj, joints_blender, create_with=None):
-    """One edit-mode pass: create bones (names, parents) if ``create_with`` is given, and put every head at C·J_i."""
+    """One edit-mode pass: create bones (names, parents) if ``create_with`` is given, and put every head at C·J_i.
+
+    joints_blender: (J, 3) in model joint order. The active object and its mode are restored afterwards (e.g. a user
+    posing in pose mode stays in pose mode).
+    """
     view_layer = bpy.context.view_layer
     previous_active = view_layer.objects.active
-    previous_mode = bpy.context.mode
+    previous_mode = previous_active.mode if previous_active is not None else "OBJECT"
     if previous_mode != "OBJECT":
         bpy.ops.object.mode_set(mode="OBJECT")
     hidden = armature_obj.hide_get()
@@ -229,8 +233,8 @@ def _set_rest_bones(armature_obj, joints_blender, create_with=None):
                     bone.parent = bones[parent]
                 bone.use_connect = False
         else:
-            bones = [edit_bones[n] for n in armature_obj.get("smpl_joint_names", [b.name for b in edit_bones])]
-        for bone, head in zip(bones, joints_blender.tolist()):
+            bones = [edit_bones[n] for n in armature_obj["smpl_joint_names"]]
+        for bone, head in zip(bones, np.asarray(joints_blender, dtype=np.float64).tolist()):
             bone.head = head
             bone.tail = (head[0], head[1], head[2] + BONE_LENGTH)
             bone.roll = 0.0
@@ -239,6 +243,8 @@ def _set_rest_bones(armature_obj, joints_blender, create_with=None):
         if hidden:
             armature_obj.hide_set(True)
         view_layer.objects.active = previous_active
+        if previous_active is not None and previous_mode != "OBJECT":
+            bpy.ops.object.mode_set(mode=previous_mode)
 
 
 def _simple_material(name):

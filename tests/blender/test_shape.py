@@ -86,3 +86,14 @@ def test_snap_to_ground(smplx_model):
     z = evaluated_world_vertices(sb.body_mesh(arm))[:, 2]
     assert abs(z.min()) < 1e-5
     assert (arm.location.x, arm.location.y) == (x, y)
+
+
+def test_set_shape_keeps_pose_mode(smplx_model):
+    arm = sb.add_body(smplx_model)
+    bpy.context.view_layer.objects.active = arm
+    bpy.ops.object.mode_set(mode="POSE")
+    sb.set_shape(arm, betas=[1.0])
+    assert arm.mode == "POSE" and bpy.context.view_layer.objects.active == arm
+    bpy.ops.object.mode_set(mode="OBJECT")
+    np.testing.assert_allclose(_rest_heads(arm, smplx_model.joint_names), smplx_model.rest_joints([1.0]) @ C.T,
+                               atol=1e-6)

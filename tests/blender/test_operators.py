@@ -1,0 +1,312 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The bpy.ops.smpl operators, called with keyword arguments as a user's script calls them (real bpy, no mocks).
+
+The package is registered directly (smpl_blender_addon.register()). Geometry is checked against smplx (PyTorch), an
+implementation independent of ours, on a synthetic SMPL-sized model written to an official-layout .npz file.
+Undo needs Blender's undo stack, which the bpy module only creates on an explicit ``ed.undo_push``: that test runs in a
+subprocess so that its memfile undo cannot touch this process's data.
+"""
+
+import json
+import os
+import re
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+bpy = pytest.importorskip("bpy")
+
+import smpl_blender_addon  # noqa: E402
+from smpl_blender_addon import core  # noqa: E402
+from smpl_blender_addon.blender import body as body_api  # noqa: E402
+from smpl_blender_addon.blender.pose import get_pose  # noqa: E402
+from smpl_blender_addon.ui import operators as ui_ops  # noqa: E402
+from smpl_blender_addon.ui import panels as ui_panels  # noqa: E402
+from smpl_blender_addon.ui import properties as ui_props  # noqa: E402
+from synthetic_body import official_layout_arrays, synthetic_arrays  # noqa: E402  (tests/blender on sys.path)
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+C = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]])  # SMPL (Y-up) -> Blender (Z-up)
+SMPL_VERTICES = 6890  # smplx's SMPL class picks extra joints by SMPL vertex ids, so the synthetic mesh needs this many
+
+
+@pytest.fixture(scope="module", autouse=True)
+def registered():
+    smpl_blender_addon.register()
+    yield
+    smpl_blender_addon.unregister()
+
+
+@pytest.fixture(scope="module")
+def model_files(tmp_path_factory):
+    """Synthetic official-layout model files: SMPL (6890 vertices), SMPL-X, and broken ones."""
+    folder = tmp_path_factory.mktemp("ui_models")
+    smpl = synthetic_arrays("smpl", seed=5, extra_vertices=SMPL_VERTICES - 282)
+    np.savez(folder / "basicmodel_neutral_lbs_10_207_0_v1.1.0.npz", **official_layout_arrays(smpl))
+    np.savez(folder / "SMPLX_NEUTRAL.npz", **official_layout_arrays(synthetic_arrays("smplx", seed=6)))
+    (folder / "broken.npz").write_bytes(b"PK\x03\x04 this is not a zip archive")
+    arrays = official_layout_arrays(synthetic_arrays("smpl", seed=7))
+    del arrays["weights"]
+    np.savez(folder / "no_weights.npz", **arrays)
+    return {
+        "smpl": folder / "basicmodel_neutral_lbs_10_207_0_v1.1.0.npz",
+        "smplx": folder / "SMPLX_NEUTRAL.npz",
+        "broken": folder / "broken.npz",
+        "no_weights": folder / "no_weights.npz",
+    }
+
+
+def smplx_vertices(model_path, betas, pose=None):
+    """Vertices from the independent smplx implementation, in Blender axes, (V, 3) float64."""
+    torch = pytest.importorskip("torch")
+    smplx = pytest.importorskip("smplx")
+    model = smplx.SMPL(model_path=str(model_path), num_betas=10)
+    pose = np.zeros(72) if pose is None else np.asarray(pose, dtype=np.float64)
+    with torch.no_grad():
+        out = model(
+            betas=torch.tensor(np.asarray(betas, np.float32)[None]),
+            global_orient=torch.tensor(pose[None, :3], dtype=torch.float32),
+            body_pose=torch.tensor(pose[None, 3:], dtype=torch.float32),
+        )
+    return out.vertices[0].numpy().astype(np.float64) @ C.T
+
+
+def evaluated_vertices(arm):
+    """World-space vertices of the body's mesh as Blender evaluates it, (V, 3) float64."""
+    mesh_obj = body_api.body_mesh(arm)
+    depsgraph = bpy.context.evaluated_depsgraph_get()
+    depsgraph.update()
+    evaluated = mesh_obj.evaluated_get(depsgraph)
+    mesh = evaluated.to_mesh()
+    co = np.empty(3 * len(mesh.vertices), dtype=np.float32)
+    mesh.vertices.foreach_get("co", co)
+    evaluated.to_mesh_clear()
+    world = np.array(evaluated.matrix_world)
+    return co.reshape(-1, 3).astype(np.float64) @ world[:3, :3].T + world[:3, 3]
+
+
+def slider_values(collection):
+    return np.array([item.value for item in collection], dtype=np.float32)
+
+
+def scene_snapshot():
+    """Counts and names of everything an add or a pose change could leave behind."""
+    data = bpy.data
+    return {
+        "objects": sorted(o.name for o in data.objects),
+        "meshes": len(data.meshes),
+        "armatures": len(data.armatures),
+        "materials": len(data.materials),
+        "shape_keys": len(data.shape_keys),
+        "actions": len(data.actions),
+    }
+
+
+def test_operators_registered_with_undo_panels_and_import_menu():
+    for cls in ui_ops.CLASSES:
+        assert {"REGISTER", "UNDO"} <= set(cls.bl_options), cls.bl_idname
+        group, name = cls.bl_idname.split(".")
+        assert group == "smpl" and hasattr(bpy.ops.smpl, name)
+        assert getattr(bpy.types, cls.__name__, None) is not None, cls.__name__
+    for cls in ui_panels.CLASSES:
+        assert getattr(bpy.types, cls.__name__, None) is not None, cls.__name__
+    assert ui_panels.SMPL_PT_body.bl_category == "SMPL" and ui_panels.SMPL_PT_body.bl_space_type == "VIEW_3D"
+    import_menu_draws = bpy.types.TOPBAR_MT_file_import._dyn_ui_initialize()
+    assert ui_ops.menu_import_body in import_menu_draws and ui_ops.menu_import_pose in import_menu_draws
+
+
+def test_body_operators_need_a_selected_body():
+    assert ui_props.active_body(bpy.context) is None
+    assert bpy.ops.smpl.add_body.poll()
+    for name in ("set_pose", "write_pose", "random_shape", "snap_to_ground", "update_correctives", "load_pose"):
+        assert not getattr(bpy.ops.smpl, name).poll(), name
+    with pytest.raises(RuntimeError, match="Select an SMPL body"):
+        bpy.ops.smpl.set_pose(pose="0 " * 72)
+
+
+def test_add_body_with_keywords_matches_smplx(model_files):
+    result = bpy.ops.smpl.add_body(model=str(model_files["smpl"]), betas="0.8, -0.5", name="Alice")
+    assert result == {"FINISHED"}
+    arm = bpy.context.active_object
+    assert arm.name == "Alice" and body_api.find_body(arm) == arm and arm.select_get()
+    np.testing.assert_allclose(slider_values(arm.smpl_ui.betas), [0.8, -0.5] + [0.0] * 8, atol=1e-7)
+    assert len(arm.smpl_ui.expression) == 0
+    reference = smplx_vertices(model_files["smpl"], [0.8, -0.5] + [0.0] * 8)
+    np.testing.assert_allclose(evaluated_vertices(arm), reference, atol=2e-5)
+
+
+def test_set_pose_and_write_pose_round_trip(model_files, tmp_path, capsys):
+    bpy.ops.smpl.add_body(model=str(model_files["smpl"]), betas="0.3")
+    arm = bpy.context.active_object
+    pose = np.random.default_rng(11).normal(0.0, 0.3, 72)
+    assert bpy.ops.smpl.set_pose(pose=" ".join(repr(v) for v in pose)) == {"FINISHED"}
+    # the posed, corrected mesh Blender evaluates is smplx's (correctives are updated by the operator)
+    reference = smplx_vertices(model_files["smpl"], [0.3] + [0.0] * 9, pose)
+    np.testing.assert_allclose(evaluated_vertices(arm), reference, atol=5e-5)
+
+    json_path = tmp_path / "pose.json"
+    assert bpy.ops.smpl.write_pose(target="JSON", filepath=str(json_path)) == {"FINISHED"}
+    np.testing.assert_allclose(json.loads(json_path.read_text())["pose"], pose, atol=2e-6)
+    npz_path = tmp_path / "pose.npz"
+    assert bpy.ops.smpl.write_pose(target="NPZ", filepath=str(npz_path)) == {"FINISHED"}
+    with np.load(npz_path, allow_pickle=False) as data:
+        np.testing.assert_allclose(data["pose"], pose, atol=2e-6)
+
+    capsys.readouterr()
+    assert bpy.ops.smpl.write_pose(target="CONSOLE", copy_to_clipboard=True) == {"FINISHED"}
+    printed = capsys.readouterr().out
+    assert printed.startswith("pose = [")
+    # the printed text, comments and all, pastes back into set_pose
+    assert bpy.ops.smpl.reset_pose() == {"FINISHED"}
+    np.testing.assert_allclose(evaluated_vertices(arm), smplx_vertices(model_files["smpl"], [0.3] + [0.0] * 9), atol=2e-5)
+    assert bpy.ops.smpl.set_pose(pose=printed) == {"FINISHED"}
+    np.testing.assert_allclose(evaluated_vertices(arm), reference, atol=5e-5)
+
+    assert bpy.ops.smpl.reset_pose() == {"FINISHED"}
+    assert bpy.ops.smpl.load_pose(filepath=str(json_path)) == {"FINISHED"}
+    np.testing.assert_allclose(evaluated_vertices(arm), reference, atol=5e-5)
+
+
+def test_panel_state_follows_the_active_body(model_files):
+    bpy.ops.smpl.add_body(model=str(model_files["smpl"]), betas="1.0", name="A")
+    body_a = bpy.context.active_object
+    bpy.ops.smpl.add_body(model=str(model_files["smpl"]), betas="-1.0", name="B")
+    body_b = bpy.context.active_object
+    mesh_b = body_api.body_mesh(body_b)
+    b_before = evaluated_vertices(body_b)
+
+    bpy.context.view_layer.objects.active = body_a
+    assert ui_props.active_body(bpy.context) == body_a
+    assert body_a.smpl_ui.betas[0].value == pytest.approx(1.0)
+    bpy.context.view_layer.objects.active = mesh_b  # the mesh of a body selects its body too
+    assert ui_props.active_body(bpy.context) == body_b
+    assert body_b.smpl_ui.betas[0].value == pytest.approx(-1.0)
+
+    # moving a slider of A reshapes A only (the update callback calls set_shape on the slider's own body)
+    body_a.smpl_ui.betas[1].value = 0.7
+    np.testing.assert_allclose(body_api.body_betas(body_a)[:2], [1.0, 0.7], atol=1e-6)
+    np.testing.assert_allclose(evaluated_vertices(body_a), smplx_vertices(model_files["smpl"], [1.0, 0.7] + [0] * 8),
+                               atol=2e-5)
+    np.testing.assert_allclose(evaluated_vertices(body_b), b_before, atol=0)
+    np.testing.assert_allclose(body_api.body_betas(body_b)[:2], [-1.0, 0.0], atol=1e-6)
+
+    # shape operators act on the active body and write its sliders back (without re-applying them)
+    bpy.context.view_layer.objects.active = body_b
+    assert bpy.ops.smpl.random_shape(part="BODY", seed=3) == {"FINISHED"}
+    np.testing.assert_allclose(slider_values(body_b.smpl_ui.betas), body_api.body_betas(body_b), atol=0)
+    assert np.abs(body_api.body_betas(body_b)).max() > 0.1
+    np.testing.assert_allclose(slider_values(body_a.smpl_ui.betas)[:2], [1.0, 0.7], atol=1e-6)
+    assert bpy.ops.smpl.set_shape(betas="0.25 0.5") == {"FINISHED"}
+    np.testing.assert_allclose(slider_values(body_b.smpl_ui.betas), [0.25, 0.5] + [0.0] * 8, atol=1e-7)
+    assert bpy.ops.smpl.reset_shape(part="BODY") == {"FINISHED"}
+    assert not slider_values(body_b.smpl_ui.betas).any() and not body_api.body_betas(body_b).any()
+
+
+def test_shape_and_pose_tool_operators(model_files):
+    bpy.ops.smpl.add_body(model=str(model_files["smplx"]))
+    arm = bpy.context.active_object
+    assert len(arm.smpl_ui.expression) == 10
+    assert bpy.ops.smpl.random_shape(part="EXPRESSION", scale=0.5, seed=1) == {"FINISHED"}
+    np.testing.assert_allclose(slider_values(arm.smpl_ui.expression), body_api.body_expression(arm), atol=0)
+    assert bpy.ops.smpl.height_weight(height=1.8, weight=80.0) == {"FINISHED"}
+    np.testing.assert_allclose(slider_values(arm.smpl_ui.betas), body_api.body_betas(arm), atol=0)
+    assert bpy.ops.smpl.set_pose(pose=" ".join(["0.2"] * 165), transl="0 0.5 0") == {"FINISHED"}
+    assert bpy.ops.smpl.snap_to_ground() == {"FINISHED"}
+    assert evaluated_vertices(arm)[:, 2].min() == pytest.approx(0.0, abs=1e-5)
+    assert bpy.ops.smpl.hand_pose(preset="RELAXED") == {"FINISHED"}
+    model = body_api.body_model(arm)
+    relaxed = np.concatenate([model.hands_mean_left, model.hands_mean_right])
+    np.testing.assert_allclose(get_pose(arm)[25 * 3: 55 * 3], relaxed, atol=1e-5)  # joints 25-54: the fingers
+    # correctives: rotate a bone by hand, then the operator brings the Pose### keys to the core's pose feature
+    arm.pose.bones["left_knee"].rotation_mode = "XYZ"
+    arm.pose.bones["left_knee"].rotation_euler = (1.0, 0.0, 0.0)
+    assert bpy.ops.smpl.update_correctives() == {"FINISHED"}
+    blocks = body_api.body_mesh(arm).data.shape_keys.key_blocks
+    start = blocks.find("Pose000")
+    values = np.array([b.value for b in blocks[start: start + 486]])
+    np.testing.assert_allclose(values, core.pose_corrective_weights(get_pose(arm), model)[0], atol=1e-6)
+
+
+def test_bad_input_is_reported_and_changes_nothing(model_files, tmp_path):
+    before = scene_snapshot()
+    for bad in ("broken", "no_weights"):
+        path = model_files[bad]
+        with pytest.raises(RuntimeError, match=re.escape(path.name)):
+            bpy.ops.smpl.add_body(model=str(path))
+        with pytest.raises(RuntimeError, match=re.escape(path.name)):
+            bpy.ops.smpl.import_body(filepath=str(path))
+        assert scene_snapshot() == before
+    with pytest.raises(RuntimeError, match="no such file"):
+        bpy.ops.smpl.add_body(model=str(tmp_path / "missing.npz"))
+    assert scene_snapshot() == before
+
+    bpy.ops.smpl.add_body(model=str(model_files["smpl"]))
+    arm = bpy.context.active_object
+    rest = evaluated_vertices(arm)
+    before = scene_snapshot()
+    with pytest.raises(RuntimeError, match=r"pose: cannot read 'abc'"):
+        bpy.ops.smpl.set_pose(pose="0.1 abc")
+    with pytest.raises(RuntimeError, match=r"pose: 71 numbers given"):
+        bpy.ops.smpl.set_pose(pose="0.1 " * 71)
+    with pytest.raises(RuntimeError, match="165"):  # a SMPL-X pose on a SMPL body: the blender layer says so
+        bpy.ops.smpl.set_pose(pose="0.1 " * 165)
+    bad_pose = tmp_path / "bad_pose.json"
+    bad_pose.write_text('{"pose": [1, 2')
+    with pytest.raises(RuntimeError, match=re.escape(bad_pose.name)):
+        bpy.ops.smpl.load_pose(filepath=str(bad_pose))
+    with pytest.raises(RuntimeError, match="file path"):
+        bpy.ops.smpl.write_pose(target="JSON")
+    assert scene_snapshot() == before
+    np.testing.assert_allclose(evaluated_vertices(arm), rest, atol=0)
+
+
+UNDO_SCRIPT = textwrap.dedent(
+    """
+    import json, sys
+    import bpy
+    sys.path.insert(0, sys.argv[1])
+    import smpl_blender_addon
+    smpl_blender_addon.register()
+    # The bpy module (background mode) has no undo stack until one is pushed explicitly, and bpy.ops calls from a
+    # script do not push undo steps: push one after each operator, as Blender's UI does after an UNDO operator.
+    bpy.ops.ed.undo_push(message="start")
+    bpy.ops.smpl.add_body(model=sys.argv[2], betas="1.0")
+    name = bpy.context.active_object.name
+    bpy.ops.ed.undo_push(message="Add SMPL Body")
+    bpy.context.active_object.smpl_ui.betas[0].value = 2.0
+    bpy.ops.ed.undo_push(message="beta slider")
+    def state():
+        arm = bpy.data.objects.get(name)
+        if arm is None:
+            return None
+        return {"betas": list(arm["smpl_betas"]), "slider": arm.smpl_ui.betas[0].value,
+                "objects": len(bpy.data.objects)}
+    steps = {"after_slider": state()}
+    bpy.ops.ed.undo()
+    steps["undo_slider"] = state()
+    bpy.ops.ed.undo()
+    steps["undo_add"] = state()
+    bpy.ops.ed.redo()
+    steps["redo_add"] = state()
+    print("RESULT " + json.dumps(steps))
+    """
+)
+
+
+def test_undo_and_redo_restore_body_and_slider_state(model_files, tmp_path):
+    script = tmp_path / "undo.py"
+    script.write_text(UNDO_SCRIPT)
+    done = subprocess.run(
+        [sys.executable, str(script), REPO, str(model_files["smpl"])], capture_output=True, text=True, timeout=300
+    )
+    lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
+    assert done.returncode == 0 and lines, done.stdout[-2000:] + done.stderr[-2000:]
+    steps = json.loads(lines[0][len("RESULT "):])
+    assert steps["after_slider"]["betas"][0] == pytest.approx(2.0) and steps["after_slider"]["slider"] == 2.0
+    assert steps["undo_slider"]["betas"][0] == pytest.approx(1.0) and steps["undo_slider"]["slider"] == 1.0
+    assert steps["undo_add"] is None
+    assert steps["redo_add"]["betas"][0] == pytest.approx(1.0) and steps["redo_add"]["slider"] == 1.0
+    assert steps["redo_add"]["objects"] == steps["after_slider"]["objects"]
