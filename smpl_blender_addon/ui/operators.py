@@ -233,6 +233,9 @@ class SMPL_OT_set_pose(_BodyOperator, Operator):
         description="72 (SMPL), 156 (SMPL-H) or 165 (SMPL-X) numbers: text, a list, 'pose = [...]' or JSON",
     )
     transl: StringProperty(name="Translation", description="Optional 3 numbers: root translation in metres (model axes)")
+    update_correctives: BoolProperty(
+        name="Update correctives", description="Recompute the pose-corrective shape keys for the new pose", default=True
+    )
 
     def invoke(self, context, event):
         return context.window_manager.invoke_props_dialog(self, width=600)
@@ -245,6 +248,8 @@ class SMPL_OT_set_pose(_BodyOperator, Operator):
         if pose is None:
             raise ValueError("pose: no numbers given")
         pose_api.set_pose(arm, pose, transl=parse_numbers(self.transl, "translation", sizes=(3,)))
+        if self.update_correctives:
+            correctives_api.update_correctives(arm)
 
 
 class SMPL_OT_load_pose(_BodyOperator, Operator, ImportHelper):

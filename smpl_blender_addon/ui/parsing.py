@@ -6,7 +6,7 @@ and expressions come in as text. Accepted forms, so that what ``smpl.write_pose`
 
     0.1 0.2 -0.3            whitespace / comma / semicolon separated
     [0.1, 0.2, -0.3]        a (nested) JSON-like list
-    pose = [0.1, ...]       a Python assignment as printed to the console
+    pose = [0.1, ...]       a Python assignment as printed to the console (``# ...`` comment lines are ignored)
     {"pose": [0.1, ...]}    a JSON object with one list value (the first list found is used)
 
 This module has no bpy import: it is plain input parsing, testable anywhere.
@@ -20,6 +20,7 @@ import numpy as np
 # A float literal as Python / JSON / C print it: 1, -2.5, .5, 1e-3, 3.4E+38, nan, inf.
 _NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?|nan|inf)", re.IGNORECASE)
 _ASSIGNMENT = re.compile(r"^\s*[A-Za-z_][A-Za-z_0-9]*\s*=\s*")
+_COMMENT = re.compile(r"#[^\n]*")  # smpl.write_pose adds one "# 3 spine1: [...]" line per joint after "pose = [...]"
 
 
 def parse_numbers(text, what="values", sizes=None):
@@ -29,7 +30,7 @@ def parse_numbers(text, what="values", sizes=None):
     sizes: allowed lengths (e.g. (72, 156, 165)) or None for any.
     Raises ValueError naming ``what`` and the problem for unreadable text, non-finite values or a wrong length.
     """
-    text = (text or "").strip()
+    text = _COMMENT.sub("", text or "").strip()
     if not text:
         return None
     values = _numbers_from_json(text)

@@ -11,12 +11,13 @@ import bpy
 from bpy.props import CollectionProperty, IntProperty, StringProperty
 from bpy.types import AddonPreferences, Operator, PropertyGroup
 
-from .. import core
+from ..core import model_files
 
 # The add-on's module name: "smpl_blender_addon" when registered from a checkout, "bl_ext.<repo>.smpl_blender_addon"
 # when installed as an extension. AddonPreferences.bl_idname must be exactly that.
 ADDON_MODULE = __package__.rpartition(".")[0]
 MODEL_EXTENSIONS = (".npz", ".pkl")
+BODY_KINDS = ("smpl", "smplh", "smplx")
 MAX_SCAN_DEPTH = 4  # official downloads nest files like models/smplx/SMPLX_NEUTRAL.npz; do not walk a whole disk
 
 
@@ -40,9 +41,12 @@ def candidate_model_files(folder, max_depth=MAX_SCAN_DEPTH):
 
 
 def identify_model_file(path):
-    """(kind, gender) of a model file as the core loader reads it. Raises ModelFileError if it is not a usable model."""
-    model = core.load_model(path)
-    return model.kind, (model.gender or "neutral")
+    """(kind, gender) of a model file from its validated arrays (core.model_files), not its name.
+
+    Raises ModelFileError (a ValueError) naming the file if it is not a usable body model.
+    """
+    arrays = model_files.read_model_file(path)
+    return arrays["kind"], (arrays.get("gender") or "unknown gender")
 
 
 def found_model_items(context):
@@ -163,6 +167,9 @@ class SMPL_OT_scan_model_folders(_NeedsPreferences, Operator):
                     kind, gender = identify_model_file(path)
                 except ValueError as err:  # not a body model (e.g. a motion .npz) or unreadable: list why, go on
                     problems.append(str(err))
+                    continue
+                if kind not in BODY_KINDS:  # MANO hand files are read into SMPL-H, not added as bodies
+                    problems.append(f"{path}: a {kind.upper()} model, not a body")
                     continue
                 found = prefs.found_models.add()
                 found.path, found.kind, found.gender = path, kind, gender
