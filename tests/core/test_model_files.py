@@ -73,3 +73,208 @@ def test_smpl_py2_chumpy_pickle_reads_back_exactly(tmp_path, protocol, version, 
     assert model["gender"] == "male"  # from the official file name
     assert model["meta"]["bs_style"] == "lbs" and model["meta"]["bs_type"] == "lrotmin"
     assert model["path"] == str(path.resolve())
+
+
+def test_smpl_numpy2_and_new_scipy_module_names(tmp_path):
+    path = tmp_path / "SMPL_FEMALE.pkl"
+    arrays = synth.write_smpl_pkl_py2(path, numpy_core="numpy._core", csc_new_module=True, n_verts=V)
+    stream = path.read_bytes()
+    assert b"numpy._core.multiarray" in stream and b"scipy.sparse._csc" in stream and b"numpy.core." not in stream
+    model = read_model_file(path)
+    assert_model_equals(model, arrays, "smpl", slice(0, 10))
+    assert model["gender"] == "female"
+
+
+def test_legacy_key_aliases(tmp_path):
+    path = tmp_path / "old.pkl"
+    arrays = synth.write_smpl_pkl_py2(path, aliases=True, n_verts=V)
+    raw = safe_pickle.load_pickle_dict(path)
+    assert {"default_v", "joint_regressor", "blendshapes"} <= raw.keys() and "v_template" not in raw
+    assert_model_equals(read_model_file(path), arrays, "smpl", slice(0, 10))
+
+
+def test_clean_python3_pickles_read_back(tmp_path):
+    arrays = synth.synthetic_arrays("smpl", n_verts=V, n_columns=10, seed=3)
+    for protocol in (2, 4, 5):
+        path = tmp_path / f"clean_{protocol}.pkl"
+        synth.write_clean_pkl(path, arrays, protocol=protocol)
+        assert_model_equals(read_model_file(path), arrays, "smpl", slice(0, 10))
+
+
+def test_csc_duplicate_entries_are_summed(tmp_path):
+    rng = np.random.default_rng(5)
+    dense = np.where(rng.random((7, 11)) < 0.3, rng.normal(size=(7, 11)), 0.0)
+    matrix = synth.csc_from_dense(dense, duplicate=True)
+    assert len(matrix.data) == 2 * np.count_nonzero(dense)
+    # Independent reference: add the stored triplets one by one.
+    reference = np.zeros(dense.shape)
+    for col in range(dense.shape[1]):
+        for k in range(matrix.indptr[col], matrix.indptr[col + 1]):
+            reference[matrix.indices[k], col] += matrix.data[k]
+    path = tmp_path / "csc.pkl"
+    for protocol in (0, 2):
+        path.write_bytes(synth.py2_pickle_bytes({"m": matrix}, protocol))
+        np.testing.assert_array_equal(safe_pickle.load_pickle_dict(path)["m"], reference)
+    np.testing.assert_allclose(reference, dense, rtol=0, atol=1e-15)
+
+
+def test_chumpy_select_is_evaluated(tmp_path):
+    dense = np.random.default_rng(6).normal(size=(5, 3, 4))
+    select = synth.select_from_dense(dense)
+    assert select.a.x.size > dense.size  # the values sit shuffled in a larger array
+    path = tmp_path / "select.pkl"
+    for protocol in (0, 1, 2):
+        path.write_bytes(synth.py2_pickle_bytes({"s": select, "c": synth.Ch(dense)}, protocol))
+        out = safe_pickle.load_pickle_dict(path)
+        np.testing.assert_array_equal(out["s"], dense)
+        np.testing.assert_array_equal(out["c"], dense)
+
+
+@pytest.mark.parametrize("protocol", [0, 1, 2])
+def test_latin1_py2_strings(tmp_path, protocol):
+    path = tmp_path / "strings.pkl"
+    path.write_bytes(synth.py2_pickle_bytes({"text": synth.LATIN1_TEXT, "raw": b"\xff\x00\xe9", "n": 3}, protocol))
+    out = safe_pickle.load_pickle_dict(path)
+    assert out == {"text": synth.LATIN1_TEXT, "raw": "\xff\x00\xe9", "n": 3}
+    assert "\xe9" in synth.LATIN1_TEXT  # the fixture really has a non-ASCII latin-1 byte
+    nested = synth.write_smpl_pkl_py2(tmp_path / "m.pkl", protocol=protocol, n_verts=30)
+    assert nested is not None
+    raw = safe_pickle.load_pickle_dict(tmp_path / "m.pkl")
+    assert raw["pose_training_info"]["comment"] == synth.LATIN1_TEXT
+
+
+def test_python3_bytes_use_latin1_codecs_encode_only(tmp_path):
+    path = tmp_path / "py3bytes.pkl"
+    path.write_bytes(pickle.dumps({"b": b"\xe9abc", "a": np.arange(3)}, protocol=2))
+    assert b"_codecs\nencode" in path.read_bytes()
+    out = safe_pickle.load_pickle_dict(path)
+    assert out["b"] == b"\xe9abc"
+    np.testing.assert_array_equal(out["a"], np.arange(3))
+    # The same global with another codec is refused (it could decode attacker-chosen formats).
+    path.write_bytes(b"c_codecs\nencode\n(Vabc\nVrot13\ntR.")
+    with pytest.raises(ModelFileError, match="_codecs"):
+        safe_pickle.load_pickle_dict(path)
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# SMPL-H and MANO
+
+
+def test_smplh_pkl_with_mano_hand_pca_merge(tmp_path):
+    body, left, right, (body_path, left_path, right_path) = synth.write_smplh_pair_with_mano(tmp_path, "female")
+    model = read_model_file(body_path)
+    assert_model_equals(model, body, "smplh", slice(0, 10))
+    assert model["gender"] == "female"
+    assert not any(key.startswith("hands_") for key in model)
+    merged = read_model_file(body_path, hand_pca=(left_path, right_path))
+    assert_model_equals(merged, body, "smplh", slice(0, 10))
+    np.testing.assert_array_equal(merged["hands_components_left"], left["hands_components"])
+    np.testing.assert_array_equal(merged["hands_components_right"], right["hands_components"])
+    np.testing.assert_array_equal(merged["hands_mean_left"], left["hands_mean"])
+    np.testing.assert_array_equal(merged["hands_mean_right"], right["hands_mean"])
+    assert not np.array_equal(left["hands_mean"], right["hands_mean"])
+    assert merged["meta"]["hand_pca_left"] == str(left_path.resolve())
+
+
+def test_mano_pkl_reads_select_shapedirs(tmp_path):
+    path = tmp_path / "MANO_RIGHT.pkl"
+    arrays = synth.write_mano_pkl(path, "right", protocol=0)
+    model = read_model_file(path)
+    assert_model_equals(model, arrays, "mano", slice(0, 10))
+    np.testing.assert_array_equal(model["hands_components"], arrays["hands_components"])
+    np.testing.assert_array_equal(model["hands_mean"], arrays["hands_mean"])
+
+
+def test_hand_pca_misuse_is_refused(tmp_path):
+    _, _, _, (body_path, left_path, right_path) = synth.write_smplh_pair_with_mano(tmp_path)
+    smpl_path = tmp_path / "SMPL_NEUTRAL.pkl"
+    synth.write_smpl_pkl_py2(smpl_path, n_verts=50)
+    assert_refused(smpl_path, "SMPL-H", hand_pca=(left_path, right_path))
+    with pytest.raises(ModelFileError, match="SMPL_NEUTRAL.pkl: not a MANO hand model"):
+        read_model_file(body_path, hand_pca=(smpl_path, right_path))
+    with pytest.raises(ModelFileError, match="MANO_LEFT.pkl"):
+        read_model_file(body_path, hand_pca=(tmp_path / "MANO_LEFT.pkl.missing", right_path))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.float16])
+def test_smplh_extended_npz_16_betas(tmp_path, dtype):
+    path = tmp_path / "smplh" / "neutral" / "model.npz"
+    path.parent.mkdir(parents=True)
+    arrays = synth.write_smplh_npz(path, num_betas=16, dtype=dtype, n_verts=V)
+    stored = {key: value.astype(dtype).astype(np.float64) if value.dtype.kind == "f" else value
+              for key, value in arrays.items()}
+    # float16 rounding leaves rows of weights summing to 1 only within ~1e-3: still accepted.
+    model = read_model_file(path)
+    assert_model_equals(model, stored, "smplh", slice(0, 16))
+    assert model["shapedirs"].shape == (V, 3, 16)
+    assert model["gender"] == "neutral"
+
+
+@pytest.mark.parametrize("dtype", [np.uint16, np.int32, np.uint32, np.int64, np.uint64])
+def test_faces_in_any_integer_dtype(tmp_path, dtype):
+    path = tmp_path / "faces.npz"
+    arrays = synth.synthetic_arrays("smpl", n_verts=60)
+    arrays["f"] = arrays["f"].astype(dtype)
+    np.savez(path, **arrays)
+    model = read_model_file(path)
+    assert model["faces"].dtype == np.int64
+    np.testing.assert_array_equal(model["faces"], arrays["f"].astype(np.int64))
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# SMPL-X
+
+
+@pytest.mark.parametrize("fmt", ["npz", "pkl"])
+@pytest.mark.parametrize("version, shape_cols, expr_cols", [("1.0", slice(0, 10), slice(10, 20)),
+                                                            ("1.1", slice(0, 300), slice(300, 400))])
+def test_smplx_shape_expression_split(tmp_path, fmt, version, shape_cols, expr_cols):
+    path = tmp_path / f"SMPLX_NEUTRAL.{fmt}"
+    writer = synth.write_smplx_npz if fmt == "npz" else synth.write_smplx_pkl
+    arrays = writer(path, version=version, n_verts=V)
+    model = read_model_file(path)
+    assert_model_equals(model, arrays, "smplx", shape_cols, expr_cols)
+    np.testing.assert_array_equal(model["hands_components_left"], arrays["hands_componentsl"])
+    np.testing.assert_array_equal(model["hands_components_right"], arrays["hands_componentsr"])
+    np.testing.assert_array_equal(model["hands_mean_left"], arrays["hands_meanl"])
+    np.testing.assert_array_equal(model["hands_mean_right"], arrays["hands_meanr"])
+    np.testing.assert_array_equal(model["vt"], arrays["vt"])
+    np.testing.assert_array_equal(model["ft"], arrays["ft"].astype(np.int64))
+    assert model["gender"] == "neutral"
+    assert "joint2num" not in model["meta"] and "part2num" not in model["meta"]
+
+
+def test_smplx_npz_object_members_are_skipped_not_unpickled(tmp_path):
+    path = tmp_path / "SMPLX_MALE.npz"
+    synth.write_smplx_npz(path, version="1.0", n_verts=V, object_members=True)
+    with np.load(path, allow_pickle=False) as npz:
+        with pytest.raises(ValueError, match="allow_pickle"):
+            npz["joint2num"]  # the member really is a pickled object
+    assert read_model_file(path)["gender"] == "male"
+
+
+def test_open_body_layout_zero_padding_joint_names_and_metadata(tmp_path):
+    path = tmp_path / "open_smplx_neutral.npz"
+    arrays = synth.synthetic_arrays("smplx", n_verts=V, n_columns=400, seed=8, uv=True, hand_pca=True)
+    arrays["shapedirs"][:, :, 16:300] = 0.0  # 16 betas padded with zeros up to 300
+    arrays["shapedirs"][:, :, 310:] = 0.0  # 10 expressions padded up to 100
+    names = np.array([f"joint_{j:02d}" for j in range(55)])
+    extra = {"joint_names": names, "license": np.array("CC0-1.0 \xe9"), "model_type": np.array("smplx"),
+             "num_betas": np.array(16), "gender": np.array(b"neutral")}
+    np.savez(path, **arrays, **extra)
+    model = read_model_file(path)
+    assert_model_equals(model, arrays, "smplx", slice(0, 16), slice(300, 310))
+    assert model["joint_names"] == names.tolist()
+    assert model["meta"]["license"] == "CC0-1.0 \xe9" and model["meta"]["model_type"] == "smplx"
+    assert model["meta"]["num_betas"] == 16 and model["meta"]["gender"] == "neutral"
+    assert model["gender"] == "neutral"
+
+
+def test_all_zero_expression_block_keeps_one_column(tmp_path):
+    path = tmp_path / "zero_expr.npz"
+    arrays = synth.synthetic_arrays("smplx", n_verts=60, n_columns=400)
+    arrays["shapedirs"][:, :, 300:] = 0.0
+    np.savez(path, **arrays)
+    model = read_model_file(path)
+    assert model["exprdirs"].shape == (60, 3, 1) and not model["exprdirs"].any()
+    assert model["shapedirs"].shape == (60, 3, 300)
