@@ -278,3 +278,128 @@ def test_all_zero_expression_block_keeps_one_column(tmp_path):
     model = read_model_file(path)
     assert model["exprdirs"].shape == (60, 3, 1) and not model["exprdirs"].any()
     assert model["shapedirs"].shape == (60, 3, 300)
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Folders of official files
+
+
+def _write_clean_smpl(path, seed):
+    return synth.write_clean_pkl(path, synth.synthetic_arrays("smpl", n_verts=40, seed=seed))
+
+
+def test_folder_gender_picks_the_file(tmp_path):
+    written = {gender: _write_clean_smpl(tmp_path / f"SMPL_{gender.upper()}.pkl", seed)
+               for seed, gender in enumerate(("female", "male", "neutral"))}
+    for gender in ("female", "male", "neutral"):
+        model = read_model_file(tmp_path, gender=gender)
+        assert model["gender"] == gender and Path(model["path"]).name == f"SMPL_{gender.upper()}.pkl"
+        np.testing.assert_array_equal(model["v_template"], written[gender]["v_template"])
+    assert read_model_file(tmp_path, gender="f")["gender"] == "female"
+    assert read_model_file(tmp_path)["gender"] == "neutral"  # no gender: the neutral model, as smplx defaults
+
+
+def test_folder_official_smpl_names(tmp_path):
+    synth.write_smpl_pkl_py2(tmp_path / "basicModel_f_lbs_10_207_0_v1.0.0.pkl", n_verts=40)
+    synth.write_smpl_pkl_py2(tmp_path / "basicmodel_m_lbs_10_207_0_v1.0.0.pkl", n_verts=40, seed=1)
+    assert read_model_file(tmp_path, gender="male")["gender"] == "male"
+    message = assert_refused(tmp_path, "pass gender=")  # two genders, no neutral
+    assert "basicModel_f_lbs_10_207_0_v1.0.0.pkl" in message and "basicmodel_m" in message
+    assert_refused(tmp_path, "no neutral", gender="neutral")
+
+
+def test_folder_amass_smplh_layout_and_content_detection(tmp_path):
+    for gender in ("female", "male"):
+        (tmp_path / "smplh" / gender).mkdir(parents=True)
+        synth.write_smplh_npz(tmp_path / "smplh" / gender / "model.npz", n_verts=40)
+    model = read_model_file(tmp_path, gender="female")
+    assert model["kind"] == "smplh" and model["gender"] == "female"
+    # A renamed npz is recognised from its weights header (J = 55 -> SMPL-X) and its gender member.
+    other = tmp_path / "other"
+    other.mkdir()
+    synth.write_smplx_npz(other / "my_body.npz", version="1.0", n_verts=40, extra={"gender": np.array("male")})
+    assert read_model_file(other)["kind"] == "smplx"
+
+
+def test_folder_with_several_kinds_needs_kind(tmp_path):
+    _write_clean_smpl(tmp_path / "SMPL_NEUTRAL.pkl", 0)
+    synth.write_smplx_npz(tmp_path / "SMPLX_NEUTRAL.npz", version="1.0", n_verts=40)
+    synth.write_mano_pkl(tmp_path / "MANO_LEFT.pkl")  # a hand, never a body candidate
+    message = assert_refused(tmp_path, "kind=")
+    assert "SMPL_NEUTRAL.pkl (smpl, neutral)" in message and "SMPLX_NEUTRAL.npz (smplx, neutral)" in message
+    assert read_model_file(tmp_path, kind="smplx")["kind"] == "smplx"
+    assert read_model_file(tmp_path, kind="smpl")["kind"] == "smpl"
+    assert_refused(tmp_path, "no smplh", kind="smplh")
+
+
+def test_folder_prefers_npz_and_reports_ambiguity(tmp_path):
+    synth.write_smplx_npz(tmp_path / "SMPLX_FEMALE.npz", version="1.0", n_verts=40)
+    synth.write_smplx_pkl(tmp_path / "SMPLX_FEMALE.pkl", version="1.0", n_verts=40)
+    assert Path(read_model_file(tmp_path).get("path")).suffix == ".npz"
+    synth.write_smplx_npz(tmp_path / "SMPLX_FEMALE_2020.npz", version="1.0", n_verts=40)
+    assert_refused(tmp_path, "several matching model files")
+
+
+def test_folder_without_model_and_missing_paths(tmp_path):
+    (tmp_path / "notes.txt").write_text("nothing here")
+    assert_refused(tmp_path, "no SMPL / SMPL-H / SMPL-X model file")
+    assert_refused(tmp_path / "SMPLX_NEUTRAL.npz", "no such file")
+    assert_refused(tmp_path, "unknown gender", gender="robot")
+
+
+def test_file_kind_mismatch_is_refused(tmp_path):
+    path = tmp_path / "SMPLX_NEUTRAL.npz"  # named like SMPL-X, holds SMPL
+    np.savez(path, **synth.synthetic_arrays("smpl", n_verts=40))
+    assert read_model_file(path)["kind"] == "smpl"  # kind comes from the arrays, never the name
+    assert_refused(path, "holds a smpl model", kind="smplx")
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# smplx reads the same files: its buffers are an independent reference for writer and reader.
+
+
+def _smplx_buffers(body):
+    return {
+        "v_template": body.v_template.double().numpy(),
+        "shapedirs": body.shapedirs.double().numpy(),
+        "posedirs": body.posedirs.double().numpy(),
+        "J_regressor": body.J_regressor.double().numpy(),
+        "weights": body.lbs_weights.double().numpy(),
+        "parents": body.parents.numpy(),
+        "faces": np.asarray(body.faces_tensor.numpy(), dtype=np.int64),
+    }
+
+
+def _assert_matches_smplx(model, body, shapedirs):
+    reference = _smplx_buffers(body)
+    n_verts = model["v_template"].shape[0]
+    np.testing.assert_array_equal(model["parents"], reference["parents"])
+    np.testing.assert_array_equal(model["faces"], reference["faces"])
+    for key in ("v_template", "J_regressor", "weights"):
+        np.testing.assert_allclose(model[key], reference[key], rtol=0, atol=1e-7, err_msg=key)
+    posedirs = model["posedirs"].reshape(n_verts * 3, -1).T  # file (V,3,P) -> smplx (P,3V), formats §2.3
+    np.testing.assert_allclose(posedirs, reference["posedirs"], rtol=0, atol=1e-7)
+    np.testing.assert_allclose(shapedirs, reference["shapedirs"], rtol=0, atol=1e-7)
+
+
+def test_smplx_package_reads_the_same_arrays(tmp_path):
+    smplx = pytest.importorskip("smplx")
+    smpl_path = tmp_path / "SMPL_NEUTRAL.pkl"
+    synth.write_clean_pkl(smpl_path, synth.synthetic_arrays("smpl", n_verts=V, seed=4))
+    model = read_model_file(smpl_path)
+    _assert_matches_smplx(model, smplx.SMPL(model_path=str(smpl_path), num_betas=10), model["shapedirs"])
+
+    smplh_path = tmp_path / "SMPLH_MALE.npz"
+    synth.write_smplh_npz(smplh_path, num_betas=10, hand_pca=True, n_verts=V)
+    model = read_model_file(smplh_path)
+    body = smplx.SMPLH(model_path=str(smplh_path), num_betas=10, ext="npz")
+    _assert_matches_smplx(model, body, model["shapedirs"])
+    np.testing.assert_allclose(model["hands_components_left"][:6], body.left_hand_components.double().numpy(),
+                               rtol=0, atol=1e-7)
+
+    smplx_path = tmp_path / "SMPLX_NEUTRAL.npz"
+    synth.write_smplx_npz(smplx_path, version="1.1", n_verts=V)
+    model = read_model_file(smplx_path)
+    body = smplx.SMPLX(model_path=str(smplx_path), num_betas=300, num_expression_coeffs=100)
+    _assert_matches_smplx(model, body, model["shapedirs"])
+    np.testing.assert_allclose(model["exprdirs"], body.expr_dirs.double().numpy(), rtol=0, atol=1e-7)
