@@ -403,3 +403,111 @@ def test_smplx_package_reads_the_same_arrays(tmp_path):
     body = smplx.SMPLX(model_path=str(smplx_path), num_betas=300, num_expression_coeffs=100)
     _assert_matches_smplx(model, body, model["shapedirs"])
     np.testing.assert_allclose(model["exprdirs"], body.expr_dirs.double().numpy(), rtol=0, atol=1e-7)
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Hostile pickles: refused before anything runs. Each payload would create a marker file if it were executed.
+
+
+class _Payload:
+    """Pickles as ``func(*args)``: the classic code-execution gadget."""
+
+    def __init__(self, func, *args):
+        self.func, self.args = func, args
+
+    def __reduce__(self):
+        return self.func, self.args
+
+
+def _touch_command(marker):
+    return f"touch {marker}"
+
+
+def _handmade_payloads(marker):
+    """Protocol-0 opcode streams that REDUCE / INST a dangerous global, as an attacker would write them by hand."""
+    shell = _touch_command(marker).encode()
+    code = f"open({str(marker)!r}, 'w').close()".encode()
+    argv = b"(lp0\nV" + b"touch\naV" + str(marker).encode() + b"\na"
+    return {
+        "os.system": b"cos\nsystem\n(V" + shell + b"\ntR.",
+        "posix.system": b"cposix\nsystem\n(V" + shell + b"\ntR.",
+        "builtins.eval": b"cbuiltins\neval\n(V" + code + b"\ntR.",
+        "__builtin__.eval": b"c__builtin__\neval\n(V" + code + b"\ntR.",
+        "subprocess.Popen": b"csubprocess\nPopen\n(" + argv + b"tR.",
+        "subprocess.check_output": b"csubprocess\ncheck_output\n(" + argv + b"tR.",
+        "INST os.system": b"(V" + shell + b"\nios\nsystem\n.",
+        "copy_reg._reconstructor(set)": b"ccopy_reg\n_reconstructor\n(c__builtin__\nset\nc__builtin__\nobject\nNtR.",
+        "_reconstruct(non-ndarray)": b"cnumpy.core.multiarray\n_reconstruct\n(cchumpy.ch\nCh\n(I0\ntS'b'\ntR.",
+        "persistent id": b"P1\n.",
+    }
+
+
+@pytest.mark.parametrize("name", sorted(_handmade_payloads(Path("m"))))
+def test_handmade_hostile_pickle_never_runs(tmp_path, name):
+    marker = tmp_path / "marker"
+    path = tmp_path / "evil.pkl"
+    path.write_bytes(_handmade_payloads(marker)[name])
+    assert_refused(path, "refused")
+    assert not marker.exists()
+
+
+def test_handmade_payload_is_live_under_plain_pickle(tmp_path):
+    """Control: the os.system stream really executes with an unrestricted load, so the refusal above is meaningful."""
+    marker = tmp_path / "marker"
+    pickle.loads(_handmade_payloads(marker)["os.system"])
+    assert marker.exists()
+
+
+@pytest.mark.parametrize("protocol", [0, 1, 2, 3, 4, 5])
+@pytest.mark.parametrize("gadget", ["os.system", "subprocess.check_output", "eval"])
+def test_python3_generated_payloads_never_run(tmp_path, protocol, gadget):
+    marker = tmp_path / "marker"
+    payload = {
+        "os.system": _Payload(os.system, _touch_command(marker)),
+        "subprocess.check_output": _Payload(subprocess.check_output, ["touch", str(marker)]),
+        "eval": _Payload(eval, f"open({str(marker)!r}, 'w').close()"),
+    }[gadget]
+    path = tmp_path / "evil.pkl"
+    path.write_bytes(pickle.dumps({"v_template": np.zeros((3, 3)), "x": payload}, protocol=protocol))
+    message = assert_refused(path, "is not allowed")
+    # Python 3 writes py2 names at protocol < 3 (commands.check_output, __builtin__.eval): refused under any name.
+    assert gadget.rpartition(".")[2] in message
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("protocol", [0, 2])
+def test_payload_hidden_deep_in_a_valid_model_never_runs(tmp_path, protocol):
+    marker = tmp_path / "marker"
+    arrays = synth.synthetic_arrays("smpl", n_verts=40)
+    content = synth._py2_model_dict(arrays)
+    content["pose_training_info"] = {"runs": [{"settings": ({"hook": _Payload(os.system, _touch_command(marker))},)}]}
+    path = tmp_path / "SMPL_NEUTRAL.pkl"
+    path.write_bytes(synth.py2_pickle_bytes(content, protocol, extra_globals={os.system: ("os", "system")}))
+    assert b"cos\nsystem" in path.read_bytes()
+    assert_refused(path, "os.system is not allowed")
+    assert not marker.exists()
+
+
+def test_unevaluated_chumpy_expression_is_refused(tmp_path):
+    arrays = synth.synthetic_arrays("smpl", n_verts=40)
+    content = synth._py2_model_dict(arrays)
+    half = arrays["shapedirs"] / 2
+    content["shapedirs"] = synth.ChOpsAdd(synth.Ch(half), synth.Ch(half))
+    path = tmp_path / "SMPL_MALE.pkl"
+    path.write_bytes(synth.py2_pickle_bytes(content, 2))
+    assert_refused(path, "chumpy.ch_ops.add is not allowed")
+
+
+def test_absurd_array_size_is_refused_before_allocation(tmp_path):
+    path = tmp_path / "huge.pkl"
+    path.write_bytes(b"cnumpy.core.multiarray\n_reconstruct\n(cnumpy\nndarray\n(I1000000000000\ntS'b'\ntR.")
+    assert_refused(path, "byte limit")
+
+
+def test_oversized_npz_member_is_refused(tmp_path, monkeypatch):
+    from smpl_blender_addon.core import model_files
+
+    path = tmp_path / "big.npz"
+    np.savez(path, **synth.synthetic_arrays("smpl", n_verts=40))
+    monkeypatch.setattr(model_files, "MAX_ARRAY_BYTES", 1000)  # stands in for a multi-GB member
+    assert_refused(path, "over the size limit")
