@@ -511,3 +511,146 @@ def test_oversized_npz_member_is_refused(tmp_path, monkeypatch):
     np.savez(path, **synth.synthetic_arrays("smpl", n_verts=40))
     monkeypatch.setattr(model_files, "MAX_ARRAY_BYTES", 1000)  # stands in for a multi-GB member
     assert_refused(path, "over the size limit")
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Malformed files: one clear ModelFileError naming the file, never a KeyError / IndexError / partial model.
+
+
+def _set(key, value_fn):
+    def mutate(arrays):
+        arrays[key] = value_fn(arrays)
+    return mutate
+
+
+def _nan_at(key, index):
+    def mutate(arrays):
+        arrays[key] = arrays[key].astype(np.float64)
+        arrays[key][index] = np.nan
+    return mutate
+
+
+def _inf_at(key, index):
+    def mutate(arrays):
+        arrays[key][index] = np.inf
+    return mutate
+
+
+def _parent(joint, parent):
+    def mutate(arrays):
+        arrays["kintree_table"][0, joint] = parent
+    return mutate
+
+
+def _drop(key):
+    def mutate(arrays):
+        del arrays[key]
+    return mutate
+
+
+def _chain_of(n_joints):
+    def mutate(arrays):
+        n_verts = arrays["v_template"].shape[0]
+        rng = np.random.default_rng(0)
+        arrays["kintree_table"] = np.stack([np.arange(-1, n_joints - 1) % 2**32, np.arange(n_joints)])
+        arrays["weights"] = synth._sparse_rows(rng, n_verts, n_joints, 4)
+        arrays["J_regressor"] = synth._sparse_rows(rng, n_joints, n_verts, 4)
+        arrays["posedirs"] = np.zeros((n_verts, 3, 9 * (n_joints - 1)))
+    return mutate
+
+
+MALFORMED = {
+    "v_template (V,2)": (_set("v_template", lambda a: a["v_template"][:, :2]), "v_template has shape"),
+    "shapedirs (V,2,S)": (_set("shapedirs", lambda a: a["shapedirs"][:, :2]), "shapedirs has shape"),
+    "posedirs wrong P": (_set("posedirs", lambda a: a["posedirs"][:, :, :200]), "posedirs has shape"),
+    "weights (V,J+1)": (_set("weights", lambda a: np.pad(a["weights"], ((0, 0), (0, 1)))), "weights has shape"),
+    "J_regressor (J,V-1)": (_set("J_regressor", lambda a: a["J_regressor"][:, 1:]), "J_regressor has shape"),
+    "faces (F,4)": (_set("f", lambda a: np.pad(a["f"], ((0, 0), (0, 1)))), "f has shape"),
+    "NaN in v_template": (_nan_at("v_template", (3, 1)), "v_template contains NaN"),
+    "NaN in shapedirs": (_nan_at("shapedirs", (0, 0, 9)), "shapedirs contains NaN"),
+    "inf in posedirs": (_inf_at("posedirs", (5, 2, 100)), "posedirs contains NaN or infinite"),
+    "parent after child": (_parent(4, 7), "joint 4 has parent 7"),
+    "parent is itself": (_parent(5, 5), "joint 5 has parent 5"),
+    "parent out of range": (_parent(3, 4000), "parent index out of range"),
+    "face index == V": (_set("f", lambda a: np.where(a["f"] == 0, a["v_template"].shape[0], a["f"])), "outside [0, 60)"),
+    "negative face index": (_set("f", lambda a: a["f"].astype(np.int32) - 1), "outside [0, 60)"),
+    "float faces": (_set("f", lambda a: a["f"].astype(np.float64)), "f has dtype float64, expected integers"),
+    "string v_template": (_set("v_template", lambda a: a["v_template"].astype(str)), "v_template has dtype"),
+    "missing weights": (_drop("weights"), "missing required key(s) weights"),
+    "missing kintree_table": (_drop("kintree_table"), "missing required key(s) kintree_table"),
+    "weights rows not 1": (_set("weights", lambda a: a["weights"] * 1.1), "weights rows must sum to 1"),
+    "30 joints": (_chain_of(30), "30 joints matches no known model"),
+    "kintree row 1 permuted": (_set("kintree_table", lambda a: a["kintree_table"][:, ::-1]), "row 1"),
+    "vt without ft": (_set("vt", lambda a: np.zeros((5, 2))), "needs both vt and ft"),
+    "joint_names wrong length": (_set("joint_names", lambda a: np.array(["a", "b"])), "joint_names must be 24"),
+    "hand mean wrong shape": (_set("hands_meanl", lambda a: np.zeros(44)), "hands_meanl has shape"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(MALFORMED))
+def test_malformed_arrays_are_refused(tmp_path, case):
+    mutate, expected = MALFORMED[case]
+    arrays = synth.synthetic_arrays("smpl", n_verts=60)
+    mutate(arrays)
+    npz_path = tmp_path / "bad.npz"
+    np.savez(npz_path, **arrays)
+    assert_refused(npz_path, expected)
+    pkl_path = tmp_path / "bad.pkl"  # the same content through the pickle path
+    pkl_path.write_bytes(synth.py2_pickle_bytes(arrays, 2))
+    assert_refused(pkl_path, expected)
+
+
+def test_smplx_with_ambiguous_column_count_is_refused(tmp_path):
+    path = tmp_path / "SMPLX_NEUTRAL.npz"
+    np.savez(path, **synth.synthetic_arrays("smplx", n_verts=40, n_columns=300))
+    assert_refused(path, "expected at most 20")
+
+
+def test_object_array_member_required_by_the_model_is_refused(tmp_path):
+    path = tmp_path / "object.npz"
+    arrays = synth.synthetic_arrays("smpl", n_verts=40)
+    arrays["v_template"] = np.array(list(arrays["v_template"]) + [None], dtype=object)
+    np.savez(path, **arrays)
+    assert_refused(path, "v_template are pickled object arrays")
+
+
+@pytest.mark.parametrize("suffix", ["pkl", "npz"])
+def test_truncated_empty_and_garbage_files(tmp_path, suffix):
+    path = tmp_path / f"SMPL_NEUTRAL.{suffix}"
+    if suffix == "pkl":
+        synth.write_smpl_pkl_py2(path, n_verts=60)
+    else:
+        np.savez(path, **synth.synthetic_arrays("smpl", n_verts=60))
+    whole = path.read_bytes()
+    for cut in (len(whole) // 2, len(whole) - 3, 5):
+        path.write_bytes(whole[:cut])
+        assert_refused(path)
+    path.write_bytes(b"")
+    assert_refused(path, "file is empty")
+    path.write_bytes(b"this is not a model file at all\n" * 4)
+    assert_refused(path)
+
+
+def test_pickle_that_is_not_a_model_dict(tmp_path):
+    path = tmp_path / "list.pkl"
+    path.write_bytes(synth.py2_pickle_bytes([1, 2, 3], 2))
+    assert_refused(path, "expected a dict")
+    path.write_bytes(synth.py2_pickle_bytes({"a": 1}, 2))
+    assert_refused(path, "missing required key(s)")
+
+
+def test_broken_chumpy_and_sparse_states(tmp_path):
+    arrays = synth.synthetic_arrays("smpl", n_verts=40)
+    bad_select = synth.select_from_dense(arrays["shapedirs"])
+    bad_select.idxs = bad_select.idxs + 10**6
+    no_x = synth.Ch(arrays["shapedirs"])
+    del no_x.x
+    bad_csc = synth.csc_from_dense(arrays["J_regressor"])
+    bad_csc.indptr = bad_csc.indptr[:-1]
+    cases = {"shapedirs": bad_select, "posedirs": no_x, "J_regressor": bad_csc}
+    for key, value in cases.items():
+        content = synth._py2_model_dict(arrays)
+        content[key] = value
+        path = tmp_path / f"broken_{key}.pkl"
+        path.write_bytes(synth.py2_pickle_bytes(content, 2))
+        assert_refused(path, "cannot evaluate stored chumpy/sparse values")
