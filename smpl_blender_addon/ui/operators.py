@@ -12,7 +12,6 @@ import os
 import bpy
 from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, StringProperty
 from bpy.types import Operator
-from bpy_extras.io_utils import ImportHelper
 
 from ..blender import body as body_api
 from ..blender import correctives as correctives_api
@@ -86,6 +85,16 @@ def _change_shape(arm, change, *args, **kwargs):
     properties.sync_shape_sliders(arm)
 
 
+class _OpenFile:
+    """Mix-in: ``filepath`` chosen in the file browser when run from the UI, given as a keyword from a script."""
+
+    filepath: StringProperty(name="File", subtype="FILE_PATH")
+
+    def invoke(self, context, event):
+        context.window_manager.fileselect_add(self)
+        return {"RUNNING_MODAL"}
+
+
 class _AddBodyOptions:
     gender: EnumProperty(name="Gender", items=properties.GENDER_ITEMS, default="DEFAULT")
     betas: StringProperty(name="Betas", description="Shape coefficients: numbers separated by spaces or commas, or a list")
@@ -122,14 +131,13 @@ class SMPL_OT_add_body(_AddBodyOptions, Operator):
         return _run(self, _add_body, self, context, model)
 
 
-class SMPL_OT_import_body(_AddBodyOptions, Operator, ImportHelper):
+class SMPL_OT_import_body(_AddBodyOptions, _OpenFile, Operator):
     """Add a body from an official SMPL / SMPL-H / SMPL-X model file (.npz / .pkl)"""
 
     bl_idname = "smpl.import_body"
     bl_label = "Import SMPL Body"
     bl_options = {"REGISTER", "UNDO", "PRESET"}
 
-    filename_ext = ".npz"
     filter_glob: StringProperty(default="*.npz;*.pkl", options={"HIDDEN"})
 
     @classmethod
@@ -252,14 +260,13 @@ class SMPL_OT_set_pose(_BodyOperator, Operator):
             correctives_api.update_correctives(arm)
 
 
-class SMPL_OT_load_pose(_BodyOperator, Operator, ImportHelper):
+class SMPL_OT_load_pose(_BodyOperator, _OpenFile, Operator):
     """Set the active body's pose from a pose file (.json, .npz, .pkl)"""
 
     bl_idname = "smpl.load_pose"
     bl_label = "Load SMPL Pose"
     bl_options = {"REGISTER", "UNDO"}
 
-    filename_ext = ".json"
     filter_glob: StringProperty(default="*.json;*.npz;*.pkl", options={"HIDDEN"})
 
     def execute(self, context):

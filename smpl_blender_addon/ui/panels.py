@@ -21,13 +21,15 @@ class SMPL_UL_shape_values(UIList):
         layout.prop(item, "value", text=f"{prefix}{index}", slider=False, emboss=True)
 
 
-class _SidebarPanel:
+class _SidebarPanel(Panel):
+    """Base of the SMPL sidebar panels (not registered itself)."""
+
     bl_space_type = "VIEW_3D"
     bl_region_type = "UI"
     bl_category = "SMPL"
 
 
-class SMPL_PT_body(_SidebarPanel, Panel):
+class SMPL_PT_body(_SidebarPanel):
     bl_idname = "SMPL_PT_body"
     bl_label = "Body"
 
@@ -47,7 +49,7 @@ class SMPL_PT_body(_SidebarPanel, Panel):
             layout.label(text=f"Active: {arm.name}", icon="ARMATURE_DATA")
 
 
-class SMPL_PT_shape(_SidebarPanel, Panel):
+class SMPL_PT_shape(_SidebarPanel):
     bl_idname = "SMPL_PT_shape"
     bl_label = "Shape"
     bl_parent_id = "SMPL_PT_body"
@@ -82,7 +84,7 @@ class SMPL_PT_shape(_SidebarPanel, Panel):
         column.operator(ops.SMPL_OT_snap_to_ground.bl_idname, icon="TRIA_DOWN_BAR")
 
 
-class SMPL_PT_pose(_SidebarPanel, Panel):
+class SMPL_PT_pose(_SidebarPanel):
     bl_idname = "SMPL_PT_pose"
     bl_label = "Pose"
     bl_parent_id = "SMPL_PT_body"

@@ -127,15 +127,16 @@ class SMPL_PG_body_ui(PropertyGroup):
     expression_index: IntProperty(name="Active expression coefficient", default=0)
 
 
+# Blender does not copy the strings of dynamic enum items: the last list handed out must stay referenced.
+_model_items_cache: list = []
+
+
 def _model_items(self, context):
     """Items of the "Add body" model menu: the built-in bodies, then the official files found in the preferences."""
     from .preferences import found_model_items
 
-    _model_items.cache = list(BUILTIN_MODELS) + found_model_items(context)
-    return _model_items.cache  # kept referenced: Blender does not copy dynamic enum strings
-
-
-_model_items.cache = []
+    _model_items_cache[:] = list(BUILTIN_MODELS) + found_model_items(context)
+    return _model_items_cache
 
 
 class SMPL_PG_add_settings(PropertyGroup):
