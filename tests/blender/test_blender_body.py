@@ -6,7 +6,7 @@ import os
 import bpy
 import numpy as np
 import pytest
-from conftest import C, evaluated_world_vertices, random_pose, synthetic_model
+from blender_helpers import C, evaluated_world_vertices, random_pose, synthetic_model
 
 from smpl_blender_addon import blender as sb
 from smpl_blender_addon import core
