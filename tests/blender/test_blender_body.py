@@ -151,3 +151,25 @@ def test_save_and_reload(tmp_path, official_npz, smplx_model):
     sb.update_correctives(arm)
     got = evaluated_world_vertices(sb.body_mesh(arm))
     assert np.abs(got - _expected_world(m, arm, [-0.5], pose)[0]).max() < TOL
+
+
+@pytest.mark.parametrize("name", ["open-smpl", "open-smplx"])
+def test_open_bodies(name):
+    try:
+        m = core.load_model(name)
+    except core.ModelFileError as err:
+        pytest.skip(f"{name} not installed: {err}")
+    rng = np.random.default_rng(11)
+    betas = rng.normal(0, 1, 16)
+    expression = rng.normal(0, 1, m.num_expressions) if m.num_expressions else None
+    arm = sb.add_body(name, betas=betas, expression=expression)
+    assert arm["smpl_model"] == name and sb.body_model(arm) is sb.body_model(arm)
+    assert sb.body_mesh(arm).data.uv_layers.get("UVMap") is not None
+    pose, transl = random_pose(m, rng, scale=0.3), rng.normal(0, 0.3, 3)
+    sb.set_pose(arm, pose, transl)
+    sb.update_correctives(arm)
+    got = evaluated_world_vertices(sb.body_mesh(arm))
+    want, want_joints = _expected_world(m, arm, betas, pose, expression, transl)
+    assert np.abs(got - want).max() < TOL
+    heads = np.array([arm.matrix_world @ arm.pose.bones[n].head for n in m.joint_names])
+    np.testing.assert_allclose(heads, want_joints, atol=TOL)
