@@ -148,6 +148,17 @@ class SMPL_OT_import_body(_AddBodyOptions, _OpenFile, Operator):
         return _run(self, _add_body, self, context, self.filepath)
 
 
+class SMPL_OT_show_shape_sliders(_BodyOperator, Operator):
+    """Show the active body's current shape and expression coefficients as panel sliders (for bodies built by scripts)"""
+
+    bl_idname = "smpl.show_shape_sliders"
+    bl_label = "Show Shape Sliders"
+    bl_options = {"REGISTER", "UNDO"}
+
+    def execute(self, context):
+        return _run(self, properties.sync_shape_sliders, properties.active_body(context))
+
+
 class SMPL_OT_set_shape(_BodyOperator, Operator):
     """Set the active body's shape (betas) and expression from numbers"""
 
@@ -381,6 +392,7 @@ def menu_import_pose(self, context):
 CLASSES = (
     SMPL_OT_add_body,
     SMPL_OT_import_body,
+    SMPL_OT_show_shape_sliders,
     SMPL_OT_set_shape,
     SMPL_OT_random_shape,
     SMPL_OT_reset_shape,

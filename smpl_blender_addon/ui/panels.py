@@ -46,7 +46,12 @@ class SMPL_PT_body(_SidebarPanel):
         layout.operator(ops.SMPL_OT_import_body.bl_idname, text="From File...", icon="FILEBROWSER")
         arm = properties.active_body(context)
         if arm is not None:
-            layout.label(text=f"Active: {arm.name}", icon="ARMATURE_DATA")
+            box = layout.box()
+            box.label(text=arm.name, icon="ARMATURE_DATA")
+            for label, value in properties.body_description(arm):
+                row = box.row()
+                row.label(text=label)
+                row.label(text=value)
 
 
 class SMPL_PT_shape(_SidebarPanel):
@@ -63,8 +68,8 @@ class SMPL_PT_shape(_SidebarPanel):
         arm = properties.active_body(context)
         state = arm.smpl_ui
         if not properties.sliders_in_sync(arm):
-            # draw() may not write data: show the values once they are synced by any shape operator.
-            layout.operator(ops.SMPL_OT_reset_shape.bl_idname, text="Show Shape Sliders (reset shape)").part = "BODY"
+            # A body built by a script or the CLI has no sliders yet, and draw() may not write data: offer the button.
+            layout.operator(ops.SMPL_OT_show_shape_sliders.bl_idname, icon="PROPERTIES")
         else:
             layout.label(text="Body shape (betas)")
             layout.template_list(SMPL_UL_shape_values.bl_idname, "betas", state, "betas", state, "betas_index", rows=5)

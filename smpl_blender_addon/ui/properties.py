@@ -48,6 +48,17 @@ def active_body(context):
         return None
 
 
+def body_description(arm):
+    """(label, value) rows describing a body for the panel: kind, gender, model (from the body's own properties)."""
+    model = str(arm.get(body_api.PROP_MODEL, ""))
+    return (
+        ("Kind", str(arm.get(body_api.PROP_KIND, "")).upper()),
+        ("Gender", str(arm.get(body_api.PROP_GENDER, "")) or "default"),
+        ("Model", bpy.path.basename(model) or model),
+        ("Betas / expr.", f"{body_api.body_betas(arm).size} / {body_api.body_expression(arm).size}"),
+    )
+
+
 def _slider_values(collection):
     """Slider collection -> (N,) float32."""
     values = np.zeros(len(collection), dtype=np.float32)

@@ -315,3 +315,31 @@ def test_undo_and_redo_restore_body_and_slider_state(model_files, tmp_path):
     assert steps["undo_add"] is None
     assert steps["redo_add"]["betas"][0] == pytest.approx(1.0) and steps["redo_add"]["slider"] == 1.0
     assert steps["redo_add"]["objects"] == steps["after_slider"]["objects"]
+
+
+def test_write_pose_prints_into_an_open_python_console(model_files):
+    window = bpy.context.window_manager.windows[0]
+    area = next(a for a in window.screen.areas if a.type != "VIEW_3D")
+    area.type = "CONSOLE"
+    bpy.ops.smpl.add_body(model=str(model_files["smpl"]))
+    pose = np.random.default_rng(2).normal(0.0, 0.2, 72)
+    bpy.ops.smpl.set_pose(pose=repr(pose.tolist()))
+    assert bpy.ops.smpl.write_pose(target="CONSOLE") == {"FINISHED"}
+    lines = [line.body for line in area.spaces[0].scrollback]
+    assert len(lines) == 1 + 24 and lines[0].startswith("pose = [") and lines[1].startswith("#  0 pelvis")
+    np.testing.assert_allclose(
+        np.array(lines[0][len("pose = ["):-1].split(", "), dtype=np.float64), pose, atol=2e-6
+    )
+
+
+def test_body_built_by_a_script_gets_its_sliders_on_demand(model_files):
+    assert not ui_panels.SMPL_PT_shape.poll(bpy.context) and not ui_panels.SMPL_PT_pose.poll(bpy.context)
+    arm = body_api.add_body(model=str(model_files["smpl"]), betas=[0.4, 0.0, -0.2])  # the scripting API, no operator
+    bpy.context.view_layer.objects.active = arm
+    assert ui_panels.SMPL_PT_shape.poll(bpy.context) and ui_panels.SMPL_PT_pose.poll(bpy.context)
+    assert len(arm.smpl_ui.betas) == 0 and not ui_props.sliders_in_sync(arm)
+    assert bpy.ops.smpl.show_shape_sliders() == {"FINISHED"}
+    assert ui_props.sliders_in_sync(arm)
+    np.testing.assert_allclose(slider_values(arm.smpl_ui.betas), [0.4, 0.0, -0.2] + [0.0] * 7, atol=1e-7)
+    description = dict(ui_props.body_description(arm))
+    assert description["Kind"] == "SMPL" and description["Model"] == model_files["smpl"].name

@@ -119,6 +119,7 @@ INSTALL_SCRIPT = """
     if os.path.isfile(os.path.join(os.path.dirname(sys.modules[module].__file__), "assets", "open_smplx_neutral.npz")):
         bpy.ops.smpl.add_body()  # the built-in open body, from the installed package's own assets
         result["builtin"] = {"model": bpy.context.active_object["smpl_model"], "kind": bpy.context.active_object["smpl_kind"]}
+        result["builtin_path"] = str(sys.modules[module + ".core.model"].builtin_model_path("open-smplx"))
 
     bpy.ops.preferences.addon_disable(module=module)
     result["after_disable"] = {
@@ -133,6 +134,7 @@ INSTALL_SCRIPT = """
 EXPECTED_OPERATORS = {
     "add_body", "import_body", "set_shape", "random_shape", "reset_shape", "height_weight", "snap_to_ground",
     "set_pose", "load_pose", "reset_pose", "hand_pose", "write_pose", "update_correctives", "scan_model_folders",
+    "show_shape_sliders",
 }
 
 
@@ -156,6 +158,8 @@ def test_install_register_use_and_unregister(extension_zip, model_folder, tmp_pa
 
     if os.path.isfile(os.path.join(REPO, "assets", "open_smplx_neutral.npz")):
         assert result["builtin"] == {"model": "open-smplx", "kind": "smplx"}
+        installed_package = os.path.dirname(os.path.realpath(result["installed_in"]))
+        assert os.path.realpath(result["builtin_path"]) == os.path.join(installed_package, "assets", "open_smplx_neutral.npz")
 
     assert result["after_disable"] == {"enabled": False, "operators": [], "panel": False, "object_property": False}
     assert os.listdir(user_dir / "extensions" / "user_default")  # installed into the temporary user folder only
