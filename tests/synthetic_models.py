@@ -12,8 +12,8 @@ stream Python 2 would (``GLOBAL chumpy.ch Ch``, ``copy_reg _reconstructor``, ``_
 array bytes and the dict keys) from data-only stand-in classes.
 
 smplx can read the npz files and the non-chumpy pickles directly (``write_clean_pkl`` gives a chumpy-free twin of any
-arrays). smplx's forward pass indexes hard-coded vertex ids (up to ~10^4 for SMPL-X), so use ``n_verts`` above those ids,
-or smplx's ``lbs`` function, when comparing forward passes.
+arrays). smplx's forward pass indexes hard-coded vertex ids (up to ~10^4 for SMPL-X), so use ``n_verts`` above those
+ids, or smplx's ``lbs`` function, when comparing forward passes.
 """
 
 import copyreg

@@ -6,8 +6,8 @@ normalised arrays. Pickles go through the allow-list unpickler of :mod:`.safe_pi
 ``allow_pickle=False`` and their pickled members (``joint2num``, ``part2num``...) are skipped. Every failure is a
 :class:`ModelFileError` naming the file and the problem; no partial model is ever returned.
 
-The model kind is taken from array sizes (J = 24 / 52 / 55 / 16 joints with P = 9(J-1) pose blend shapes), never from the
-file name. NumPy only.
+The model kind is taken from array sizes (J = 24 / 52 / 55 / 16 joints with P = 9(J-1) pose blend shapes), never
+from the file name. NumPy only.
 """
 
 import os
@@ -82,7 +82,7 @@ def read_model_file(path, gender=None, hand_pca=None, kind=None):
     """
     if kind is not None and kind not in KINDS:
         raise ModelFileError(path, f"unknown model kind {kind!r}; expected one of {', '.join(KINDS)}")
-    path = Path(os.fspath(path))
+    path = Path(os.fspath(path)).expanduser()
     if path.is_dir():
         path = find_model_file(path, gender=gender, kind=kind)
     elif not path.exists():
@@ -120,9 +120,10 @@ def find_model_file(folder, gender=None, kind=None):
     """Pick the model file for ``gender`` / ``kind`` in a folder of official (or open-body) model files.
 
     Files are recognised by their known names (``SMPL_{GENDER}.pkl``, ``basicmodel_{f,m,neutral}_lbs_*.pkl``,
-    ``SMPLH_{gender}.pkl/.npz``, ``smplh/{gender}/model.npz``, ``SMPLX_{GENDER}*.npz/.pkl``, ``open_{kind}_{gender}.npz``)
-    or, for other ``.npz`` files, by the joint count in their ``weights`` header. Without ``gender``, a single
-    candidate or the neutral one is taken; ``.npz`` is preferred over ``.pkl`` of the same kind and gender.
+    ``SMPLH_{gender}.pkl/.npz``, ``smplh/{gender}/model.npz``, ``SMPLX_{GENDER}*.npz/.pkl``,
+    ``open_{kind}_{gender}.npz``) or, for other ``.npz`` files, by the joint count in their ``weights`` header.
+    Without ``gender``, a single candidate or the neutral one is taken; ``.npz`` is preferred over ``.pkl`` of the
+    same kind and gender. MANO hand files are never candidates.
 
     Returns:
         Path of the chosen file.
@@ -186,7 +187,7 @@ def merge_hand_pca(model, hand_pca):
     Sets "hands_components_left/right" (n,45) and "hands_mean_left/right" (45,), and records the paths in meta.
     """
     if model["kind"] != "smplh":
-        raise ModelFileError(model["path"], f"hand_pca can only be merged into an SMPL-H model, this is {model['kind']}")
+        raise ModelFileError(model["path"], f"hand_pca can only be merged into an SMPL-H model, not {model['kind']}")
     try:
         left_path, right_path = hand_pca
     except (TypeError, ValueError):
@@ -194,7 +195,7 @@ def merge_hand_pca(model, hand_pca):
     for side, hand_path in (("left", left_path), ("right", right_path)):
         hand = read_model_file(hand_path)
         if hand["kind"] != "mano" or "hands_components" not in hand or "hands_mean" not in hand:
-            raise ModelFileError(hand["path"], f"not a MANO hand model with hands_components / hands_mean ({side} hand)")
+            raise ModelFileError(hand["path"], f"not a MANO hand model with hands_components/hands_mean ({side})")
         model[f"hands_components_{side}"] = hand["hands_components"]
         model[f"hands_mean_{side}"] = hand["hands_mean"]
         model["meta"][f"hand_pca_{side}"] = hand["path"]
@@ -206,20 +207,26 @@ def merge_hand_pca(model, hand_pca):
 
 
 def _read_npz(path):
-    """npz -> dict, with ``allow_pickle=False``; pickled (object) members are skipped and listed in "__skipped__"."""
+    """npz -> dict, with ``allow_pickle=False``; pickled (object) members are skipped and listed in "__skipped__".
+
+    Each member's ``.npy`` header is checked first, so a header declaring a huge array is refused before numpy
+    allocates it.
+    """
     raw, skipped = {}, []
     try:
         with np.load(path, allow_pickle=False) as npz:
+            members = set(npz.zip.namelist())
             for key in npz.files:
-                member = npz.zip.getinfo(key + ".npy") if key + ".npy" in npz.zip.namelist() else None
-                if member is not None and member.file_size > MAX_ARRAY_BYTES:
-                    raise ModelFileError(path, f"member {key!r} is {member.file_size} bytes, over the size limit")
-                try:
-                    raw[key] = npz[key]
-                except ValueError as exc:
-                    if "allow_pickle" not in str(exc):
-                        raise
+                if key + ".npy" not in members:
+                    continue  # not an array member (np.savez writes only .npy members)
+                shape, dtype = _npy_member_header(npz.zip, key + ".npy")
+                if dtype.hasobject:
                     skipped.append(key)  # joint2num / part2num & co need pickle; the core needs none of them
+                    continue
+                n_bytes = int(np.prod(shape, dtype=object)) * dtype.itemsize
+                if n_bytes > MAX_ARRAY_BYTES:
+                    raise ModelFileError(path, f"member {key!r} declares {n_bytes} bytes, over the size limit")
+                raw[key] = npz[key]
     except ModelFileError:
         raise
     except MemoryError:
@@ -228,6 +235,16 @@ def _read_npz(path):
         raise ModelFileError(path, f"not a readable .npz archive ({type(exc).__name__}: {exc})") from None
     raw["__skipped__"] = skipped
     return raw
+
+
+def _npy_member_header(archive, name):
+    """(shape, dtype) from the header of one ``.npy`` member of an open zip archive, without reading the data."""
+    with archive.open(name) as member:
+        version = np.lib.format.read_magic(member)
+        # Format 3.0 differs from 2.0 only in allowing utf-8 in the header text.
+        read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        shape, _, dtype = read_header(member)
+    return shape, dtype
 
 
 def _scan_model_folder(folder):
@@ -287,14 +304,9 @@ def _recognise_npz_by_content(file_path):
     """(kind, gender) of an unnamed ``.npz`` from its ``weights`` header (J columns) and a ``gender`` member."""
     try:
         with zipfile.ZipFile(file_path) as archive:
-            with archive.open("weights.npy") as member:
-                version = np.lib.format.read_magic(member)
-                if version == (1, 0):
-                    shape = np.lib.format.read_array_header_1_0(member)[0]
-                else:
-                    shape = np.lib.format.read_array_header_2_0(member)[0]
+            shape, _ = _npy_member_header(archive, "weights.npy")
             gender = None
-            if "gender.npy" in archive.namelist():
+            if "gender.npy" in archive.namelist() and archive.getinfo("gender.npy").file_size < 4096:
                 with archive.open("gender.npy") as member:
                     gender = normalise_gender(np.lib.format.read_array(member, allow_pickle=False))
     except Exception:  # not a model archive: simply not a candidate
@@ -332,11 +344,13 @@ def normalise_model_arrays(raw, path):
 
     v_template = _float_array(raw, "v_template", path, ndim=2)
     n_verts = v_template.shape[0]
-    _require(v_template.shape[1] == 3 and n_verts > 0, path, f"v_template has shape {v_template.shape}, expected (V, 3)")
+    _require(v_template.shape[1] == 3 and n_verts > 0, path,
+             f"v_template has shape {v_template.shape}, expected (V, 3)")
     parents = _parents(raw, path)
     n_joints = parents.shape[0]
     kind = KIND_BY_JOINT_COUNT.get(n_joints)
-    _require(kind is not None, path, f"{n_joints} joints matches no known model (SMPL 24, SMPL-H 52, SMPL-X 55, MANO 16)")
+    _require(kind is not None, path,
+             f"{n_joints} joints matches no known model (SMPL 24, SMPL-H 52, SMPL-X 55, MANO 16)")
     n_pose = 9 * (n_joints - 1)
 
     faces = _index_array(raw, "f", path, upper=n_verts, width=3)
@@ -347,7 +361,8 @@ def normalise_model_arrays(raw, path):
     _require(regressor.shape == (n_joints, n_verts), path,
              f"J_regressor has shape {regressor.shape}, expected {(n_joints, n_verts)}")
     weights = _float_array(raw, "weights", path, ndim=2)
-    _require(weights.shape == (n_verts, n_joints), path, f"weights has shape {weights.shape}, expected {(n_verts, n_joints)}")
+    _require(weights.shape == (n_verts, n_joints), path,
+             f"weights has shape {weights.shape}, expected {(n_verts, n_joints)}")
     tolerance = _WEIGHT_SUM_TOLERANCE.get(np.asarray(raw["weights"]).dtype, _DEFAULT_WEIGHT_SUM_TOLERANCE)
     worst = np.abs(weights.sum(axis=1) - 1.0).max()
     _require(worst <= tolerance, path, f"weights rows must sum to 1 (worst vertex off by {worst:.3g})")

@@ -8,19 +8,15 @@ without chumpy; where smplx can read a layout, its buffers are the independent r
 import os
 import pickle
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+import synthetic_models as synth  # tests/ is on sys.path (tests/conftest.py)
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/ holds the synthetic model writers
-
-import synthetic_models as synth  # noqa: E402
-
-from smpl_blender_addon.core import safe_pickle  # noqa: E402
-from smpl_blender_addon.core.errors import ModelFileError  # noqa: E402
-from smpl_blender_addon.core.model_files import read_model_file  # noqa: E402
+from smpl_blender_addon.core import safe_pickle
+from smpl_blender_addon.core.errors import ModelFileError
+from smpl_blender_addon.core.model_files import read_model_file
 
 V = 300  # vertices of the synthetic bodies
 
@@ -572,7 +568,7 @@ MALFORMED = {
     "parent after child": (_parent(4, 7), "joint 4 has parent 7"),
     "parent is itself": (_parent(5, 5), "joint 5 has parent 5"),
     "parent out of range": (_parent(3, 4000), "parent index out of range"),
-    "face index == V": (_set("f", lambda a: np.where(a["f"] == 0, a["v_template"].shape[0], a["f"])), "outside [0, 60)"),
+    "face index == V": (_set("f", lambda a: np.where(a["f"] == 0, 60, a["f"])), "outside [0, 60)"),
     "negative face index": (_set("f", lambda a: a["f"].astype(np.int32) - 1), "outside [0, 60)"),
     "float faces": (_set("f", lambda a: a["f"].astype(np.float64)), "f has dtype float64, expected integers"),
     "string v_template": (_set("v_template", lambda a: a["v_template"].astype(str)), "v_template has dtype"),
@@ -654,3 +650,15 @@ def test_broken_chumpy_and_sparse_states(tmp_path):
         path = tmp_path / f"broken_{key}.pkl"
         path.write_bytes(synth.py2_pickle_bytes(content, 2))
         assert_refused(path, "cannot evaluate stored chumpy/sparse values")
+
+
+def test_npz_header_declaring_a_huge_array_is_refused_before_allocation(tmp_path):
+    import io
+    import zipfile
+
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": "<f8", "fortran_order": False, "shape": (10**10, 3)})
+    path = tmp_path / "lying.npz"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("v_template.npy", header.getvalue() + b"\0" * 64)
+    assert_refused(path, "declares 240000000000 bytes")
