@@ -413,7 +413,7 @@ def _float_array(raw, key, path, ndim):
     value = _as_array(raw, key, path)
     _require(value.dtype.kind in "fiu", path, f"{key} has dtype {value.dtype}, expected a real number type")
     _require(value.ndim == ndim, path, f"{key} has shape {value.shape}, expected {ndim} dimensions")
-    value = np.array(value, dtype=np.float64)  # always a copy: the dict must not alias the file's buffers
+    value = np.asarray(value, dtype=np.float64)  # no copy for float64 input: the raw dict is discarded
     _require(bool(np.isfinite(value).all()), path, f"{key} contains NaN or infinite values")
     return value
 

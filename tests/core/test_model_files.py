@@ -8,6 +8,7 @@ without chumpy; where smplx can read a layout, its buffers are the independent r
 import os
 import pickle
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -156,8 +157,10 @@ def test_python3_bytes_use_latin1_codecs_encode_only(tmp_path):
 # SMPL-H and MANO
 
 
-def test_smplh_pkl_with_mano_hand_pca_merge(tmp_path):
-    body, left, right, (body_path, left_path, right_path) = synth.write_smplh_pair_with_mano(tmp_path, "female")
+@pytest.mark.parametrize("protocol", [0, 2])
+def test_smplh_pkl_with_mano_hand_pca_merge(tmp_path, protocol):
+    body, left, right, (body_path, left_path, right_path) = synth.write_smplh_pair_with_mano(tmp_path, "female",
+                                                                                             protocol)
     model = read_model_file(body_path)
     assert_model_equals(model, body, "smplh", slice(0, 10))
     assert model["gender"] == "female"
@@ -662,3 +665,18 @@ def test_npz_header_declaring_a_huge_array_is_refused_before_allocation(tmp_path
     with zipfile.ZipFile(path, "w") as archive:
         archive.writestr("v_template.npy", header.getvalue() + b"\0" * 64)
     assert_refused(path, "declares 240000000000 bytes")
+
+
+def test_reading_a_chumpy_pickle_imports_neither_chumpy_scipy_nor_bpy(tmp_path):
+    path = tmp_path / "SMPL_MALE.pkl"
+    synth.write_smpl_pkl_py2(path, n_verts=40)
+    script = (
+        "import sys\n"
+        "from smpl_blender_addon.core.model_files import read_model_file\n"
+        f"model = read_model_file({str(path)!r})\n"
+        "assert model['kind'] == 'smpl'\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('chumpy', 'scipy', 'bpy', 'torch')))\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    out = subprocess.run([sys.executable, "-c", script], cwd=root, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr
