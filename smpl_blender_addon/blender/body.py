@@ -221,6 +221,21 @@ def _add_shape_keys(mesh_obj, model, num_betas, num_expressions, correctives):
     blocks.foreach_set("value", np.zeros(n, dtype=np.float32))
 
 
+def _mode_set(mode):
+    """object.mode_set without the Python wrapper's depsgraph evaluations before and after the call.
+
+    bpy.ops.* evaluates the view layer twice per call (bpy/ops.py); with a 500-key body mesh that is ~40 ms each, and
+    a shape change needs four calls. The operator itself only tags the depsgraph, which Blender evaluates when needed.
+    """
+    try:
+        from _bpy import ops as _ops
+    except ImportError:  # pragma: no cover - fallback for builds without the private module
+        bpy.ops.object.mode_set(mode=mode)
+        return
+    if "FINISHED" not in _ops.call("object.mode_set", {"mode": mode}):
+        raise RuntimeError(f"cannot switch to {mode} mode")
+
+
 def _set_rest_bones(armature_obj, joints_blender, create_with=None):
     """One edit-mode pass: create bones (names, parents) if ``create_with`` is given, and put every head at C·J_i.
 
@@ -231,12 +246,12 @@ def _set_rest_bones(armature_obj, joints_blender, create_with=None):
     previous_active = view_layer.objects.active
     previous_mode = previous_active.mode if previous_active is not None else "OBJECT"
     if previous_mode != "OBJECT":
-        bpy.ops.object.mode_set(mode="OBJECT")
+        _mode_set("OBJECT")
     hidden = armature_obj.hide_get()
     if hidden:
         armature_obj.hide_set(False)
     view_layer.objects.active = armature_obj
-    bpy.ops.object.mode_set(mode="EDIT")
+    _mode_set("EDIT")
     try:
         edit_bones = armature_obj.data.edit_bones
         if create_with is not None:
@@ -253,12 +268,12 @@ def _set_rest_bones(armature_obj, joints_blender, create_with=None):
             bone.tail = (head[0], head[1], head[2] + BONE_LENGTH)
             bone.roll = 0.0
     finally:
-        bpy.ops.object.mode_set(mode="OBJECT")
+        _mode_set("OBJECT")
         if hidden:
             armature_obj.hide_set(True)
         view_layer.objects.active = previous_active
         if previous_active is not None and previous_mode != "OBJECT":
-            bpy.ops.object.mode_set(mode=previous_mode)
+            _mode_set(previous_mode)
 
 
 def _simple_material(name):
