@@ -12,7 +12,10 @@ then runs ``blender_ext.py build`` and ``blender_ext.py validate`` (shipped insi
 
 Usage::
 
-    python scripts/build_extension.py [--output-dir dist] [--stage-dir DIR] [--no-validate]
+    python scripts/build_extension.py [--output-dir dist] [--stage-dir DIR] [--no-validate] [--tool blender_ext.py]
+
+``--tool`` is for interpreters without the bpy wheel (e.g. Blender's bundled Python): pass
+``<bpy.utils.system_resource('SCRIPTS')>/addons_core/bl_pkg/cli/blender_ext.py``.
 
 Exit status 0 on success; on failure the tool's message is printed and the status is non-zero.
 """
@@ -92,11 +95,14 @@ def run_tool(tool, *args):
     return result.stdout
 
 
-def build_extension(output_dir=None, stage_dir=None, validate=True):
-    """Stage, build and (optionally) validate the extension. Returns the absolute path of the zip."""
+def build_extension(output_dir=None, stage_dir=None, validate=True, tool=None):
+    """Stage, build and (optionally) validate the extension. Returns the absolute path of the zip.
+
+    tool: path of blender_ext.py; default: the one inside the installed bpy wheel.
+    """
     output_dir = os.path.abspath(output_dir or os.path.join(REPO, "dist"))
     os.makedirs(output_dir, exist_ok=True)
-    tool = find_blender_ext_tool()
+    tool = tool or find_blender_ext_tool()
     package_version = _package_version()
     manifest_version = read_manifest_version(MANIFEST)
     if package_version != manifest_version:
@@ -127,8 +133,9 @@ def main(argv=None):
     parser.add_argument("--output-dir", default=os.path.join(REPO, "dist"), help="where the zip is written (default: dist/)")
     parser.add_argument("--stage-dir", default=None, help="keep the staged tree here (default: a temporary directory)")
     parser.add_argument("--no-validate", action="store_true", help="skip validating the built zip")
+    parser.add_argument("--tool", default=None, help="path of blender_ext.py (default: found in the bpy wheel)")
     args = parser.parse_args(argv)
-    print(build_extension(args.output_dir, args.stage_dir, validate=not args.no_validate))
+    print(build_extension(args.output_dir, args.stage_dir, validate=not args.no_validate, tool=args.tool))
     return 0
 
 

@@ -272,13 +272,14 @@ UNDO_SCRIPT = textwrap.dedent(
     """
     import json, sys
     import bpy
-    sys.path.insert(0, sys.argv[1])
+    argv = sys.argv[sys.argv.index("--") + 1:] if "--" in sys.argv else sys.argv[1:]  # Blender binary or bpy module
+    sys.path.insert(0, argv[0])
     import smpl_blender_addon
     smpl_blender_addon.register()
     # The bpy module (background mode) has no undo stack until one is pushed explicitly, and bpy.ops calls from a
     # script do not push undo steps: push one after each operator, as Blender's UI does after an UNDO operator.
     bpy.ops.ed.undo_push(message="start")
-    bpy.ops.smpl.add_body(model=sys.argv[2], betas="1.0")
+    bpy.ops.smpl.add_body(model=argv[1], betas="1.0")
     name = bpy.context.active_object.name
     bpy.ops.ed.undo_push(message="Add SMPL Body")
     bpy.context.active_object.smpl_ui.betas[0].value = 2.0
@@ -304,9 +305,11 @@ UNDO_SCRIPT = textwrap.dedent(
 def test_undo_and_redo_restore_body_and_slider_state(model_files, tmp_path):
     script = tmp_path / "undo.py"
     script.write_text(UNDO_SCRIPT)
-    done = subprocess.run(
-        [sys.executable, str(script), REPO, str(model_files["smpl"])], capture_output=True, text=True, timeout=300
-    )
+    if bpy.app.binary_path:  # inside a Blender binary (pytest-blender): run the script with that binary
+        command = [bpy.app.binary_path, "-b", "--factory-startup", "--python-exit-code", "1", "--python", str(script), "--"]
+    else:
+        command = [sys.executable, str(script)]
+    done = subprocess.run(command + [REPO, str(model_files["smpl"])], capture_output=True, text=True, timeout=300)
     lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
     assert done.returncode == 0 and lines, done.stdout[-2000:] + done.stderr[-2000:]
     steps = json.loads(lines[0][len("RESULT "):])

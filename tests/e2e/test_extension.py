@@ -17,12 +17,26 @@ import zipfile
 import numpy as np
 import pytest
 
-pytest.importorskip("bpy")
+bpy = pytest.importorskip("bpy")
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 MODULE = "bl_ext.user_default.smpl_blender_addon"
 sys.path.insert(0, os.path.join(REPO, "tests", "blender"))
 from synthetic_body import official_layout_arrays, synthetic_arrays  # noqa: E402
+
+
+def blender_ext_tool():
+    """Blender's own extension tool, as shipped with the running Blender (bpy module or binary)."""
+    return os.path.join(bpy.utils.system_resource("SCRIPTS"), "addons_core", "bl_pkg", "cli", "blender_ext.py")
+
+
+def bpy_script_command(script_path, *args):
+    """Command running a bpy script in a fresh process: this interpreter when it is the bpy module, or the Blender
+    binary in background mode when the tests run inside Blender (pytest-blender); arguments follow "--" there."""
+    if bpy.app.binary_path:
+        return [bpy.app.binary_path, "-b", "--factory-startup", "--python-exit-code", "1", "--python", str(script_path),
+                "--", *map(str, args)]
+    return [sys.executable, str(script_path), *map(str, args)]
 
 
 def _load_build_script():
@@ -37,7 +51,8 @@ def extension_zip(tmp_path_factory):
     """Build the zip once with scripts/build_extension.py (which runs blender_ext.py build and validate)."""
     out = tmp_path_factory.mktemp("dist")
     done = subprocess.run(
-        [sys.executable, os.path.join(REPO, "scripts", "build_extension.py"), "--output-dir", str(out)],
+        [sys.executable, os.path.join(REPO, "scripts", "build_extension.py"), "--output-dir", str(out),
+         "--tool", blender_ext_tool()],
         capture_output=True, text=True, timeout=300,
     )
     assert done.returncode == 0, done.stdout + done.stderr
@@ -64,7 +79,7 @@ def run_installed(script, *args, user_dir):
     script_path = user_dir.parent / "installed_check.py"
     script_path.write_text(textwrap.dedent(script))
     done = subprocess.run(
-        [sys.executable, str(script_path), *map(str, args)],
+        bpy_script_command(script_path, *args),
         capture_output=True, text=True, timeout=300, env=env, cwd=str(user_dir.parent),
     )
     lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
@@ -75,7 +90,7 @@ def run_installed(script, *args, user_dir):
 def test_zip_layout_and_validation(extension_zip):
     build = _load_build_script()
     # validate again, independently of the build script's own run
-    done = subprocess.run([sys.executable, build.find_blender_ext_tool(), "validate", extension_zip],
+    done = subprocess.run([sys.executable, blender_ext_tool(), "validate", extension_zip],
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
     names = zipfile.ZipFile(extension_zip).namelist()
@@ -91,7 +106,7 @@ INSTALL_SCRIPT = """
     import json, os, sys
     import bpy
 
-    zip_path, model_folder, user_dir = sys.argv[1:4]
+    zip_path, model_folder, user_dir = (sys.argv[sys.argv.index("--") + 1:] if "--" in sys.argv else sys.argv[1:])[:3]
     module = "bl_ext.user_default.smpl_blender_addon"
     result = {"user_resources": bpy.utils.resource_path("USER")}
     assert bpy.ops.extensions.package_install_files(
