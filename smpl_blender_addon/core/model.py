@@ -71,6 +71,14 @@ def load_model(path_or_name, gender=None, kind=None, hand_pca=None):
     return BodyModel.from_arrays(arrays, name=str(arrays.get("path", path_or_name)))
 
 
+def _floats(a):
+    """float32 / float64 arrays as they are (no copy); anything else (float16, integers) as float32 or float64."""
+    a = np.asarray(a)
+    if a.dtype in (np.float32, np.float64):
+        return a
+    return a.astype(np.float32 if a.dtype == np.float16 else np.float64)
+
+
 def _batch(value, width, what, dtype):
     """``None`` / ``(w,)`` / ``(B, w)`` -> ``(B, width)`` zero-padded; ``B = 1`` for a single row."""
     if value is None:
@@ -96,7 +104,8 @@ class BodyModel:
     ``parents (J,)``, ``faces (F, 3)``, ``v_template (V, 3)``, ``shapedirs (V, 3, nb)``, ``exprdirs (V, 3, ne)``,
     ``posedirs (V, 3, P)`` (file layout), ``J_regressor (J, V)``, ``weights (V, J)``, ``vt``/``ft`` (UVs or
     ``None``), ``hands_components_left/right (45, 45)`` and ``hands_mean_left/right (45,)`` (or ``None``).
-    Arrays are float64 as read; the forward pass uses cached float32 (or float64) copies.
+    Large arrays keep the precision they were stored with (float32 or float64, no float64 copies of float32 data);
+    the forward pass uses cached float32 (or float64) arrays in its own layout.
     """
 
     def __init__(self, *, kind, v_template, faces, shapedirs, posedirs, J_regressor, weights, parents,
@@ -110,11 +119,11 @@ class BodyModel:
         self.v_template = np.asarray(v_template, dtype=np.float64)
         self.faces = np.asarray(faces, dtype=np.int64)
         V = self.v_template.shape[0]
-        self.shapedirs = np.asarray(shapedirs, dtype=np.float64).reshape(V, 3, -1)
-        self.exprdirs = (np.zeros((V, 3, 0)) if exprdirs is None else np.asarray(exprdirs, dtype=np.float64)).reshape(V, 3, -1)
-        self.posedirs = np.asarray(posedirs, dtype=np.float64)
-        self.J_regressor = np.asarray(J_regressor, dtype=np.float64)
-        self.weights = np.asarray(weights, dtype=np.float64)
+        self.shapedirs = _floats(shapedirs).reshape(V, 3, -1)
+        self.exprdirs = (np.zeros((V, 3, 0)) if exprdirs is None else _floats(exprdirs)).reshape(V, 3, -1)
+        self.posedirs = _floats(posedirs)
+        self.J_regressor = _floats(J_regressor)
+        self.weights = _floats(weights)
         self.parents = np.asarray(parents, dtype=np.int64)
         default_names = layouts.JOINT_NAMES.get(kind)
         self.joint_names = list(joint_names) if joint_names is not None else list(default_names)
@@ -152,15 +161,16 @@ class BodyModel:
         dtype = np.dtype(dtype)
         if dtype not in self._cache:
             V, J = self.num_vertices, self.num_joints
-            dirs = np.concatenate([self.shapedirs, self.exprdirs], axis=2)  # (V, 3, nb + ne)
-            joint_dirs = np.einsum("jv,vcs->jcs", self.J_regressor, dirs)  # the regressor is linear: precompute once
+            dirs = np.concatenate([self.shapedirs, self.exprdirs], axis=2).astype(dtype, copy=False)  # (V, 3, S)
+            # the regressor is linear: regress every shape direction once instead of the shaped mesh per frame
+            joint_dirs = self.J_regressor.astype(dtype, copy=False) @ dirs.reshape(V, -1)  # (J, 3S)
             # Vertex arrays are stored channel-major (x of all vertices, then y, then z) so the skinning pass
             # works on contiguous rows of V values; posedirs/shapedirs are (columns, 3V) for one GEMM per chunk.
             self._cache[dtype] = {
                 "v_template": self.v_template.T.reshape(1, 3 * V).astype(dtype),
                 "dirs": np.ascontiguousarray(dirs.transpose(1, 0, 2).reshape(3 * V, -1).T, dtype=dtype),  # (S, 3V)
-                "j_template": (self.J_regressor @ self.v_template).reshape(1, 3 * J).astype(dtype),
-                "joint_dirs": np.ascontiguousarray(joint_dirs.reshape(3 * J, -1).T, dtype=dtype),  # (S, 3J)
+                "j_template": (self.J_regressor.astype(np.float64) @ self.v_template).reshape(1, 3 * J).astype(dtype),
+                "joint_dirs": np.ascontiguousarray(joint_dirs.reshape(3 * J, -1).T),  # (S, 3J)
                 "posedirs": np.ascontiguousarray(self.posedirs.transpose(1, 0, 2).reshape(3 * V, -1).T, dtype=dtype),
                 "weights_t": np.ascontiguousarray(self.weights.T, dtype=dtype),  # (J, V)
             }
