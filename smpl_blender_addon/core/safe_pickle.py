@@ -150,6 +150,25 @@ def _check_shape_bytes(shape, itemsize):
         raise UnsafePickleError(f"array of shape {tuple(shape)} exceeds the {MAX_ARRAY_BYTES} byte limit")
 
 
+class _Guarded:
+    """Callable wrapper for the guarded functions: a BUILD opcode aimed at it is refused, so a stream cannot set
+    attributes (``__defaults__``...) on the module's own functions."""
+
+    __slots__ = ("_function",)
+
+    def __init__(self, function):
+        self._function = function
+
+    def __call__(self, *args):
+        return self._function(*args)
+
+    def __setstate__(self, state):
+        raise UnsafePickleError("BUILD on an allowed function")
+
+    def __reduce__(self):
+        raise TypeError("not picklable")
+
+
 _CORE_NAMES = ("numpy.core", "numpy._core")
 
 # (module, name) exactly as written in the stream. find_class receives py2 spellings (__builtin__, copy_reg) because the
@@ -161,18 +180,18 @@ ALLOWED_GLOBALS = {
     ("chumpy.reordering", "Select"): ChumpySelect,
     ("scipy.sparse.csc", "csc_matrix"): SparseCSC,
     ("scipy.sparse._csc", "csc_matrix"): SparseCSC,
-    ("copy_reg", "_reconstructor"): _guarded_reconstructor,
-    ("copyreg", "_reconstructor"): _guarded_reconstructor,
+    ("copy_reg", "_reconstructor"): _Guarded(_guarded_reconstructor),
+    ("copyreg", "_reconstructor"): _Guarded(_guarded_reconstructor),
     ("__builtin__", "set"): set,
     ("builtins", "set"): set,
     ("__builtin__", "object"): object,
     ("builtins", "object"): object,
-    ("_codecs", "encode"): _latin1_encode,
+    ("_codecs", "encode"): _Guarded(_latin1_encode),
 }
 for _core in _CORE_NAMES:
-    ALLOWED_GLOBALS[(f"{_core}.multiarray", "_reconstruct")] = _guarded_ndarray_reconstruct
-    ALLOWED_GLOBALS[(f"{_core}.multiarray", "scalar")] = _guarded_scalar
-    ALLOWED_GLOBALS[(f"{_core}.numeric", "_frombuffer")] = _guarded_frombuffer
+    ALLOWED_GLOBALS[(f"{_core}.multiarray", "_reconstruct")] = _Guarded(_guarded_ndarray_reconstruct)
+    ALLOWED_GLOBALS[(f"{_core}.multiarray", "scalar")] = _Guarded(_guarded_scalar)
+    ALLOWED_GLOBALS[(f"{_core}.numeric", "_frombuffer")] = _Guarded(_guarded_frombuffer)
 
 
 class RestrictedUnpickler(pickle.Unpickler):

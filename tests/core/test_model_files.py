@@ -438,6 +438,7 @@ def _handmade_payloads(marker):
         "copy_reg._reconstructor(set)": b"ccopy_reg\n_reconstructor\n(c__builtin__\nset\nc__builtin__\nobject\nNtR.",
         "_reconstruct(non-ndarray)": b"cnumpy.core.multiarray\n_reconstruct\n(cchumpy.ch\nCh\n(I0\ntS'b'\ntR.",
         "persistent id": b"P1\n.",
+        "BUILD on an allowed function": b"c_codecs\nencode\n(N(V__defaults__\n(Vrot13\ntdtb.",
     }
 
 
@@ -501,6 +502,8 @@ def test_absurd_array_size_is_refused_before_allocation(tmp_path):
     path = tmp_path / "huge.pkl"
     path.write_bytes(b"cnumpy.core.multiarray\n_reconstruct\n(cnumpy\nndarray\n(I1000000000000\ntS'b'\ntR.")
     assert_refused(path, "byte limit")
+    path.write_bytes(b"cnumpy\nndarray\n(I1000000000000\ntR.")  # the class itself is not callable from a stream
+    assert_refused(path, "not a readable pickle")
 
 
 def test_oversized_npz_member_is_refused(tmp_path, monkeypatch):
