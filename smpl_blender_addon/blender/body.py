@@ -19,6 +19,7 @@ import bpy
 import numpy as np
 
 from .. import core
+from ..core.model import normalise_gender
 
 # Custom-property names on the armature object.
 PROP_MODEL = "smpl_model"  # built-in name ("open-smplx") or absolute file path
@@ -63,9 +64,9 @@ def to_smpl(points):
 def _model_key(model, gender):
     """Cache key and the string stored on the body: built-in names as given, file paths made absolute."""
     spec = os.fspath(model)
-    if os.path.sep in spec or os.path.splitext(spec)[1] or os.path.exists(spec):
+    if spec not in core.BUILTIN_MODELS:
         spec = os.path.abspath(os.path.expanduser(spec))
-    return spec, (gender or "")
+    return spec, (normalise_gender(gender, spec) or "")
 
 
 def load_body_model(model="open-smplx", gender=None):
@@ -76,7 +77,7 @@ def load_body_model(model="open-smplx", gender=None):
         return model, key
     key = _model_key(model, gender)
     if key not in _MODEL_CACHE:
-        _MODEL_CACHE[key] = core.load_model(key[0], gender=gender or None)
+        _MODEL_CACHE[key] = core.load_model(key[0], gender=key[1] or None)
     return _MODEL_CACHE[key], key
 
 

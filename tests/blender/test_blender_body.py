@@ -115,6 +115,8 @@ def test_failed_add_leaves_scene_unchanged(tmp_path, smplx_model):
         with pytest.raises(core.ModelFileError) as err:
             sb.add_body(str(path))
         assert os.path.basename(str(path)) in str(err.value)
+    with pytest.raises(core.ModelFileError, match="gender"):
+        sb.add_body("open-smplx", gender="robot")
     with pytest.raises(ValueError):
         sb.add_body(smplx_model, betas=np.ones(40))  # more betas than keys
     assert {k: len(getattr(bpy.data, k)) for k in before} == before
