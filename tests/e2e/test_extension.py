@@ -130,6 +130,11 @@ INSTALL_SCRIPT = """
     result["skipped"] = prefs.scan_problems.splitlines()
     properties = sys.modules[module + ".ui.properties"]
     result["model_menu"] = [item[0] for item in properties._model_items(bpy.context.scene.smpl_add, bpy.context)]
+    # what the Body panel does: pick the found file in the menu, then press Add
+    settings = bpy.context.scene.smpl_add
+    settings.model = result["model_menu"][-1]
+    bpy.ops.smpl.add_body(model=settings.model, gender=settings.gender)
+    result["added_from_menu"] = bpy.context.active_object["smpl_model"]
 
     if os.path.isfile(os.path.join(os.path.dirname(sys.modules[module].__file__), "assets", "open_smplx_neutral.npz")):
         bpy.ops.smpl.add_body()  # the built-in open body, from the installed package's own assets
@@ -170,6 +175,7 @@ def test_install_register_use_and_unregister(extension_zip, model_folder, tmp_pa
     assert any("notes.pkl" in s for s in result["skipped"])
     assert str(model_folder / "smplx" / "SMPLX_NEUTRAL.npz") in result["model_menu"]
     assert result["model_menu"][:2] == ["open-smplx", "open-smpl"]
+    assert result["added_from_menu"] == str(model_folder / "smplx" / "SMPLX_NEUTRAL.npz")
 
     if os.path.isfile(os.path.join(REPO, "assets", "open_smplx_neutral.npz")):
         assert result["builtin"] == {"model": "open-smplx", "kind": "smplx"}
