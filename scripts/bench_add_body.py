@@ -85,7 +85,8 @@ def main():
         print(f"open-smplx: not installed ({err}); skipped")
     arrays = synthetic_arrays("smplx", rings=96, segments=109, seed=0, extra_vertices=10475 - (2 + 96 * 109))
     models.append(("synthetic SMPL-X-sized", core.BodyModel.from_arrays(arrays, name="synthetic-bench")))
-    print(f"add_body vs naive build, median of {args.repeat} runs, numpy {np.__version__}, bpy {bpy.app.version_string}")
+    print(f"add_body vs naive build, median of {args.repeat} runs "
+          f"(numpy {np.__version__}, bpy {bpy.app.version_string})")
     for label, model in models:
         sb.add_body(model)  # warm the model's caches (the blender layer caches models per path / name)
         fast = _time(lambda: sb.add_body(model, num_betas=model.num_betas, num_expressions=model.num_expressions),

@@ -114,7 +114,8 @@ def _layout_text(model):
 def _check_length(path, key, vec, size, model, what):
     if vec.size != size:
         raise MotionFileError(
-            path, f"'{key}' has {vec.size} values, a {model.kind} {what} needs {size} (expected layout {_layout_text(model)})")
+            path,
+            f"'{key}' has {vec.size} values, a {model.kind} {what} needs {size} (expected layout {_layout_text(model)})")
 
 
 def _hand_block(path, key, value, model, side):
@@ -149,8 +150,9 @@ def _assemble_split_pose(path, data, model):
     orient_key = "root_orient" if mosh else "global_orient"
     body_key = "pose_body" if mosh else "body_pose"
     if body_key not in data:
+        found = ", ".join(sorted(map(str, data))) or "none"
         raise MotionFileError(path, f"no pose found: expected one of {', '.join(_FULL_POSE_KEYS)}, or "
-                                    f"global_orient + body_pose (found keys: {', '.join(sorted(map(str, data))) or 'none'})")
+                                    f"global_orient + body_pose (found keys: {found})")
     if orient_key in data:
         orient = _first_frame_rotvecs(path, orient_key, data[orient_key], expected=3)
         _check_length(path, orient_key, orient, 3, model, "global orientation")

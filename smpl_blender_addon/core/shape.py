@@ -12,7 +12,9 @@ DEFAULT_DENSITY_KG_M3 = 1000.0
 
 
 def random_betas(count, scale=1.0, seed=None):
-    """``count`` shape (or expression) coefficients drawn from N(0, scale^2 I) (formats.md §5.3). Returns (count,) float32."""
+    """``count`` shape (or expression) coefficients drawn from N(0, scale^2 I) (formats.md §5.3).
+
+    Returns (count,) float32; ``seed`` makes the draw reproducible."""
     rng = np.random.default_rng(seed)
     return (rng.standard_normal(int(count)) * float(scale)).astype(np.float32)
 

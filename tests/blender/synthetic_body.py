@@ -116,6 +116,7 @@ def official_layout_arrays(arrays):
         "ft": arrays["ft"],
     }
     if arrays.get("hands_mean_left") is not None:
-        out.update(hands_componentsl=arrays["hands_components_left"], hands_componentsr=arrays["hands_components_right"],
+        out.update(hands_componentsl=arrays["hands_components_left"],
+                   hands_componentsr=arrays["hands_components_right"],
                    hands_meanl=arrays["hands_mean_left"], hands_meanr=arrays["hands_mean_right"])
     return out
