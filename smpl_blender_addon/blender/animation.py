@@ -210,37 +210,45 @@ def _read_evaluated(armature, frames):
     return poses, transl
 
 
-def write_fcurves(id_block, channels, frames, values, group=None, interpolation="LINEAR"):
+def write_fcurves(id_block, channels, frames, values, group=None, interpolation="LINEAR", replace="span",
+                  delete_frames=()):
     """Key ``values (C, F)`` at ``frames (F,)`` on the channels ``[(data_path, index), ...]`` of ``id_block``.
 
-    Existing keys of these channels inside ``[min(frames), max(frames)]`` are replaced; keys outside are kept.
-    One ``keyframe_points.add`` + ``foreach_set`` per channel.
+    ``replace="span"``: existing keys of these channels inside ``[min(frames), max(frames)]`` are replaced and keys
+    outside are kept; ``replace="frames"``: only keys at exactly ``frames`` (and at ``delete_frames``) are replaced.
+    One ``keyframe_points.add`` + ``foreach_set`` per channel, never ``keyframe_insert``.
     """
     frames = np.asarray(frames, dtype=np.float64).reshape(-1)
     values = np.asarray(values, dtype=np.float64).reshape(len(channels), len(frames))
-    if len(frames) == 0:
+    drop = np.concatenate([frames, np.asarray(delete_frames, dtype=np.float64).reshape(-1)])
+    if len(drop) == 0:
         return
-    lo, hi = frames.min() - 1e-4, frames.max() + 1e-4
     bag = channelbag(id_block, create=True)
     interp_enum = bpy.types.Keyframe.bl_rna.properties["interpolation"].enum_items[interpolation].value
     for (path, index), row in zip(channels, values):
-        fc = bag.fcurves.find(path, index=index) or bag.fcurves.new(path, index=index, group_name=group or "")
+        fc = bag.fcurves.find(path, index=index)
+        if fc is None:
+            if len(frames) == 0:
+                continue
+            fc = bag.fcurves.new(path, index=index, group_name=group or "")
         points = fc.keyframe_points
-        n_old = len(points)
-        if n_old:
-            old = np.empty(2 * n_old, dtype=np.float32)
+        co = np.stack([frames, row], 1)
+        interp = np.full(len(frames), interp_enum, np.int32)
+        if len(points):
+            old = np.empty(2 * len(points), dtype=np.float32)
             points.foreach_get("co", old)
-            old_interp = np.empty(n_old, dtype=np.int32)
+            old_interp = np.empty(len(points), dtype=np.int32)
             points.foreach_get("interpolation", old_interp)
-            keep = (old[0::2] < lo) | (old[0::2] > hi)
-            co = np.concatenate([old.reshape(-1, 2)[keep], np.stack([frames, row], 1)])
-            interp = np.concatenate([old_interp[keep], np.full(len(frames), interp_enum, np.int32)])
+            old_frames = old[0::2].astype(np.float64)
+            if replace == "span":
+                keep = (old_frames < drop.min() - 1e-4) | (old_frames > drop.max() + 1e-4)
+            else:
+                keep = np.min(np.abs(old_frames[:, None] - drop[None, :]), axis=1) > 1e-4
+            co = np.concatenate([old.reshape(-1, 2)[keep], co])
+            interp = np.concatenate([old_interp[keep], interp])
             order = np.argsort(co[:, 0], kind="stable")
             co, interp = co[order], interp[order]
             points.clear()
-        else:
-            co = np.stack([frames, row], 1)
-            interp = np.full(len(frames), interp_enum, np.int32)
         points.add(len(co))
         points.foreach_set("co", co.astype(np.float32).reshape(-1))
         points.foreach_set("interpolation", interp)
