@@ -7,8 +7,6 @@ e.g. ``bpy.ops.smpl.add_body(model="open-smplx", gender="FEMALE", betas="1 -0.5"
 reported as an error and the operator is cancelled, which ``bpy.ops`` turns into a ``RuntimeError`` carrying the message.
 """
 
-import os
-
 import bpy
 from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, StringProperty
 from bpy.types import Operator
@@ -22,7 +20,7 @@ from .parsing import parse_numbers
 
 SHAPE_PART_ITEMS = (
     ("BODY", "Body", "Body shape (betas)"),
-    ("FACE", "Face", "Face shape"),
+    ("FACE", "Face", "Same as Expression: the blender layer's face part is the expression (face shape is in the betas)"),
     ("EXPRESSION", "Expression", "Facial expression (SMPL-X)"),
 )
 POSE_SIZES = (72, 156, 165)  # SMPL, SMPL-H, SMPL-X full axis-angle poses

@@ -7,6 +7,7 @@ Shape and pose panels show the ACTIVE body (the armature or mesh that is active)
 import bpy
 from bpy.types import Panel, UIList
 
+from ..blender import body as body_api
 from . import operators as ops
 from . import properties
 
@@ -78,7 +79,8 @@ class SMPL_PT_shape(_SidebarPanel):
                 layout.template_list(
                     SMPL_UL_shape_values.bl_idname, "expression", state, "expression", state, "expression_index", rows=3
                 )
-        for part in ("BODY", "FACE", "EXPRESSION"):
+        parts = ("BODY", "EXPRESSION") if body_api.body_expression(arm).size else ("BODY",)
+        for part in parts:
             row = layout.row(align=True)
             row.label(text=part.title())
             row.operator(ops.SMPL_OT_random_shape.bl_idname, text="Random", icon="MOD_NOISE").part = part
