@@ -13,6 +13,7 @@ No chumpy, no SciPy, no bpy.
 
 import os
 import pickle
+import warnings
 
 import numpy as np
 
@@ -300,7 +301,8 @@ def load_pickle_dict(path, error=ModelFileError):
     if size > MAX_FILE_BYTES:
         raise error(path, f"file is {size} bytes, more than the {MAX_FILE_BYTES} byte limit for a model pickle")
     try:
-        with open(path, "rb") as stream:
+        with open(path, "rb") as stream, warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)  # bad escapes in corrupt protocol-0 strings
             raw = RestrictedUnpickler(stream, encoding="latin1").load()
     except UnsafePickleError as exc:
         raise error(path, f"unsafe or unsupported pickle content refused: {exc}") from None

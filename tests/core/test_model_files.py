@@ -683,3 +683,46 @@ def test_reading_a_chumpy_pickle_imports_neither_chumpy_scipy_nor_bpy(tmp_path):
     root = Path(__file__).resolve().parents[2]
     out = subprocess.run([sys.executable, "-c", script], cwd=root, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]", out.stdout + out.stderr
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Fuzzing: any corruption of a valid file gives a model or a ModelFileError, never another exception.
+
+
+def _small_model_files():
+    arrays = synth.synthetic_arrays("smpl", n_verts=12)
+    content = synth._py2_model_dict(arrays)
+    buffer = __import__("io").BytesIO()
+    np.savez(buffer, **arrays)
+    return {"p0.pkl": synth.py2_pickle_bytes(content, 0), "p2.pkl": synth.py2_pickle_bytes(content, 2),
+            "m.npz": buffer.getvalue()}
+
+
+_FUZZ_SOURCES = _small_model_files()
+
+
+@pytest.mark.parametrize("name", sorted(_FUZZ_SOURCES))
+def test_corrupted_files_fail_cleanly(tmp_path_factory, name):
+    hypothesis = pytest.importorskip("hypothesis")
+    st = hypothesis.strategies
+    source = _FUZZ_SOURCES[name]
+    folder = tmp_path_factory.mktemp("fuzz")
+
+    @hypothesis.settings(max_examples=60, deadline=None, derandomize=True)
+    @hypothesis.given(edits=st.lists(st.tuples(st.integers(0, len(source) - 1), st.integers(0, 255)),
+                                     min_size=1, max_size=4),
+                      cut=st.integers(1, len(source)))
+    def check(edits, cut):
+        data = bytearray(source)
+        for position, value in edits:
+            data[position] = value
+        path = folder / name
+        path.write_bytes(bytes(data[:cut]))
+        try:
+            model = read_model_file(path)
+        except ModelFileError as err:
+            assert name in str(err)
+        else:
+            assert model["kind"] in ("smpl", "smplh", "smplx", "mano") and model["faces"].dtype == np.int64
+
+    check()
