@@ -17,7 +17,7 @@ class SMPL_UL_shape_values(UIList):
 
     bl_idname = "SMPL_UL_shape_values"
 
-    def draw_item(self, context, layout, data, item, icon, active_data, active_propname, index=0):
+    def draw_item(self, context, layout, data, item, icon, active_data, active_propname, index=0, flt_flag=0):
         prefix = "β" if active_propname == "betas_index" else "ψ"
         layout.prop(item, "value", text=f"{prefix}{index}", slider=False, emboss=True)
 

@@ -25,6 +25,7 @@ from smpl_blender_addon.blender import body as body_api  # noqa: E402
 from smpl_blender_addon.blender.pose import get_pose  # noqa: E402
 from smpl_blender_addon.ui import operators as ui_ops  # noqa: E402
 from smpl_blender_addon.ui import panels as ui_panels  # noqa: E402
+from smpl_blender_addon.ui import preferences as ui_prefs  # noqa: E402
 from smpl_blender_addon.ui import properties as ui_props  # noqa: E402
 from synthetic_body import official_layout_arrays, synthetic_arrays  # noqa: E402  (tests/blender on sys.path)
 
@@ -346,3 +347,16 @@ def test_body_built_by_a_script_gets_its_sliders_on_demand(model_files):
     np.testing.assert_allclose(slider_values(arm.smpl_ui.betas), [0.4, 0.0, -0.2] + [0.0] * 7, atol=1e-7)
     description = dict(ui_props.body_description(arm))
     assert description["Kind"] == "SMPL" and description["Model"] == model_files["smpl"].name
+
+
+def test_ui_icons_and_properties_named_in_draw_code_exist():
+    """draw() cannot run without a GPU window; check the names it hands to Blender instead (a typo raises there)."""
+    icons = set(bpy.types.UILayout.bl_rna.functions["prop"].parameters["icon"].enum_items.keys())
+    sources = "".join(open(module.__file__, encoding="utf-8").read() for module in (ui_panels, ui_prefs))
+    used = set(re.findall(r'icon="([A-Z_0-9]+)"', sources))
+    assert used and used <= icons, sorted(used - icons)
+    settings = bpy.context.scene.smpl_add
+    for name in ("model", "gender"):
+        assert name in settings.bl_rna.properties
+    for name in ("betas", "expression", "betas_index", "expression_index"):
+        assert name in bpy.types.SMPL_PG_body_ui.bl_rna.properties
