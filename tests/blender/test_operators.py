@@ -359,4 +359,4 @@ def test_ui_icons_and_properties_named_in_draw_code_exist():
     for name in ("model", "gender"):
         assert name in settings.bl_rna.properties
     for name in ("betas", "expression", "betas_index", "expression_index"):
-        assert name in bpy.types.SMPL_PG_body_ui.bl_rna.properties
+        assert name in ui_props.SMPL_PG_body_ui.bl_rna.properties
