@@ -16,6 +16,7 @@ arrays). smplx's forward pass indexes hard-coded vertex ids (up to ~10^4 for SMP
 ids, or smplx's ``lbs`` function, when comparing forward passes.
 """
 
+import codecs
 import copyreg
 import io
 import pickle
@@ -261,16 +262,8 @@ class Py2Pickler(pickle._Pickler):
 
 
 def _py2_repr(data):
-    """py2 ``repr(str)`` body for the protocol-0 STRING opcode: quoted, with \\xNN escapes."""
-    out = bytearray(b"'")
-    for byte in data:
-        if byte in (0x27, 0x5C):
-            out += b"\\" + bytes([byte])
-        elif 0x20 <= byte < 0x7F:
-            out.append(byte)
-        else:
-            out += b"\\x%02x" % byte
-    return bytes(out + b"'")
+    """py2 ``repr(str)`` for the protocol-0 STRING opcode: quoted, with \\xNN / \\n / \\' escapes."""
+    return b"'" + codecs.escape_encode(data)[0] + b"'"
 
 
 def py2_pickle_bytes(obj, protocol=2, numpy_core="numpy.core", extra_globals=None):

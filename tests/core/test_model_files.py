@@ -708,7 +708,7 @@ def test_corrupted_files_fail_cleanly(tmp_path_factory, name):
     source = _FUZZ_SOURCES[name]
     folder = tmp_path_factory.mktemp("fuzz")
 
-    @hypothesis.settings(max_examples=60, deadline=None, derandomize=True)
+    @hypothesis.settings(max_examples=40, deadline=None, derandomize=True)
     @hypothesis.given(edits=st.lists(st.tuples(st.integers(0, len(source) - 1), st.integers(0, 255)),
                                      min_size=1, max_size=4),
                       cut=st.integers(1, len(source)))
