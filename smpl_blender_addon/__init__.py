@@ -9,12 +9,16 @@ __version__ = "0.1.0"
 
 
 def register():
+    from .blender import auto_correctives
     from .ui import register as _register
 
     _register()
+    auto_correctives.enable()
 
 
 def unregister():
+    from .blender import auto_correctives
     from .ui import unregister as _unregister
 
+    auto_correctives.disable()
     _unregister()

@@ -1,0 +1,146 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Automatic pose correctives: they follow the pose while posing, and their keys follow the body's animation.
+
+- While posing (a bone of a body changes): the ``Pose###`` values are set for the current pose (live, no keys).
+- After the body's action is edited (keyframes inserted, moved, changed or deleted): the corrective keys of the
+  affected frames are recomputed: keyframes whose keyed correctives no longer match their pose, keyframes without
+  corrective keys, and frames that stopped being keyframes (their corrective keys are removed). The set of frames
+  last synchronised is stored on the armature (``smpl_corrective_frames``), so it survives undo, save and reload.
+
+Per body, ``armature["smpl_auto_correctives"]`` turns this on or off (missing means on). Handlers are persistent
+(kept across file loads), skip every object that is not a body, and guard against re-entrant updates (writing
+shape-key values triggers another depsgraph update).
+"""
+
+import numpy as np
+
+import bpy
+from bpy.app.handlers import persistent
+
+from .. import core
+from .animation import bone_keyframe_frames, channelbag, read_pose_sequence, write_fcurves
+from .body import PROP_KIND, body_mesh, body_model
+from .correctives import update_correctives
+from .keyed_correctives import corrective_channels
+
+PROP_AUTO = "smpl_auto_correctives"
+PROP_FRAMES = "smpl_corrective_frames"
+_busy = False
+
+
+def is_auto(obj):
+    return obj is not None and obj.type == "ARMATURE" and PROP_KIND in obj and bool(obj.get(PROP_AUTO, True))
+
+
+def _keyed_values(mesh_obj, channels):
+    """Existing corrective keys: frames (K,) of the first channel and values (K, P) (NaN where a channel lacks a key)."""
+    bag = channelbag(mesh_obj.data.shape_keys)
+    if bag is None:
+        return np.empty(0), np.empty((0, len(channels)))
+    per_channel = []
+    for path, index in channels:
+        fc = bag.fcurves.find(path, index=index)
+        co = np.empty(2 * (len(fc.keyframe_points) if fc else 0), dtype=np.float32)
+        if fc is not None:
+            fc.keyframe_points.foreach_get("co", co)
+        per_channel.append(co.reshape(-1, 2).astype(np.float64))
+    frames = np.unique(np.concatenate([c[:, 0] for c in per_channel])) if per_channel else np.empty(0)
+    values = np.full((len(frames), len(channels)), np.nan)
+    for p, c in enumerate(per_channel):
+        values[np.searchsorted(frames, c[:, 0]), p] = c[:, 1]
+    return frames, values
+
+
+def sync_keyed_correctives(armature, tolerance=1e-5):
+    """Bring the body's corrective keys in line with its bone keyframes; returns (frames written, frames deleted)."""
+    mesh = body_mesh(armature)
+    channels = corrective_channels(mesh) if mesh is not None else []
+    if not channels:
+        return np.empty(0), np.empty(0)
+    frames = bone_keyframe_frames(armature)
+    previous = np.asarray(armature.get(PROP_FRAMES, []), dtype=np.float64)
+    removed = np.setdiff1d(previous, frames)
+    keyed_frames, keyed = _keyed_values(mesh, channels)
+    stale = np.empty(0)
+    if len(frames):
+        poses, _ = read_pose_sequence(armature, frames)
+        weights = core.pose_corrective_weights(poses, body_model(armature))[:, : len(channels)]
+        current = np.full_like(weights, np.nan, dtype=np.float64)
+        if len(keyed_frames):
+            pos = np.searchsorted(keyed_frames, frames).clip(0, len(keyed_frames) - 1)
+            present = np.abs(keyed_frames[pos] - frames) < 1e-4
+            current[present] = keyed[pos[present]]
+        differs = ~(np.abs(current - weights) <= tolerance).all(axis=1)  # NaN (missing key) counts as different
+        stale = frames[differs]
+        weights = weights[differs]
+    removed = removed[np.isin(removed, keyed_frames)]
+    if len(stale) or len(removed):
+        write_fcurves(mesh.data.shape_keys, channels, stale, weights.T, group="Correctives", replace="frames",
+                      delete_frames=removed)  # fmt: skip
+    armature[PROP_FRAMES] = frames.tolist()
+    return stale, removed
+
+
+def _bodies_of_action(action):
+    return [ob for ob in bpy.data.objects
+            if is_auto(ob) and ob.animation_data is not None and ob.animation_data.action == action]  # fmt: skip
+
+
+@persistent
+def on_depsgraph_update(scene, depsgraph):
+    """Recompute correctives of the bodies whose pose or action changed."""
+    global _busy
+    if _busy:
+        return
+    posed, animated = {}, {}
+    for update in depsgraph.updates:
+        ident = update.id.original if update.id is not None else None
+        if isinstance(ident, bpy.types.Action):
+            for ob in _bodies_of_action(ident):
+                animated[ob.name] = ob
+        elif isinstance(ident, bpy.types.Object) and is_auto(ident):
+            posed[ident.name] = ident
+    if not posed and not animated:
+        return
+    _busy = True
+    try:
+        for ob in animated.values():
+            sync_keyed_correctives(ob)
+        for name, ob in posed.items():
+            if name not in animated:
+                update_correctives(ob)
+    finally:
+        _busy = False
+
+
+@persistent
+def on_frame_change(scene, depsgraph=None):
+    """During playback, bodies whose correctives are not keyed get them live for the frame's pose."""
+    global _busy
+    if _busy:
+        return
+    _busy = True
+    try:
+        for ob in scene.objects:
+            if is_auto(ob) and ob.animation_data is not None and ob.animation_data.action is not None:
+                mesh = body_mesh(ob)
+                if mesh is not None and channelbag(mesh.data.shape_keys) is None:
+                    update_correctives(ob)
+    finally:
+        _busy = False
+
+
+def enable():
+    """Install the persistent handlers (idempotent)."""
+    for handlers, fn in ((bpy.app.handlers.depsgraph_update_post, on_depsgraph_update),
+                         (bpy.app.handlers.frame_change_post, on_frame_change)):  # fmt: skip
+        for old in [h for h in handlers if getattr(h, "__name__", "") == fn.__name__]:
+            handlers.remove(old)  # a reloaded add-on must not leave its old functions behind
+        handlers.append(fn)
+
+
+def disable():
+    for handlers, fn in ((bpy.app.handlers.depsgraph_update_post, on_depsgraph_update),
+                         (bpy.app.handlers.frame_change_post, on_frame_change)):  # fmt: skip
+        for old in [h for h in handlers if getattr(h, "__name__", "") == fn.__name__]:
+            handlers.remove(old)
