@@ -13,6 +13,7 @@ from bpy.types import Operator
 
 from ..blender import body as body_api
 from ..blender import correctives as correctives_api
+from ..blender import keyed_correctives as keyed_correctives_api
 from ..blender import pose as pose_api
 from ..blender import shape as shape_api
 from . import properties
@@ -369,14 +370,45 @@ class SMPL_OT_write_pose(_BodyOperator, Operator):
 
 
 class SMPL_OT_update_correctives(_BodyOperator, Operator):
-    """Recompute the pose-corrective shape keys of the active body for its current pose"""
+    """Recompute the pose-corrective shape keys of the active body: for the current pose, or keyed for every keyframe
+    of its animation or every frame of a range"""
 
     bl_idname = "smpl.update_correctives"
     bl_label = "Update Pose Correctives"
     bl_options = {"REGISTER", "UNDO"}
 
+    scope: EnumProperty(
+        name="Scope",
+        items=(
+            ("FRAME", "Current Pose", "Set the corrective values for the current pose (not keyed)"),
+            ("KEYFRAMES", "Every Keyframe", "Key the correctives at every frame that holds a bone keyframe"),
+            ("RANGE", "Frame Range", "Key the correctives at every frame of a range"),
+        ),
+        default="FRAME",
+    )
+    use_scene_range: BoolProperty(
+        name="Scene range", description="Use the scene's frame range (RANGE), or all keyframes (KEYFRAMES)", default=True
+    )
+    frame_start: IntProperty(name="Start", description="First frame when not using the scene range", default=1)
+    frame_end: IntProperty(name="End", description="Last frame when not using the scene range", default=250)
+
     def execute(self, context):
-        return _run(self, correctives_api.update_correctives, properties.active_body(context))
+        arm = properties.active_body(context)
+        if self.scope == "FRAME":
+            return _run(self, correctives_api.update_correctives, arm)
+        return _run(self, self.key_frames, context, arm)
+
+    def key_frames(self, context, arm):
+        start, end = (None, None) if self.use_scene_range else (self.frame_start, self.frame_end)
+        window_manager = context.window_manager
+        window_manager.progress_begin(0.0, 1.0)  # the cursor / status-bar progress while the poses are read
+        try:
+            frames = keyed_correctives_api.key_correctives(
+                arm, scope=self.scope, frame_start=start, frame_end=end, progress=window_manager.progress_update
+            )
+        finally:
+            window_manager.progress_end()
+        self.report({"INFO"}, f"Keyed pose correctives of {arm.name} at {len(frames)} frames")
 
 
 def menu_import_body(self, context):

@@ -114,7 +114,10 @@ class SMPL_PT_pose(_SidebarPanel):
         row = layout.row(align=True)
         for target, label in (("CONSOLE", "Console"), ("JSON", "JSON..."), ("NPZ", "NPZ...")):
             row.operator(ops.SMPL_OT_write_pose.bl_idname, text=label).target = target
-        layout.operator(ops.SMPL_OT_update_correctives.bl_idname, icon="SHAPEKEY_DATA")
+        layout.label(text="Pose correctives")
+        column = layout.column(align=True)
+        for scope, label in (("FRAME", "Current Pose"), ("KEYFRAMES", "Key Every Keyframe"), ("RANGE", "Key Frame Range")):
+            column.operator(ops.SMPL_OT_update_correctives.bl_idname, text=label, icon="SHAPEKEY_DATA").scope = scope
 
 
 CLASSES = (SMPL_UL_shape_values, SMPL_PT_body, SMPL_PT_shape, SMPL_PT_pose)

@@ -360,3 +360,43 @@ def test_ui_icons_and_properties_named_in_draw_code_exist():
         assert name in settings.bl_rna.properties
     for name in ("betas", "expression", "betas_index", "expression_index"):
         assert name in ui_props.SMPL_PG_body_ui.bl_rna.properties
+
+
+def _knee_correctives(arm):
+    """Current Pose### values of the left knee (SMPL joint 4: entries 27..35), (3, 3)."""
+    blocks = body_api.body_mesh(arm).data.shape_keys.key_blocks
+    start = blocks.find("Pose000") + 9 * (4 - 1)
+    return np.array([blocks[start + i].value for i in range(9)]).reshape(3, 3)
+
+
+def _rx_minus_identity(angle):
+    """R_x(angle) - I: what an SMPL pose corrective of a joint rotated about its x axis must hold."""
+    c, s = np.cos(angle), np.sin(angle)
+    return np.array([[0.0, 0.0, 0.0], [0.0, c - 1.0, -s], [0.0, s, c - 1.0]])
+
+
+def test_correctives_keyed_for_keyframes_and_for_a_frame_range(model_files):
+    bpy.ops.smpl.add_body(model=str(model_files["smpl"]))
+    arm = bpy.context.active_object
+    scene = bpy.context.scene
+    knee = arm.pose.bones["left_knee"]
+    knee.rotation_mode = "XYZ"  # an Euler-animated bone, as FBX / BVH imports make them
+    for frame, angle in ((1, 0.3), (11, 1.2)):
+        knee.rotation_euler = (angle, 0.0, 0.0)
+        knee.keyframe_insert("rotation_euler", frame=frame)
+
+    assert bpy.ops.smpl.update_correctives(scope="KEYFRAMES") == {"FINISHED"}
+    for frame, angle in ((1, 0.3), (11, 1.2)):
+        scene.frame_set(frame)
+        np.testing.assert_allclose(_knee_correctives(arm), _rx_minus_identity(angle), atol=1e-6)
+    scene.frame_set(6)  # between two keys the keyed correctives are interpolated linearly, not R(0.75) - I
+    assert np.abs(_knee_correctives(arm) - _rx_minus_identity(0.75)).max() > 1e-3
+
+    assert bpy.ops.smpl.update_correctives(scope="RANGE", use_scene_range=False, frame_start=1, frame_end=11) == {
+        "FINISHED"
+    }
+    for frame in (3, 6, 9):
+        scene.frame_set(frame)
+        np.testing.assert_allclose(_knee_correctives(arm), _rx_minus_identity(knee.rotation_euler[0]), atol=1e-6)
+    with pytest.raises(RuntimeError, match="empty"):
+        bpy.ops.smpl.update_correctives(scope="RANGE", use_scene_range=False, frame_start=5, frame_end=2)
