@@ -726,3 +726,15 @@ def test_corrupted_files_fail_cleanly(tmp_path_factory, name):
             assert model["kind"] in ("smpl", "smplh", "smplx", "mano") and model["faces"].dtype == np.int64
 
     check()
+
+
+@pytest.mark.parametrize("protocol, core_name", [(0, b"numpy.core"), (0, b"numpy._core"), (2, b"numpy.core"),
+                                                (2, b"numpy._core"), (4, b"numpy.core")])
+def test_numpy_scalars_under_both_core_module_names(tmp_path, protocol, core_name):
+    stream = pickle.dumps({"s": np.float32(1.5), "i": np.int64(-7), "a": np.arange(4, dtype=np.int16)}, protocol)
+    assert b"numpy.core.multiarray" in stream  # numpy 1.x writes the old name; numpy 2 writes numpy._core
+    path = tmp_path / "scalars.pkl"
+    path.write_bytes(stream.replace(b"numpy.core.multiarray", core_name + b".multiarray"))  # GLOBAL is text at < 4
+    out = safe_pickle.load_pickle_dict(path)
+    assert out["s"] == np.float32(1.5) and out["s"].dtype == np.float32 and out["i"] == -7
+    np.testing.assert_array_equal(out["a"], np.arange(4, dtype=np.int16))
