@@ -123,6 +123,10 @@ def test_operators_registered_with_undo_panels_and_import_menu():
     assert ui_ops.menu_import_body in import_menu_draws and ui_ops.menu_import_pose in import_menu_draws
 
 
+def test_model_menu_offers_exactly_the_core_built_in_bodies():
+    assert {item[0] for item in ui_props.BUILTIN_MODELS} == set(core.model.BUILTIN_MODELS)
+
+
 def test_body_operators_need_a_selected_body():
     assert ui_props.active_body(bpy.context) is None
     assert bpy.ops.smpl.add_body.poll()
