@@ -731,7 +731,7 @@ def write_amass_npz(path, motion, model=None):
                           num_expressions=np.array(motion.expression.shape[1], dtype=np.int64))
     else:
         arrays["pose_hand"] = poses[:, 66:]  # SMPL-H: 90 finger values; SMPL: its two hand joints
-    return _atomic_savez(path, {k: np.ascontiguousarray(v) for k, v in arrays.items()})
+    return _atomic_savez(path, {k: np.asarray(v, order="C") for k, v in arrays.items()})
 
 
 def write_smpl_codec(path, motion, model=None):
@@ -766,4 +766,4 @@ def write_smpl_codec(path, motion, model=None):
         arrays["headPose"] = joints[:, 22:25]
         if motion.expression is not None:
             arrays["expressionParameters"] = motion.expression.astype(f32)
-    return _atomic_savez(path, {k: np.ascontiguousarray(v) for k, v in arrays.items()}, compressed=True)
+    return _atomic_savez(path, {k: np.asarray(v, order="C") for k, v in arrays.items()}, compressed=True)
