@@ -1,0 +1,97 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""A body's animation back to SMPL parameters: AMASS-style ``.npz`` and Meshcapade ``.smpl`` files.
+
+The animation is read in one batched pass (:func:`animation.read_pose_sequence`: F-curves in any rotation mode, or
+evaluated frames when constraints are present), as canonical axis-angle in the model's layout. The armature object's
+own transform (e.g. after snap-to-ground) is folded into the parameters, so the file describes the body where Blender
+shows it: Blender world = ``C`` (data Y-up world), i.e. Blender world == AMASS (Z-up) world.
+"""
+
+import numpy as np
+
+import bpy
+
+from ..core import conversions
+from ..core.motion import Motion, write_amass_npz, write_smpl_codec
+from .animation import channelbag, read_pose_sequence, sample_fcurve
+from .body import PROP_GENDER, body_betas, body_mesh, body_model, find_body
+
+FORMATS = ("AMASS", "SMPL")
+_C = conversions.Y_UP_TO_Z_UP  # SMPL (Y-up) -> Blender (Z-up)
+
+
+def animation_frame_range(armature):
+    """(start, end) whole frames of the body's action, or the scene range when it has none."""
+    ad = armature.animation_data
+    if ad is not None and ad.action is not None:
+        start, end = ad.action.frame_range
+        return int(np.floor(start)), int(np.ceil(end))
+    scene = bpy.context.scene
+    return scene.frame_start, scene.frame_end
+
+
+def _expression_sequence(armature, frames):
+    """(F, n) Exp### values at ``frames`` (animated keys sampled, static values otherwise), or None."""
+    mesh = body_mesh(armature)
+    keys = mesh.data.shape_keys if mesh is not None else None
+    if keys is None:
+        return None
+    blocks = [b for b in keys.key_blocks if b.name.startswith("Exp")]
+    if not blocks:
+        return None
+    bag = channelbag(keys)
+    out = np.empty((len(frames), len(blocks)))
+    for i, block in enumerate(blocks):
+        fc = bag.fcurves.find(f'key_blocks["{block.name}"].value') if bag is not None else None
+        out[:, i] = sample_fcurve(fc, frames) if fc is not None else block.value
+    return out
+
+
+def body_motion(armature, frame_start=None, frame_end=None, fps=None):
+    """The body's animation as a core :class:`Motion` in the Y-up (SMPL) world, at the scene's frame rate or ``fps``."""
+    armature = find_body(armature) or armature
+    model = body_model(armature)
+    start, end = animation_frame_range(armature)
+    start = start if frame_start is None else int(frame_start)
+    end = end if frame_end is None else int(frame_end)
+    if end < start:
+        raise ValueError(f"{armature.name}: frame range {start}..{end} is empty")
+    frames = np.arange(start, end + 1, dtype=np.float64)
+    poses, transl = read_pose_sequence(armature, frames)
+    scene = bpy.context.scene
+    scene_fps = scene.render.fps / scene.render.fps_base
+    motion = Motion(
+        fps=scene_fps, poses=poses, trans=transl, betas=body_betas(armature).astype(np.float64),
+        expression=_expression_sequence(armature, frames), gender=(armature.get(PROP_GENDER) or None),
+        kind=model.kind, up_axis="Y", source=bpy.data.filepath or None,
+    )  # fmt: skip
+    # the armature object's transform T acts in Blender space: in the data (Y-up) world it is C^-1 T C
+    bpy.context.view_layer.update()  # matrix_world is stale until the depsgraph has seen the latest transform edits
+    world = np.array(armature.matrix_world)
+    if not np.allclose(world, np.eye(4), atol=1e-9):
+        R = world[:3, :3] / np.linalg.norm(world[:3, :3], axis=0, keepdims=True)
+        Q = _C.T @ R @ _C
+        pelvis = model.rest_joints(motion.betas[: model.num_betas] if motion.betas.size else None,
+                                   None if motion.expression is None else motion.expression[0, : model.num_expressions])  # fmt: skip
+        go, trans = conversions.reframe(motion.poses[:, :3], motion.trans, Q, pelvis[0])
+        motion.poses[:, :3] = go
+        motion.trans = trans + _C.T @ world[:3, 3]
+    if fps is not None and abs(fps - scene_fps) > 1e-9:
+        motion = motion.resample(fps)
+    return motion
+
+
+def export_motion(armature, filepath, format="AMASS", frame_start=None, frame_end=None, fps=None):
+    """Write the body's animation as AMASS ``.npz`` (Z-up) or Meshcapade ``.smpl`` (Y-up). Returns the path.
+
+    The file is written atomically and holds numbers only (loads with ``np.load(allow_pickle=False)``).
+    """
+    armature = find_body(armature) or armature
+    format = format.upper()
+    if format not in FORMATS:
+        raise ValueError(f"unknown motion format {format!r}; use one of {', '.join(FORMATS)}")
+    motion = body_motion(armature, frame_start, frame_end, fps)
+    model = body_model(armature)
+    if format == "AMASS":
+        return write_amass_npz(filepath, motion, model=model)
+    return write_smpl_codec(filepath, motion, model=model)
