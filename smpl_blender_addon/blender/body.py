@@ -252,12 +252,17 @@ def _set_rest_bones(armature_obj, joints_blender, create_with=None):
     previous_mode = previous_active.mode if previous_active is not None else "OBJECT"
     if previous_mode != "OBJECT":
         _mode_set("OBJECT")
-    hidden = armature_obj.hide_get()
+    hidden, hidden_viewport = armature_obj.hide_get(), armature_obj.hide_viewport
+    armature_obj.hide_viewport = False  # edit mode needs a visible object; both flags are restored below
     if hidden:
         armature_obj.hide_set(False)
-    view_layer.objects.active = armature_obj
-    _mode_set("EDIT")
     try:
+        try:
+            view_layer.objects.active = armature_obj
+            _mode_set("EDIT")
+        except RuntimeError:
+            raise ValueError(f"{armature_obj.name}: cannot enter edit mode to move the joints (is the armature in "
+                             "an excluded collection?)") from None
         edit_bones = armature_obj.data.edit_bones
         if create_with is not None:
             names, parents = create_with
@@ -273,7 +278,9 @@ def _set_rest_bones(armature_obj, joints_blender, create_with=None):
             bone.tail = (head[0], head[1], head[2] + BONE_LENGTH)
             bone.roll = 0.0
     finally:
-        _mode_set("OBJECT")
+        if armature_obj.mode != "OBJECT":
+            _mode_set("OBJECT")
+        armature_obj.hide_viewport = hidden_viewport
         if hidden:
             armature_obj.hide_set(True)
         view_layer.objects.active = previous_active

@@ -49,5 +49,4 @@ def update_correctives(armature):
     blocks.foreach_get("value", values)
     values[start: start + count] = weights[:count]
     blocks.foreach_set("value", values)
-    mesh.data.update()
     return weights

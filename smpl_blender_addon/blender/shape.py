@@ -34,6 +34,11 @@ def set_shape(armature, betas=None, expression=None):
     old_expr = body_expression(armature)
     new_expr = old_expr if expression is None else _coefficients(expression, old_expr.size, "expression")
 
+    joints = model.rest_joints(
+        betas=_pad(new_betas, model.num_betas),
+        expression=_pad(new_expr, model.num_expressions) if model.num_expressions else None)
+    _set_rest_bones(  # first: if the joints cannot move (excluded collection), nothing changes
+        armature, to_blender(np.asarray(joints, dtype=np.float64)))
     mesh = body_mesh(armature)
     if mesh is not None and mesh.data.shape_keys is not None:
         blocks = mesh.data.shape_keys.key_blocks
@@ -44,12 +49,7 @@ def set_shape(armature, betas=None, expression=None):
             if start >= 0 and coeffs.size:
                 values[start: start + coeffs.size] = coeffs
         blocks.foreach_set("value", values)
-        mesh.data.update()
 
-    joints = model.rest_joints(
-        betas=_pad(new_betas, model.num_betas),
-        expression=_pad(new_expr, model.num_expressions) if model.num_expressions else None)
-    _set_rest_bones(armature, to_blender(np.asarray(joints, dtype=np.float64)))
     armature[PROP_BETAS] = new_betas.tolist()
     armature[PROP_EXPRESSION] = new_expr.tolist()
 
