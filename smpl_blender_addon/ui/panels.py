@@ -115,6 +115,7 @@ class SMPL_PT_pose(_SidebarPanel):
         for target, label in (("CONSOLE", "Console"), ("JSON", "JSON..."), ("NPZ", "NPZ...")):
             row.operator(ops.SMPL_OT_write_pose.bl_idname, text=label).target = target
         layout.label(text="Pose correctives")
+        layout.prop(properties.active_body(context).smpl_ui, "auto_correctives")
         column = layout.column(align=True)
         for scope, label in (("FRAME", "Current Pose"), ("KEYFRAMES", "Key Every Keyframe"), ("RANGE", "Key Frame Range")):
             column.operator(ops.SMPL_OT_update_correctives.bl_idname, text=label, icon="SHAPEKEY_DATA").scope = scope

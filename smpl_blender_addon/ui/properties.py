@@ -10,9 +10,10 @@ Moving a slider calls ``blender.shape.set_shape`` on the body that owns the slid
 
 import bpy
 import numpy as np
-from bpy.props import CollectionProperty, EnumProperty, IntProperty, PointerProperty, FloatProperty
+from bpy.props import BoolProperty, CollectionProperty, EnumProperty, FloatProperty, IntProperty, PointerProperty
 from bpy.types import PropertyGroup
 
+from ..blender import auto_correctives as auto_correctives_api
 from ..blender import body as body_api
 from ..blender import shape as shape_api
 
@@ -129,8 +130,24 @@ class SMPL_PG_shape_value(PropertyGroup):
     )
 
 
+def _get_auto_correctives(state):
+    return auto_correctives_api.is_auto(state.id_data)
+
+
+def _set_auto_correctives(state, value):
+    # The blender layer reads this flag from the armature's own custom property: keep one source of truth.
+    state.id_data[auto_correctives_api.PROP_AUTO] = bool(value)
+
+
 class SMPL_PG_body_ui(PropertyGroup):
     """Panel state of one body, stored on its armature object."""
+
+    auto_correctives: BoolProperty(
+        name="Automatic correctives",
+        description="Pose correctives follow the pose while posing, and their keys follow the body's keyframes",
+        get=_get_auto_correctives,
+        set=_set_auto_correctives,
+    )
 
     betas: CollectionProperty(type=SMPL_PG_shape_value, name="Betas")
     expression: CollectionProperty(type=SMPL_PG_shape_value, name="Expression")

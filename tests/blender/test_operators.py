@@ -404,3 +404,22 @@ def test_correctives_keyed_for_keyframes_and_for_a_frame_range(model_files):
         np.testing.assert_allclose(_knee_correctives(arm), _rx_minus_identity(knee.rotation_euler[0]), atol=1e-6)
     with pytest.raises(RuntimeError, match="empty"):
         bpy.ops.smpl.update_correctives(scope="RANGE", use_scene_range=False, frame_start=5, frame_end=2)
+
+
+def test_automatic_correctives_switch_is_stored_on_the_body(model_files):
+    bpy.ops.smpl.add_body(model=str(model_files["smpl"]), name="A")
+    body_a = bpy.context.active_object
+    bpy.ops.smpl.add_body(model=str(model_files["smpl"]), name="B")
+    body_b = bpy.context.active_object
+    assert body_a.smpl_ui.auto_correctives and body_b.smpl_ui.auto_correctives  # on by default
+    body_a.smpl_ui.auto_correctives = False
+    assert body_a["smpl_auto_correctives"] is False or body_a["smpl_auto_correctives"] == 0
+    assert not body_a.smpl_ui.auto_correctives and body_b.smpl_ui.auto_correctives
+    # with the switch off, posing A leaves its correctives alone; B (on) follows its pose
+    for body in (body_a, body_b):
+        knee = body.pose.bones["left_knee"]
+        knee.rotation_mode = "XYZ"
+        knee.rotation_euler = (0.9, 0.0, 0.0)
+    bpy.context.view_layer.update()
+    np.testing.assert_allclose(_knee_correctives(body_a), np.zeros((3, 3)), atol=0)
+    np.testing.assert_allclose(_knee_correctives(body_b), _rx_minus_identity(0.9), atol=1e-6)
