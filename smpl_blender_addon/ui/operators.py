@@ -144,7 +144,7 @@ class SMPL_OT_import_body(_AddBodyOptions, _OpenFile, Operator):
         return SMPL_OT_add_body.poll(context)
 
     def execute(self, context):
-        return _run(self, _add_body, self, context, self.filepath)
+        return _run(self, _add_body, self, context, bpy.path.abspath(self.filepath))
 
 
 class SMPL_OT_show_shape_sliders(_BodyOperator, Operator):
