@@ -124,7 +124,13 @@ INSTALL_SCRIPT = """
                       "slider0": arm.smpl_ui.betas[0].value, "n_sliders": len(arm.smpl_ui.betas)}
 
     prefs = bpy.context.preferences.addons[module].preferences
-    prefs.model_folders.add().path = model_folder
+    assert bpy.ops.smpl.add_model_folder(directory=model_folder) == {"FINISHED"}
+    try:
+        bpy.ops.smpl.add_model_folder(directory=os.path.join(model_folder, "no_such_folder"))
+        result["bad_folder_error"] = None
+    except RuntimeError as err:
+        result["bad_folder_error"] = str(err)
+    result["folders"] = [f.path for f in prefs.model_folders]
     assert bpy.ops.smpl.scan_model_folders() == {"FINISHED"}
     result["found"] = [[m.kind, m.gender, os.path.relpath(m.path, model_folder)] for m in prefs.found_models]
     result["skipped"] = prefs.scan_problems.splitlines()
@@ -141,6 +147,8 @@ INSTALL_SCRIPT = """
         result["builtin"] = {"model": bpy.context.active_object["smpl_model"], "kind": bpy.context.active_object["smpl_kind"]}
         result["builtin_path"] = str(sys.modules[module + ".core.model"].builtin_model_path("open-smplx"))
 
+    assert bpy.ops.smpl.remove_model_folder(index=0) == {"FINISHED"}
+    result["folders_after_remove"] = len(prefs.model_folders)
     bpy.ops.preferences.addon_disable(module=module)
     result["after_disable"] = {
         "enabled": module in bpy.context.preferences.addons,
@@ -170,6 +178,8 @@ def test_install_register_use_and_unregister(extension_zip, model_folder, tmp_pa
     assert result["panels"] == ["SMPL_PT_body", "SMPL_PT_shape", "SMPL_PT_pose"]
     assert result["body"] == {"kind": "smplx", "bones": 55, "vertices": 282, "slider0": 0.5, "n_sliders": 10}
 
+    assert result["folders"] == [str(model_folder)] and result["folders_after_remove"] == 0
+    assert "no_such_folder: not a folder" in result["bad_folder_error"]
     assert result["found"] == [["smplx", "neutral", os.path.join("smplx", "SMPLX_NEUTRAL.npz")]]
     assert len(result["skipped"]) == 2 and any("walk_poses.npz" in s for s in result["skipped"])
     assert any("notes.pkl" in s for s in result["skipped"])
