@@ -32,8 +32,8 @@ class Motion:
     Attributes:
         fps: frames per second (> 0).
         poses: ``(F, 3J)`` float64 axis-angle in the layout of ``kind`` (formats.md §2.4), flat-hand reference.
-        trans: ``(F, 3)`` float64 metres, smplx ``transl`` (added after skinning; the pelvis is at ``J_0(beta) + trans``
-            rotated by the root only through the pose, see formats.md §2.2 step 9).
+        trans: ``(F, 3)`` float64 metres, smplx ``transl``: added after skinning, so the posed pelvis is at
+            ``J_0(beta) + trans`` (not at ``trans``; formats.md §2.2 step 9).
         betas: ``(nb,)`` float64, shared by all frames (may be empty).
         expression: ``(F, ne)`` float64 (SMPL-X) or ``None``.
         gender: ``"female"``, ``"male"``, ``"neutral"`` or ``None`` (unknown).
@@ -63,8 +63,7 @@ class Motion:
         if not (math.isfinite(self.fps) and self.fps > 0):
             raise ValueError(f"fps must be a positive number, got {self.fps}")
         size = 3 * len(layouts.JOINT_NAMES[self.kind])
-        self.poses = np.asarray(self.poses, dtype=np.float64).reshape(-1, size) if np.size(self.poses) else \
-            np.zeros((0, size))
+        self.poses = np.asarray(self.poses, dtype=np.float64).reshape(-1, size)
         F = self.poses.shape[0]
         self.trans = np.asarray(self.trans, dtype=np.float64).reshape(F, 3)
         self.betas = np.asarray(self.betas if self.betas is not None else (), dtype=np.float64).reshape(-1)

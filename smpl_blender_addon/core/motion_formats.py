@@ -108,6 +108,8 @@ def _read_file(path, **options):
     ext = os.path.splitext(path)[1].lower()
     if head.startswith(b"PK"):  # npz / .smpl are zip archives
         data = _read_npz(path)
+        if not data:
+            raise MotionFileError(path, "the archive holds no numeric arrays")
         if any(key in data for key in CODEC_KEYS):
             return _read_smpl_codec(path, data, **options)
         if any(key in data for key in ("poses", "root_orient", "pose_body")) and "pose" not in data:
@@ -126,6 +128,9 @@ def _read_file(path, **options):
             data = {"pose": data}
         if not isinstance(data, dict):
             raise MotionFileError(path, f"expected a JSON object with a pose, found {type(data).__name__}")
+        if "pose" not in data and any(key in data for key in ("poses", "root_orient", "pose_body")) and \
+                np.ndim(data.get("poses", data.get("pose_body"))) == 2:
+            return _read_amass(path, data, **options)  # an AMASS-like motion written as JSON
         return _read_pose(path, data, **options)
     raise MotionFileError(path, f"unrecognised motion file ({ext or 'no extension'}): expected an AMASS / Meshcapade "
                                 ".npz, a .smpl file, an EasyMocap folder or .json, a SMPLify-X .pkl or a pose file")
@@ -265,6 +270,8 @@ def _check_kind(path, found, asked, what):
 
 def _make_motion(path, **fields):
     """A checked Motion (a ValueError from its own checks becomes a MotionFileError)."""
+    if len(fields["poses"]) == 0:
+        raise MotionFileError(path, "the file holds no frames")
     try:
         return Motion(source=path, **fields)
     except ValueError as err:
@@ -605,14 +612,19 @@ def _full_pose_kind(path, data, kind):
         arr = np.asarray(data[key], dtype=np.float64)
     except (TypeError, ValueError):
         raise MotionFileError(path, f"'{key}' is not numeric") from None
-    if arr.ndim >= 2 and arr.shape[-2:] == (3, 3) and arr.size not in POSE_SIZES:
-        per_frame = 3 * (arr.shape[-3] if arr.ndim >= 3 else 1)  # rotation matrices (J, 3, 3) or (N, J, 3, 3)
+    if arr.size in POSE_SIZES or arr.ndim <= 1:
+        frames, per_frame = 1, arr.size  # (3J,), (J, 3) or (1, 3J)
+    elif arr.shape[-2:] == (3, 3):  # rotation matrices (J, 3, 3) or (N, J, 3, 3)
+        frames, per_frame = (arr.shape[0] if arr.ndim == 4 else 1), 3 * arr.shape[-3] if arr.ndim >= 3 else 3
     else:
-        per_frame = arr.size if arr.ndim <= 1 or arr.size in POSE_SIZES else arr.reshape(arr.shape[0], -1).shape[1]
+        frames, per_frame = arr.shape[0], arr.size // max(arr.shape[0], 1)
     if per_frame == VPOSER_LATENT:
         raise MotionFileError(path, f"'{key}' has 32 values: a VPoser latent code, not an axis-angle pose; decode it "
                                     "with VPoser first")
-    label = _text(data.get("model")) if not isinstance(data.get("model"), str) else data["model"]
+    if frames > 1:
+        raise MotionFileError(path, f"'{key}' holds {frames} frames: a pose file holds one (store a motion as "
+                                    "'poses' (N, 3J) with 'trans' (N, 3) and a frame rate)")
+    label = _text(data.get("model"))
     labelled = next((k for k in ("smplx", "smplh", "smpl") if label and label.lower().startswith(k)), None)
     found = _pose_kind_from_size(path, key, per_frame)
     if labelled is not None and labelled != found:

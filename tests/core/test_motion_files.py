@@ -319,20 +319,22 @@ def smplify_params(rng, hands=12, body=63):
     }
 
 
-def write_pickle(path, data):
+def write_pickle(path, data, protocol=2):
     with open(path, "wb") as f:
-        pickle.dump({k: np.asarray(v, np.float32) for k, v in data.items()}, f, protocol=2)  # as SMPLify-X does
+        pickle.dump({k: np.asarray(v, np.float32) for k, v in data.items()}, f, protocol=protocol)  # SMPLify-X: 2
     return path
 
 
-def test_smplify_x_pca_hands_and_camera_to_y_up(tmp_path, models):
+@pytest.mark.parametrize("protocol", [2, 5])
+def test_smplify_x_pca_hands_and_camera_to_y_up(tmp_path, models, protocol):
     model = models["smplx"]
     rng = np.random.default_rng(9)
     params = smplify_params(rng)
     angle = 0.3
     cam_R = rotations.axis_angle_to_matrix(np.array([0.0, angle, 0.0]))
     cam_t = np.array([0.1, 0.3, 4.0])
-    path = write_pickle(tmp_path / "000.pkl", dict(params, camera_rotation=cam_R[None], camera_translation=cam_t[None]))
+    path = write_pickle(tmp_path / "000.pkl", dict(params, camera_rotation=cam_R[None], camera_translation=cam_t[None]),
+                        protocol)
     params = {k: np.asarray(v, np.float32).astype(np.float64)[0] for k, v in params.items()}
     # the fit's own meaning: relaxed-referenced PCA hands, body in camera coordinates v_cam = R_c v + t_c (y down)
     pose = np.zeros(165)
@@ -397,6 +399,20 @@ def test_write_pose_json_and_npz_are_one_frame_motions(tmp_path, models):
     path.write_text(json.dumps(dict(record, model="smplh")))
     with pytest.raises(MotionFileError, match="smplh"):
         read_motion(path)
+    np.savez(npz, pose=rotations.axis_angle_to_matrix(pose.reshape(55, 3)))  # HMR-style rotation matrices
+    np.testing.assert_allclose(read_motion(npz).poses[0], pose, atol=1e-9)
+    np.savez(npz, pose=np.zeros((3, 165)))
+    with pytest.raises(MotionFileError, match="3 frames"):  # never silently frame 0 of a motion
+        read_motion(npz)
+
+
+def test_motion_as_json(tmp_path):
+    poses = np.random.default_rng(16).normal(size=(4, 72))
+    path = tmp_path / "motion.json"
+    path.write_text(json.dumps({"poses": poses.tolist(), "trans": np.zeros((4, 3)).tolist(), "fps": 24}))
+    motion = read_motion(path)
+    assert (motion.kind, motion.num_frames, motion.fps, motion.up_axis) == ("smpl", 4, 24.0, "Y")
+    np.testing.assert_array_equal(motion.poses, poses)
 
 
 # -- writers: round trips and other readers -------------------------------------------------------------------------
