@@ -93,10 +93,12 @@ def reset_shape(armature, part="BODY"):
 def set_height_weight(armature, height_m, weight_kg):
     """Fit the body's betas (all its Shape### keys) to a stature (m) and mass (kg) and apply them. Returns the betas.
 
-    Stature = vertical extent of the rest mesh; mass = its volume x 1000 kg/m^3 (core.shape)."""
+    Stature = vertical extent of the rest mesh (current expression included); mass = its volume x 1000 kg/m^3
+    (core.shape)."""
     armature = find_body(armature) or armature
     betas = core_shape.betas_for_height_weight(body_model(armature), height_m, weight_kg,
-                                               num_betas=body_betas(armature).size)
+                                               num_betas=body_betas(armature).size,
+                                               expression=body_expression(armature))
     set_shape(armature, betas=betas)
     return betas
 

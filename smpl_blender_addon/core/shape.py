@@ -60,12 +60,14 @@ def body_mass(model, betas=None, expression=None, density=DEFAULT_DENSITY_KG_M3)
     return abs(mesh_volume(_shaped_vertices(model, betas, expression), faces)) * float(density)
 
 
-def _measurements_and_jacobian(model, betas, density):
-    """Stature and mass for ``betas`` (n,), with their derivatives d/dbeta: returns (2,), (2, n)."""
+def _measurements_and_jacobian(model, betas, density, fixed_offset):
+    """Stature and mass for ``betas`` (n,), with their derivatives d/dbeta: returns (2,), (2, n).
+
+    fixed_offset: (V, 3) added to the mesh and not fitted (the expression blend shapes)."""
     n = betas.size
     dirs = np.asarray(model.shapedirs, dtype=np.float64)[:, :, :n]  # (V, 3, n)
     faces = np.asarray(model.faces, dtype=np.int64)
-    v = np.asarray(model.v_template, dtype=np.float64) + dirs @ betas
+    v = np.asarray(model.v_template, dtype=np.float64) + fixed_offset + dirs @ betas
     top, bottom = int(np.argmax(v[:, 1])), int(np.argmin(v[:, 1]))
     height = v[top, 1] - v[bottom, 1]
     d_height = dirs[top, 1] - dirs[bottom, 1]
@@ -83,11 +85,13 @@ def _measurements_and_jacobian(model, betas, density):
     return values, jac
 
 
-def betas_for_height_weight(model, height_m, weight_kg, num_betas=None, density=DEFAULT_DENSITY_KG_M3, iterations=30):
+def betas_for_height_weight(model, height_m, weight_kg, num_betas=None, density=DEFAULT_DENSITY_KG_M3, iterations=30,
+                            expression=None):
     """Smallest-norm betas whose rest mesh has the given stature (m) and mass (kg).
 
     Gauss-Newton on the two measurements with a minimum-norm step (the fit stays close to the mean shape, so the other
     betas stay plausible). Uses the first ``num_betas`` shape components (default: all of the model's, at most 16).
+    ``expression`` (SMPL-X) is held fixed and included in the measured mesh.
     Returns (num_betas,) float32. Raises ValueError for non-positive targets or a model without shape components.
     """
     height_m, weight_kg = float(height_m), float(weight_kg)
@@ -99,8 +103,11 @@ def betas_for_height_weight(model, height_m, weight_kg, num_betas=None, density=
     target = np.array([height_m, weight_kg])
     scale = 1.0 / target  # relative residuals: 1 cm and 1 kg are not comparable units
     betas = np.zeros(n)
+    fixed = np.zeros_like(np.asarray(model.v_template, dtype=np.float64))
+    if expression is not None and model.num_expressions:
+        fixed = np.asarray(model.exprdirs, dtype=np.float64) @ _padded(expression, model.num_expressions)
     for _ in range(iterations):
-        values, jac = _measurements_and_jacobian(model, betas, density)
+        values, jac = _measurements_and_jacobian(model, betas, density, fixed)
         residual = (target - values) * scale
         if np.all(np.abs(residual) < 1e-7):
             break

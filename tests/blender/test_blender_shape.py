@@ -68,7 +68,7 @@ def _blender_measurements(mesh_obj):
 
 @pytest.mark.parametrize("height, weight", [(1.55, 50.0), (1.9, 95.0)])
 def test_height_weight_fit_hits_targets(height, weight, smplx_model):
-    arm = sb.add_body(smplx_model)
+    arm = sb.add_body(smplx_model, expression=[2.0, -1.0, 1.5])
     betas = sb.set_height_weight(arm, height, weight)
     assert np.array(arm["smpl_betas"]) == pytest.approx(betas, abs=1e-6)
     stature, volume = _blender_measurements(sb.body_mesh(arm))
