@@ -14,6 +14,7 @@ from bpy.types import Operator
 from ..blender import body as body_api
 from ..blender import correctives as correctives_api
 from ..blender import keyed_correctives as keyed_correctives_api
+from ..blender import motion_export as motion_export_api
 from ..blender import pose as pose_api
 from ..blender import shape as shape_api
 from . import properties
@@ -411,6 +412,55 @@ class SMPL_OT_update_correctives(_BodyOperator, Operator):
         self.report({"INFO"}, f"Keyed pose correctives of {arm.name} at {len(frames)} frames")
 
 
+class SMPL_OT_export_motion(_BodyOperator, Operator):
+    """Write the active body's animation as SMPL parameters: AMASS .npz (Z-up) or Meshcapade .smpl (Y-up)"""
+
+    bl_idname = "smpl.export_motion"
+    bl_label = "Export SMPL Motion"
+    bl_options = {"REGISTER", "UNDO"}
+
+    filepath: StringProperty(name="File", subtype="FILE_PATH")
+    filter_glob: StringProperty(default="*.npz;*.smpl", options={"HIDDEN"})
+    format: EnumProperty(
+        name="Format",
+        items=(
+            ("AMASS", "AMASS .npz", "poses / trans / betas / mocap_frame_rate, Z-up world, SMPL-H or SMPL-X layout"),
+            ("SMPL", "Meshcapade .smpl", "smplcodec archive, Y-up world"),
+        ),
+        default="AMASS",
+    )
+    use_action_range: BoolProperty(
+        name="Action range", description="Export the frames of the body's action (else the range below)", default=True
+    )
+    frame_start: IntProperty(name="Start", default=1)
+    frame_end: IntProperty(name="End", default=250)
+    fps: FloatProperty(name="Frame rate", description="Resample to this rate; 0 keeps the scene's", default=0.0, min=0.0)
+
+    def invoke(self, context, event):
+        if not self.filepath:
+            extension = ".npz" if self.format == "AMASS" else ".smpl"
+            self.filepath = bpy.path.ensure_ext(properties.active_body(context).name, extension)
+        context.window_manager.fileselect_add(self)
+        return {"RUNNING_MODAL"}
+
+    def execute(self, context):
+        return _run(self, self.export, properties.active_body(context))
+
+    def export(self, arm):
+        if not self.filepath:
+            raise ValueError("export motion: a file path is needed")
+        start, end = (None, None) if self.use_action_range else (self.frame_start, self.frame_end)
+        path = motion_export_api.export_motion(
+            arm, bpy.path.abspath(self.filepath), format=self.format, frame_start=start, frame_end=end,
+            fps=self.fps or None,
+        )
+        self.report({"INFO"}, f"Wrote {path}")
+
+
+def menu_export_motion(self, context):
+    self.layout.operator(SMPL_OT_export_motion.bl_idname, text="SMPL motion (.npz/.smpl)")
+
+
 def menu_import_body(self, context):
     self.layout.operator(SMPL_OT_import_body.bl_idname, text="SMPL body (.npz/.pkl)")
 
@@ -434,8 +484,13 @@ CLASSES = (
     SMPL_OT_hand_pose,
     SMPL_OT_write_pose,
     SMPL_OT_update_correctives,
+    SMPL_OT_export_motion,
 )
-MENUS = ((bpy.types.TOPBAR_MT_file_import, menu_import_body), (bpy.types.TOPBAR_MT_file_import, menu_import_pose))
+MENUS = (
+    (bpy.types.TOPBAR_MT_file_import, menu_import_body),
+    (bpy.types.TOPBAR_MT_file_import, menu_import_pose),
+    (bpy.types.TOPBAR_MT_file_export, menu_export_motion),
+)
 
 
 def register():

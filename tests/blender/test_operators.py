@@ -423,3 +423,24 @@ def test_automatic_correctives_switch_is_stored_on_the_body(model_files):
     bpy.context.view_layer.update()
     np.testing.assert_allclose(_knee_correctives(body_a), np.zeros((3, 3)), atol=0)
     np.testing.assert_allclose(_knee_correctives(body_b), _rx_minus_identity(0.9), atol=1e-6)
+
+
+def test_export_motion_writes_the_keyed_animation(model_files, tmp_path):
+    bpy.ops.smpl.add_body(model=str(model_files["smpl"]))
+    arm = bpy.context.active_object
+    knee = arm.pose.bones["left_knee"]
+    knee.rotation_mode = "XYZ"
+    for frame, angle in ((1, 0.2), (9, 1.0)):
+        knee.rotation_euler = (angle, 0.0, 0.0)
+        knee.keyframe_insert("rotation_euler", frame=frame)
+    path = tmp_path / "walk.npz"
+    assert bpy.ops.smpl.export_motion(filepath=str(path), format="AMASS") == {"FINISHED"}
+    with np.load(path, allow_pickle=False) as data:
+        poses = data["poses"]
+    assert poses.shape[0] == 9
+    for frame in (1, 4, 9):
+        bpy.context.scene.frame_set(frame)
+        # left knee (joint 4) rotates about its own x axis: Rodrigues vector (angle, 0, 0), as Blender evaluates it
+        np.testing.assert_allclose(poses[frame - 1, 12:15], [knee.rotation_euler[0], 0.0, 0.0], atol=1e-5)
+    with pytest.raises(RuntimeError, match="empty"):
+        bpy.ops.smpl.export_motion(filepath=str(path), use_action_range=False, frame_start=5, frame_end=1)
