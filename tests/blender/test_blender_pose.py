@@ -163,3 +163,17 @@ def test_bad_pose_input(tmp_path, smplx_model):
     with pytest.raises(core.MotionFileError, match="short.json"):
         sb.load_pose(arm, bad)
     assert not sb.get_pose(arm).any()
+
+
+@pytest.mark.parametrize("angle", [np.pi, np.pi - 1e-4, 1e-7])
+@pytest.mark.parametrize("mode", ["QUATERNION", "XYZ", "AXIS_ANGLE"])
+def test_extreme_angles(angle, mode, smplx_model):
+    arm = sb.add_body(smplx_model)
+    _set_modes(arm, [mode])
+    axes = np.random.default_rng(12).normal(size=(smplx_model.num_joints, 3))
+    pose = (axes / np.linalg.norm(axes, axis=1, keepdims=True) * angle).reshape(-1)
+    sb.set_pose(arm, pose)
+    got = sb.get_pose(arm).reshape(-1, 3)
+    assert np.linalg.norm(got, axis=1).max() <= np.pi + 1e-9
+    np.testing.assert_allclose(rotations.axis_angle_to_matrix(got), rotations.axis_angle_to_matrix(pose.reshape(-1, 3)),
+                               atol=2e-6)
