@@ -102,6 +102,9 @@ def prepare_motion(filepath, model, fps, up_axis=None, rig_betas=None, rig_expre
     nb = min(model.num_betas, DEFAULT_MAX_BETAS)
     if rig_betas is not None:
         betas = np.asarray(rig_betas, dtype=np.float64)
+        if np.any(raw.betas != 0):
+            warnings.warn(f"{source}: the motion's betas are not applied: the existing body keeps its own shape",
+                          stacklevel=2)
     elif _shape_spaces_match(model, raw.kind):
         betas = _fit_coefficients(converted.betas if converted.betas.size else np.zeros(nb), nb, "betas", source)
     else:

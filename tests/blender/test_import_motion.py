@@ -1,0 +1,155 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""blender.motion.import_motion against independent references: the file's own frames, the core forward pass in the
+file's Z-up world (Blender world == AMASS world), the core corrective weights, and an unchanged scene on bad input."""
+
+import math
+import warnings
+
+import bpy
+import numpy as np
+import pytest
+from blender_helpers import evaluated_world_vertices, synthetic_model
+
+from smpl_blender_addon import core
+from smpl_blender_addon.blender import body_mesh
+from smpl_blender_addon.blender.animation import channelbag
+from smpl_blender_addon.blender.motion import import_motion, scene_fps
+from smpl_blender_addon.core.errors import MotionFileError
+from smpl_blender_addon.core.motion import Motion, write_amass_npz
+
+
+def amass_file(path, kind, frames, fps, seed=0, expression=False, betas=True):
+    """A random AMASS-style file (Z-up) written by the core writer; returns (path, Motion as written)."""
+    rng = np.random.default_rng(seed)
+    size = {"smplh": 156, "smplx": 165, "smpl": 72}[kind]
+    motion = Motion(
+        fps=fps, poses=rng.normal(0, 0.35, (frames, size)), trans=rng.normal(0, 0.3, (frames, 3)) + [0, 0, 0.9],
+        betas=rng.normal(0, 1, 16 if kind == "smplh" else 10) if betas else np.zeros(0),
+        expression=rng.normal(0, 1, (frames, 10)) if expression else None, gender="neutral", kind=kind, up_axis="Z",
+    )  # fmt: skip
+    write_amass_npz(path, motion)
+    return str(path), motion
+
+
+def key_values(id_block, data_path, index=0):
+    """(frames, values) of one F-curve of the id's active action slot."""
+    fc = channelbag(id_block).fcurves.find(data_path, index=index)
+    co = np.empty(2 * len(fc.keyframe_points), dtype=np.float32)
+    fc.keyframe_points.foreach_get("co", co)
+    return co[0::2].astype(np.float64), co[1::2].astype(np.float64)
+
+
+def scene_state():
+    """Everything an import could add or change."""
+    scene = bpy.context.scene
+    return (
+        sorted(o.name for o in bpy.data.objects), sorted(a.name for a in bpy.data.actions),
+        sorted(m.name for m in bpy.data.meshes), sorted(a.name for a in bpy.data.armatures),
+        scene.frame_start, scene.frame_end, scene.render.fps, scene.render.fps_base,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("rate, frames", [(59.94, 120), (50.0, 101)])
+def test_resampled_frame_count_and_duration(tmp_path, rate, frames):
+    path, source = amass_file(tmp_path / "walk.npz", "smplh", frames, rate)
+    arm = import_motion(path, model=synthetic_model("smplh"), fps=30, correctives=False)
+    scene = bpy.context.scene
+    duration = (frames - 1) / rate
+    expected = math.floor(duration * 30 + 1e-9) + 1  # by time, not by an integer step
+    assert scene_fps(scene) == pytest.approx(30.0)
+    assert (scene.frame_start, scene.frame_end) == (1, expected)
+    keyed, _ = key_values(arm, 'pose.bones["pelvis"].location')
+    np.testing.assert_array_equal(keyed, np.arange(1, expected + 1))
+    assert abs((expected - 1) / 30 - duration) < 1 / 30  # the duration is kept to within one output frame
+    assert arm.animation_data.action.name == "walk"
+
+
+def test_mesh_equals_core_forward_in_amass_world(tmp_path):
+    """50 -> 30 fps: output frame 6 is input frame 10 exactly; Blender's world mesh there must be the core forward of
+    that file frame, with the file's own (Z-up) pose and trans: Blender world == AMASS world."""
+    model = synthetic_model("smplx")
+    path, source = amass_file(tmp_path / "jump.npz", "smplx", 21, 50.0, seed=4)
+    arm = import_motion(path, model=model, fps=30, frame_start=1)
+    bpy.context.scene.frame_set(1 + 6)
+    got = evaluated_world_vertices(body_mesh(arm))
+    betas = source.betas[: model.num_betas]
+    expected = model.forward(betas, source.poses[10], transl=source.trans[10], dtype=np.float64).vertices[0]
+    assert np.abs(got - expected).max() < 2e-5
+    # and the correctives matter at that frame: without them the mesh differs
+    assert np.abs(got - model.forward(betas, source.poses[10] * 0, transl=source.trans[10]).vertices[0]).max() > 1e-2
+
+
+def test_correctives_keyed_at_every_frame_equal_core_weights(tmp_path):
+    model = synthetic_model("smplx")
+    path, source = amass_file(tmp_path / "run.npz", "smplx", 30, 59.94, seed=2)
+    arm = import_motion(path, model=model, fps=30, frame_start=5)
+    expected = core.pose_corrective_weights(source.resample(30).poses, model)  # joint 0 excluded: frame-free
+    keys = body_mesh(arm).data.shape_keys
+    assert keys.animation_data.action == arm.animation_data.action  # one action for the body
+    for k in (0, 17, expected.shape[1] - 1):
+        frames, values = key_values(keys, f'key_blocks["Pose{k:03d}"].value')
+        np.testing.assert_array_equal(frames, 5 + np.arange(expected.shape[0]))
+        np.testing.assert_allclose(values, expected[:, k], atol=1e-5)
+
+
+def test_expression_keyed_on_exp_keys(tmp_path):
+    model = synthetic_model("smplx")
+    path, source = amass_file(tmp_path / "talk.npz", "smplx", 12, 30.0, seed=5, expression=True)
+    arm = import_motion(path, model=model, fps=30, correctives=False)
+    keys = body_mesh(arm).data.shape_keys
+    for k in (0, 9):
+        frames, values = key_values(keys, f'key_blocks["Exp{k:03d}"].value')
+        np.testing.assert_allclose(values, source.expression[:, k], atol=1e-6)
+
+
+def test_smplh_motion_retargeted_onto_existing_smplx_body(tmp_path):
+    from smpl_blender_addon.blender import add_body
+
+    model = synthetic_model("smplx")
+    body = add_body(model, betas=[0.5, -0.3])
+    path, source = amass_file(tmp_path / "hands.npz", "smplh", 10, 30.0, seed=7)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        arm = import_motion(path, body=body, fps=30, correctives=False)
+    assert arm == body and len(bpy.data.objects) == 2
+    assert any("keeps its own shape" in str(w.message) for w in caught)
+    assert list(arm["smpl_betas"])[:2] == pytest.approx([0.5, -0.3])  # the body keeps its shape
+    names = list(model.joint_names)
+    q = np.stack([key_values(arm, f'pose.bones["left_index1"].rotation_quaternion', i)[1] for i in range(4)], 1)
+    expected = core.rotations.axis_angle_to_quaternion(source.poses[:, 3 * 22: 3 * 23])  # SMPL-H joint 22
+    np.testing.assert_allclose(np.abs(np.sum(q * expected, axis=1)), 1.0, atol=1e-6)
+    _, jaw_w = key_values(arm, 'pose.bones["jaw"].rotation_quaternion', 0)
+    np.testing.assert_allclose(jaw_w, 1.0)
+    assert names[22] == "jaw"
+
+
+def test_open_body_drops_official_betas_with_warning(tmp_path):
+    path, _ = amass_file(tmp_path / "open.npz", "smpl", 4, 30.0, seed=1)
+    with pytest.warns(UserWarning, match="different shape spaces"):
+        arm = import_motion(path, model="open-smpl", fps=30, correctives=False)
+    assert np.all(np.asarray(arm["smpl_betas"]) == 0)
+
+
+@pytest.mark.parametrize("content", [b"", b"PK\x03\x04garbage", b"not a motion"])
+def test_bad_file_leaves_scene_unchanged(tmp_path, content):
+    model = synthetic_model("smpl")
+    good, _ = amass_file(tmp_path / "good.npz", "smpl", 5, 30.0)
+    arm = import_motion(good, model=model, fps=30, correctives=False)
+    before = scene_state()
+    action = arm.animation_data.action
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(content)
+    for kwargs in ({"model": model}, {"body": arm}):
+        with pytest.raises(MotionFileError, match="bad.npz"):
+            import_motion(str(bad), fps=24, **kwargs)
+        assert scene_state() == before
+        assert arm.animation_data.action == action
+
+
+def test_missing_frame_rate_is_an_error_naming_the_file(tmp_path):
+    path = tmp_path / "norate.npz"
+    np.savez(path, poses=np.zeros((5, 156)), trans=np.zeros((5, 3)), mocap_time_length=np.array(1.0))
+    before = scene_state()
+    with pytest.raises(MotionFileError, match="norate.npz"):
+        import_motion(str(path), model=synthetic_model("smplh"))
+    assert scene_state() == before
