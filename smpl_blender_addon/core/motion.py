@@ -124,8 +124,8 @@ class Motion:
         weight = np.clip(position - lower, 0.0, 1.0)
         upper = lower + 1
         rotvecs = self.poses.reshape(self.num_frames, -1, 3)
-        quats = axis_angle_to_quaternion(rotvecs)  # (F, J, 4)
-        q = slerp(quats[lower], quats[upper], weight[:, None])
+        # only the frames that bracket an output time are converted (half of them when going 120 -> 30 fps)
+        q = slerp(axis_angle_to_quaternion(rotvecs[lower]), axis_angle_to_quaternion(rotvecs[upper]), weight[:, None])
         poses = quaternion_to_axis_angle(q).reshape(count, -1)
 
         def lerp(values):

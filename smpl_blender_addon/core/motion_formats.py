@@ -100,11 +100,14 @@ def _read_file(path, **options):
     """Dispatch a single file by content (zip / JSON / pickle), then by extension."""
     if not os.path.isfile(path):
         raise MotionFileError(path, "file not found")
-    size = os.path.getsize(path)
+    try:
+        size = os.path.getsize(path)
+        with open(path, "rb") as f:
+            head = f.read(8)
+    except OSError as err:
+        raise MotionFileError(path, f"cannot read the file: {err.strerror or err}") from None
     if size == 0:
         raise MotionFileError(path, "file is empty")
-    with open(path, "rb") as f:
-        head = f.read(8)
     ext = os.path.splitext(path)[1].lower()
     if head.startswith(b"PK"):  # npz / .smpl are zip archives
         data = _read_npz(path)
@@ -128,8 +131,7 @@ def _read_file(path, **options):
             data = {"pose": data}
         if not isinstance(data, dict):
             raise MotionFileError(path, f"expected a JSON object with a pose, found {type(data).__name__}")
-        if "pose" not in data and any(key in data for key in ("poses", "root_orient", "pose_body")) and \
-                np.ndim(data.get("poses", data.get("pose_body"))) == 2:
+        if "pose" not in data and _is_frame_table(data.get("poses", data.get("pose_body"))):
             return _read_amass(path, data, **options)  # an AMASS-like motion written as JSON
         return _read_pose(path, data, **options)
     raise MotionFileError(path, f"unrecognised motion file ({ext or 'no extension'}): expected an AMASS / Meshcapade "
@@ -138,6 +140,12 @@ def _read_file(path, **options):
 
 # ------------------------------------------------------------------------------------------------------------------
 # Low-level readers and value checks.
+
+
+def _is_frame_table(value):
+    """Whether a JSON value is a list of per-frame rows (a motion rather than a single pose)."""
+    return isinstance(value, list) and len(value) > 0 and all(isinstance(row, list) for row in value) and \
+        not all(len(row) == 3 for row in value)  # (J, 3) joint rows are one pose
 
 
 def _read_npz(path):
@@ -168,9 +176,10 @@ def _read_npz(path):
             return {key: npz[key] for key in accepted}
     except MotionFileError:
         raise
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error, struct.error, KeyError,
-            MemoryError) as err:
-        raise MotionFileError(path, f"not a readable .npz archive (truncated or corrupt?): {err}") from None
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error, struct.error, KeyError, MemoryError,
+            NotImplementedError, RuntimeError) as err:  # zipfile: unsupported versions / encryption are these two
+        raise MotionFileError(path, f"not a readable .npz archive (truncated or corrupt?): {type(err).__name__}: "
+                                    f"{err}") from None
 
 
 def _load_npy(path):
@@ -368,6 +377,9 @@ def _read_amass(path, data, model, fps, gender, kind, up_axis, **_):
         betas = betas[0]
     if betas.ndim != 1:
         raise MotionFileError(path, f"'betas' has shape {betas.shape}, expected (num_betas,)")
+    if "v_template" in data and "betas" not in data:
+        warnings.warn(f"{path}: the body shape is a subject template (v_template), not betas; it is not imported",
+                      stacklevel=3)
     expression = None
     if found == "smplx" and "expression" in data and np.size(data["expression"]):
         expression = _frames_2d(path, "expression", data["expression"])

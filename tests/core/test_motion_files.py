@@ -564,3 +564,35 @@ def test_writers_are_atomic_and_leave_no_temporary_files(tmp_path, models):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert read_motion(target).up_axis == "Z"
+
+
+@pytest.mark.parametrize("fmt", ["npz", "smpl", "json"])
+def test_corrupted_files_give_a_motion_or_a_motion_file_error(tmp_path, models, fmt):
+    """Random byte flips and cuts of valid files: never another exception, never a motion with NaNs."""
+    motion = random_motion("smplx", frames=3, seed=17, up_axis="Y")
+    path = tmp_path / f"good.{fmt}"
+    if fmt == "npz":
+        write_amass_npz(path, motion, model=models["smplx"])
+    elif fmt == "smpl":
+        write_smpl_codec(path, motion)
+    else:
+        path.write_text(json.dumps({"pose": motion.poses[0].tolist(), "trans": [0, 0, 0], "model": "smplx"}))
+    data = bytearray(path.read_bytes())
+    rng = np.random.default_rng(18)
+    for i in range(40):
+        bad = bytearray(data)
+        if i % 4 == 0:
+            bad = bad[: rng.integers(0, len(bad))]
+        else:
+            for at in rng.integers(0, len(bad), rng.integers(1, 8)):
+                bad[at] = rng.integers(0, 256)
+        target = tmp_path / f"bad{i}.{fmt}"
+        target.write_bytes(bytes(bad))
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                got = read_motion(target, fps=30)
+        except MotionFileError as err:
+            assert target.name in str(err)
+        else:
+            assert np.all(np.isfinite(got.poses)) and np.all(np.isfinite(got.trans))
