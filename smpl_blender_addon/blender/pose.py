@@ -12,10 +12,10 @@ import sys
 import tempfile
 
 import numpy as np
-from mathutils import Matrix, Quaternion
+from mathutils import Quaternion
 
 from ..core import layouts, pose_files, rotations
-from .body import PROP_KIND, PROP_GENDER, body_betas, body_expression, body_mesh, body_model, find_body
+from .body import PROP_GENDER, PROP_KIND, body_betas, body_expression, body_model, find_body
 
 HAND_PRESETS = ("FLAT", "RELAXED")
 POSE_TARGETS = ("CONSOLE", "JSON", "NPZ")
