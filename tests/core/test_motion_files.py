@@ -169,27 +169,32 @@ def test_smplh_file_into_smplx_model_but_not_165_labelled_smplh(tmp_path, models
 # -- Meshcapade .smpl ---------------------------------------------------------------------------------------------
 
 
-def test_smpl_codec_written_by_smplcodec_is_read(tmp_path):
+@pytest.mark.parametrize("kind", KINDS)
+def test_smpl_codec_written_by_smplcodec_is_read(tmp_path, kind):
     smplcodec = pytest.importorskip("smplcodec")
     rng = np.random.default_rng(6)
     F = 5
+    version = {"smpl": smplcodec.SMPLVersion.SMPL, "smplh": smplcodec.SMPLVersion.SMPLH,
+               "smplx": smplcodec.SMPLVersion.SMPLX}[kind]
+    parts = {"body_pose": (24 if kind == "smpl" else 22, 3)}
+    if kind != "smpl":
+        parts.update(left_hand_pose=(15, 3), right_hand_pose=(15, 3))
+    if kind == "smplx":
+        parts.update(head_pose=(3, 3), expression_parameters=(10,))
     codec = smplcodec.SMPLCodec(
-        smpl_version=smplcodec.SMPLVersion.SMPLX, gender=smplcodec.SMPLGender.FEMALE,
+        smpl_version=version, gender=smplcodec.SMPLGender.FEMALE,
         shape_parameters=rng.normal(size=16).astype(np.float32), frame_count=F, frame_rate=24.0,
         body_translation=rng.normal(size=(F, 3)).astype(np.float32),
-        body_pose=rng.normal(size=(F, 22, 3)).astype(np.float32),
-        head_pose=rng.normal(size=(F, 3, 3)).astype(np.float32),
-        left_hand_pose=rng.normal(size=(F, 15, 3)).astype(np.float32),
-        right_hand_pose=rng.normal(size=(F, 15, 3)).astype(np.float32),
-        expression_parameters=rng.normal(size=(F, 10)).astype(np.float32))
+        **{name: rng.normal(size=(F,) + shape).astype(np.float32) for name, shape in parts.items()})
     path = tmp_path / "avatar.smpl"
     codec.write(path)
     motion = read_motion(path)
-    assert (motion.kind, motion.gender, motion.fps, motion.up_axis) == ("smplx", "female", 24.0, "Y")
+    assert (motion.kind, motion.gender, motion.fps, motion.up_axis) == (kind, "female", 24.0, "Y")
     np.testing.assert_array_equal(motion.poses, codec.full_pose.reshape(F, -1))
     np.testing.assert_array_equal(motion.trans, codec.body_translation)
     np.testing.assert_array_equal(motion.betas, codec.shape_parameters)
-    np.testing.assert_array_equal(motion.expression, codec.expression_parameters)
+    if kind == "smplx":
+        np.testing.assert_array_equal(motion.expression, codec.expression_parameters)
 
 
 def test_smpl_codec_shape_only_and_bad_headers(tmp_path):
@@ -482,6 +487,10 @@ def test_smpl_codec_files_load_in_smplcodec(tmp_path, kind):
     buffer = io.BytesIO()
     codec.write_to_buffer(buffer)  # and smplcodec can write it back out unchanged
     assert codec == smplcodec.SMPLCodec.from_file(io.BytesIO(buffer.getvalue()))
+    # smplcodec's own AMASS importer splits our AMASS files by the layout we label them with
+    amass = smplcodec.SMPLCodec.from_amass_npz(write_amass_npz(tmp_path / "amass.npz", motion.copy(up_axis="Z")))
+    assert amass.smpl_version == KINDS.index(kind) and amass.frame_rate == pytest.approx(59.94)
+    np.testing.assert_allclose(amass.full_pose.reshape(motion.num_frames, -1), motion.poses, atol=1e-12)
 
 
 @pytest.mark.parametrize("kind", KINDS)
