@@ -679,19 +679,26 @@ def _read_smplify(path, model, fps, gender, kind, up_axis, **_):
     if up_axis in ("Y", "Z"):
         motion.up_axis = up_axis
         return motion
-    rotation, offset = np.eye(3), np.zeros(3)
-    if "camera_rotation" in data:
-        rotation = _floats(path, "camera_rotation", data["camera_rotation"]).reshape(-1, 3, 3)[0]
-        if np.abs(rotation @ rotation.T - np.eye(3)).max() > 1e-4 or np.linalg.det(rotation) < 0:
-            raise MotionFileError(path, "'camera_rotation' is not a rotation matrix")
-    if "camera_translation" in data:
-        offset = _floats(path, "camera_translation", data["camera_translation"]).reshape(-1)[:3]
+    rotation = _camera_value(path, data, "camera_rotation", 9, np.eye(3)).reshape(3, 3)
+    offset = _camera_value(path, data, "camera_translation", 3, np.zeros(3))
+    if np.abs(rotation @ rotation.T - np.eye(3)).max() > 1e-4 or np.linalg.det(rotation) < 0:
+        raise MotionFileError(path, "'camera_rotation' is not a rotation matrix")
     # The fitted body is seen by the camera as v_cam = R_c v + t_c; then OpenCV (y down, z forward) -> Y-up.
     world = conversions.CAMERA_TO_Y_UP @ rotation
     pelvis = pelvis_rest_joints(motion, model)
     motion.poses[:, :3], motion.trans = conversions.reframe(motion.poses[:, :3], motion.trans, world, pelvis)
     motion.trans = motion.trans + conversions.CAMERA_TO_Y_UP @ offset
     return motion
+
+
+def _camera_value(path, data, key, size, default):
+    """A fit's camera parameter as ``size`` floats (stored with a leading batch of 1), or ``default``."""
+    if key not in data:
+        return default
+    value = _floats(path, key, data[key]).reshape(-1)
+    if value.size != size:
+        raise MotionFileError(path, f"'{key}' has {value.size} values, expected {size}")
+    return value
 
 
 # ------------------------------------------------------------------------------------------------------------------

@@ -378,6 +378,15 @@ def test_smplify_x_refusals(tmp_path, models):
     hostile.write_bytes(pickle.dumps({"body_pose": Hostile()}))
     with pytest.raises(MotionFileError, match="hostile.pkl.*(unsafe|refused)"):
         read_motion(hostile, model=models["smplx"])
+    bad_camera = write_pickle(tmp_path / "camera.pkl", dict(smplify_params(rng), camera_translation=np.zeros((1, 2))))
+    truncated = tmp_path / "truncated.pkl"
+    truncated.write_bytes(fit.read_bytes()[:200])
+    nan = write_pickle(tmp_path / "nan.pkl", dict(smplify_params(rng), global_orient=np.full((1, 3), np.nan)))
+    two = write_pickle(tmp_path / "two.pkl", dict(smplify_params(rng), body_pose=np.zeros((2, 63))))
+    for path in (bad_camera, truncated, nan, two):
+        with pytest.raises(MotionFileError) as err:
+            read_motion(path, model=models["smplx"])
+        assert path.name in str(err.value)
 
 
 # -- single poses (the add-on's write_pose JSON / npz) ------------------------------------------------------------
