@@ -34,9 +34,18 @@ def corrective_weights(model, poses):
     return np.asarray(core.pose_corrective_weights(np.asarray(poses, dtype=np.float64), model), dtype=np.float32)
 
 
-def update_correctives(armature):
-    """Set the body's Pose### key values for its current pose with one key_blocks.foreach_set. Returns the values."""
+def update_correctives(armature, scope="FRAME", frame_start=None, frame_end=None, progress=None):
+    """Pose### correctives of a body.
+
+    FRAME: set the values for the current pose with one key_blocks.foreach_set; returns the values.
+    KEYFRAMES / RANGE: key them at every bone keyframe / every frame of the range (keyed_correctives.key_correctives);
+    returns the keyed frames.
+    """
     armature = find_body(armature) or armature
+    if scope != "FRAME":
+        from .keyed_correctives import key_correctives
+
+        return key_correctives(armature, scope, frame_start, frame_end, progress=progress)
     mesh = body_mesh(armature)
     if mesh is None:
         return None
@@ -49,4 +58,5 @@ def update_correctives(armature):
     blocks.foreach_get("value", values)
     values[start: start + count] = weights[:count]
     blocks.foreach_set("value", values)
+    mesh.data.update()
     return weights
