@@ -192,3 +192,22 @@ def test_motion_checks_its_fields():
         Motion(fps=30, poses=np.zeros((2, 165)), trans=np.zeros((2, 3)), betas=(), kind="smpl")
     with pytest.raises(ValueError, match="up_axis"):
         Motion(fps=30, poses=np.zeros((2, 72)), trans=np.zeros((2, 3)), betas=(), kind="smpl", up_axis="X")
+
+
+def test_resample_timing_for_any_rates():
+    """For any pair of rates: frames at k / fps, none past the last input frame, the last within one frame of it."""
+    hypothesis = pytest.importorskip("hypothesis")
+    st = hypothesis.strategies
+
+    @hypothesis.settings(max_examples=60, deadline=None, derandomize=True)
+    @hypothesis.given(st.floats(1.0, 240.0), st.floats(1.0, 240.0), st.integers(2, 120))
+    def check(source_fps, target_fps, frames):
+        t = np.arange(frames) / source_fps
+        motion = Motion(fps=source_fps, poses=np.zeros((frames, 72)), trans=np.stack([t, 2 * t, -t], axis=1),
+                        betas=(), kind="smpl")
+        out = motion.resample(target_fps)
+        assert out.duration <= motion.duration + 1e-9
+        assert motion.duration - out.duration < 1 / target_fps + 1e-9
+        np.testing.assert_allclose(out.trans[:, 0], np.arange(out.num_frames) / target_fps, atol=1e-9)
+
+    check()
