@@ -1,10 +1,14 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Headless NumPy core: model loading, forward pass, rotations, correctives, conversions, metrics. Never imports bpy."""
+"""Headless NumPy core: model loading, forward pass, rotations, correctives, conversions, motions, metrics.
 
-from . import conversions, layouts, metrics, rotations
+Never imports bpy.
+"""
+
+from . import conversions, layouts, metrics, motion, rotations
 from .correctives import pose_corrective_weights
 from .errors import ModelFileError, MotionFileError, SMPLFileError
 from .model import BUILTIN_MODELS, BodyModel, ForwardOutput, builtin_model_path, load_model
+from .motion import Motion, read_motion, write_amass_npz, write_smpl_codec
 
 __all__ = [
     "BUILTIN_MODELS",
@@ -18,6 +22,11 @@ __all__ = [
     "layouts",
     "load_model",
     "metrics",
+    "motion",
+    "Motion",
+    "read_motion",
+    "write_amass_npz",
+    "write_smpl_codec",
     "pose_corrective_weights",
     "rotations",
 ]
