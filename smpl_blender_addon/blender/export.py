@@ -1,0 +1,437 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Export an animated body (its armature and skinned mesh, nothing else) to FBX, glTF (.glb) or Alembic.
+
+Every export leaves the scene as it was (selection, active object, frame, frame range, hidden states, temporary
+changes), also on error, and writes its file atomically: into a temporary folder beside the target, then
+``os.replace``. The frame range defaults to the body's action range (the scene range when it has no action).
+
+FBX presets (docs/fbx-presets.md): no leaf bones, bone axes Y/X kept (FBX joint rotations are SMPL rotations),
+root motion on the pelvis bone; "blender" (Y-up, centimetres: Blender round trip), "unity" (Y-up, metres, node scale 1),
+"unreal" (Z-up, centimetres baked into the data, node scale 1).
+
+Speed: Blender's FBX bake calls ``scene.frame_set`` per frame and reads only the bones' pose matrices and the
+shape-key *values*, but each ``frame_set`` also evaluates the body mesh with its ~500 shape keys (16-80 ms, most of the
+export time). During the bake the mesh object is switched off in the depsgraph, and the shape-key values it would have
+received from its animation are written to the key blocks from the same F-curves, evaluated by Blender
+(``FCurve.evaluate``), in a ``frame_change_post`` handler. The exporter then reads exactly the values it reads in a
+plain export (checked against a plain export with ufbx in tests and in scripts/bench_export.py). Key animation that
+Blender would not evaluate as a plain action (drivers, NLA, partial influence, non-value channels) keeps the plain path.
+"""
+
+import contextlib
+import os
+import shutil
+import tempfile
+import time
+
+import bpy
+import numpy as np
+
+from .animation import channelbag
+from .body import body_mesh, find_body
+
+TARGETS = ("blender", "unity", "unreal")
+CORRECTIVES = ("keys", "none")
+CORRECTIVE_PREFIX = "Pose"
+
+# Options every FBX export shares: only the body, baked, unsimplified, one take, SMPL bone axes.
+_FBX_COMMON = dict(
+    use_selection=True,
+    object_types={"ARMATURE", "MESH"},
+    use_mesh_modifiers=True,
+    add_leaf_bones=False,
+    primary_bone_axis="Y",
+    secondary_bone_axis="X",
+    armature_nodetype="NULL",
+    use_armature_deform_only=False,
+    bake_anim=True,
+    bake_anim_use_all_bones=True,
+    bake_anim_use_nla_strips=False,
+    bake_anim_use_all_actions=False,
+    bake_anim_force_startend_keying=True,
+    bake_anim_step=1.0,
+    bake_anim_simplify_factor=0.0,
+    mesh_smooth_type="OFF",
+    use_custom_props=False,
+    path_mode="AUTO",
+)
+
+# Per-target axes and units (why: docs/fbx-presets.md).
+FBX_PRESETS = {
+    "blender": dict(axis_forward="-Z", axis_up="Y", apply_unit_scale=True, apply_scale_options="FBX_SCALE_NONE",
+                    global_scale=1.0, bake_space_transform=False),
+    "unity": dict(axis_forward="-Z", axis_up="Y", apply_unit_scale=True, apply_scale_options="FBX_SCALE_ALL",
+                  global_scale=1.0, bake_space_transform=False),
+    "unreal": dict(axis_forward="-Y", axis_up="Z", apply_unit_scale=True, apply_scale_options="FBX_SCALE_NONE",
+                   global_scale=1.0, bake_space_transform=True),
+}
+
+
+def fbx_options(target="blender"):
+    """Keyword arguments of ``bpy.ops.export_scene.fbx`` for a target (without ``filepath``)."""
+    if target not in FBX_PRESETS:
+        raise ValueError(f"unknown FBX target {target!r}; use one of {', '.join(TARGETS)}")
+    return {**_FBX_COMMON, **FBX_PRESETS[target]}
+
+
+# ---------------------------------------------------------------------------------------------------------- helpers
+
+def _body_objects(obj):
+    """(armature, mesh or None) of the body ``obj`` belongs to; ValueError if it is not a body."""
+    armature = find_body(obj)
+    if armature is None:
+        name = getattr(obj, "name", obj)
+        raise ValueError(f"{name!r} is not an SMPL body (select its armature or mesh)")
+    return armature, body_mesh(armature)
+
+
+def body_frame_range(armature):
+    """(start, end) whole frames: the body's action range (bones, else shape keys), else the scene's range."""
+    mesh = body_mesh(armature)
+    for id_block in (armature, mesh.data.shape_keys if mesh is not None and mesh.data.shape_keys else None):
+        ad = getattr(id_block, "animation_data", None)
+        if ad is not None and ad.action is not None:
+            start, end = ad.action.frame_range
+            return int(np.floor(start + 1e-6)), int(np.ceil(end - 1e-6))
+    scene = bpy.context.scene
+    return scene.frame_start, scene.frame_end
+
+
+def _resolve_range(armature, frame_start, frame_end):
+    start, end = body_frame_range(armature)
+    start = start if frame_start is None else int(frame_start)
+    end = end if frame_end is None else int(frame_end)
+    if end < start:
+        raise ValueError(f"frame range {start}..{end} is empty")
+    return start, end
+
+
+@contextlib.contextmanager
+def _atomic_output(filepath):
+    """Yield a temporary path with the target's file name in a hidden folder beside it; move it into place on success.
+
+    The exporter writes the path it is given into the file (FBX DocumentUrl, glTF uri of .bin), so the temporary file
+    keeps the final name. On any error the temporary folder is removed and no partial file is left at ``filepath``.
+    """
+    filepath = os.path.abspath(os.fspath(filepath))
+    folder = os.path.dirname(filepath)
+    os.makedirs(folder, exist_ok=True)
+    tmpdir = tempfile.mkdtemp(prefix=".smpl-export-", dir=folder)
+    try:
+        tmp = os.path.join(tmpdir, os.path.basename(filepath))
+        yield tmp
+        if not os.path.isfile(tmp):
+            raise RuntimeError(f"{filepath}: the exporter wrote no file")
+        os.replace(tmp, filepath)
+    finally:
+        shutil.rmtree(tmpdir, ignore_errors=True)
+
+
+def _set_frame_range(scene, start, end):
+    """Set the scene range in the order that keeps start <= end at every step (Blender clamps the other end)."""
+    if end >= scene.frame_start:
+        scene.frame_end, scene.frame_start = end, start
+    else:
+        scene.frame_start, scene.frame_end = start, end
+
+
+@contextlib.contextmanager
+def _scene_kept(objects, frame_start, frame_end):
+    """Restore selection, active object, frame, frame range and the objects' hide flags on exit.
+
+    The exported objects are made visible in the viewport meanwhile (the depsgraph skips ``hide_viewport`` objects,
+    so their animation would not be evaluated).
+    """
+    scene = bpy.context.scene
+    view_layer = bpy.context.view_layer
+    saved_frame = (scene.frame_current, scene.frame_subframe)
+    saved_range = (scene.frame_start, scene.frame_end)
+    saved_active = view_layer.objects.active
+    saved_selected = [o for o in view_layer.objects if o.select_get()]
+    saved_hidden = [(o, o.hide_viewport, o.hide_get()) for o in objects]
+    saved_mode = saved_active.mode if saved_active is not None else "OBJECT"
+    try:
+        for o in objects:
+            o.hide_viewport = False
+            if o.hide_get():
+                o.hide_set(False)
+        if frame_start is not None:
+            _set_frame_range(scene, frame_start, frame_end)
+        yield
+    finally:
+        _set_frame_range(scene, *saved_range)
+        for o, hide_viewport, hidden in saved_hidden:
+            o.hide_viewport = hide_viewport
+            o.hide_set(hidden)
+        for o in view_layer.objects:
+            o.select_set(False)
+        for o in saved_selected:
+            if o.name in view_layer.objects:
+                o.select_set(True)
+        view_layer.objects.active = saved_active
+        if saved_active is not None and saved_active.mode != saved_mode:
+            with contextlib.suppress(RuntimeError):
+                bpy.ops.object.mode_set(mode=saved_mode)
+        scene.frame_set(saved_frame[0], subframe=saved_frame[1])
+
+
+def _call_exporter(operator, objects, **kwargs):
+    """Run an export operator with ``objects`` as the selection and the first as the active object."""
+    view_layer = bpy.context.view_layer
+    for o in view_layer.objects:
+        if o.select_get():
+            o.select_set(False)
+    for o in objects:
+        o.select_set(True)
+    view_layer.objects.active = objects[0]
+    with bpy.context.temp_override(selected_objects=list(objects), active_object=objects[0], object=objects[0]):
+        result = operator(**kwargs)
+    if "FINISHED" not in result:
+        raise RuntimeError(f"{kwargs.get('filepath')}: the exporter returned {result}")
+
+
+@contextlib.contextmanager
+def _frame_progress(progress, start, end):
+    """Call ``progress(fraction)`` once per frame the scene steps to (the exporters bake frame by frame)."""
+    if progress is None:
+        yield
+        return
+    count = [0]
+    total = max(end - start + 1, 1)
+
+    def on_frame(scene, depsgraph=None):
+        count[0] += 1
+        progress(min(count[0] / total, 1.0))
+
+    bpy.app.handlers.frame_change_post.append(on_frame)
+    try:
+        yield
+    finally:
+        bpy.app.handlers.frame_change_post.remove(on_frame)
+
+
+# ------------------------------------------------------------------------------------ correctives="none": a copy
+
+@contextlib.contextmanager
+def _mesh_without_correctives(mesh_obj):
+    """Give ``mesh_obj`` a temporary copy of its mesh without the Pose### keys; the original is put back on exit.
+
+    The copy keeps the original's name (the FBX geometry name) and its key animation (the same action and slot);
+    F-curves of the removed keys no longer resolve and are skipped by Blender.
+    """
+    original = mesh_obj.data
+    if original.shape_keys is None or not any(b.name.startswith(CORRECTIVE_PREFIX) for b in original.shape_keys.key_blocks):
+        yield
+        return
+    name = original.name
+    copy = original.copy()
+    try:
+        mesh_obj.data = copy
+        blocks = copy.shape_keys.key_blocks
+        # remove from the end: each removal is cheap there (no key after it to relink)
+        for block in reversed([b for b in blocks if b.name.startswith(CORRECTIVE_PREFIX)]):
+            mesh_obj.shape_key_remove(block)
+        original.name = name + ".smpl-export-original"
+        copy.name = name
+        yield
+    finally:
+        mesh_obj.data = original
+        if copy.name == name:
+            copy.name = name + ".smpl-export-copy"
+        original.name = name
+        key = copy.shape_keys
+        bpy.data.meshes.remove(copy)
+        if key is not None and key.users == 0:
+            with contextlib.suppress(ReferenceError):
+                bpy.data.shape_keys.remove(key)
+
+
+# ------------------------------------------------------------------------------------ fast bake of shape-key values
+
+def _value_curves(key):
+    """``[(key block index, FCurve), ...]`` animating ``key_blocks[...].value`` as a plain action, or None.
+
+    None when Blender's evaluation of the key's animation is not the action's F-curves alone (drivers, active NLA
+    tracks, influence < 1, combine modes, F-curves on other properties): those keep the plain (slow) bake.
+    """
+    ad = key.animation_data
+    if ad is None or ad.action is None:
+        return []
+    if len(ad.drivers) or any(not t.mute and len(t.strips) for t in ad.nla_tracks):
+        return None
+    if ad.action_influence != 1.0 or ad.action_blend_type != "REPLACE" or ad.action_extrapolation != "HOLD":
+        return None
+    action = ad.action
+    if len(action.layers) > 1 or any(len(layer.strips) > 1 for layer in action.layers):
+        return None
+    bag = channelbag(key)
+    if bag is None:
+        return []
+    blocks = key.key_blocks
+    out = []
+    for fc in bag.fcurves:
+        path = fc.data_path
+        if not (path.startswith('key_blocks["') and path.endswith('"].value')):
+            return None
+        if fc.mute or (fc.group is not None and fc.group.mute):
+            continue
+        index = blocks.find(path[len('key_blocks["'):-len('"].value')].replace('\\"', '"'))
+        if index < 0:
+            continue  # a key this mesh does not have (e.g. the correctives="none" copy): Blender skips it too
+        out.append((index, fc))
+    return out
+
+
+def _curve_values(blocks, curves, frame):
+    """Current key values (K,) float32 with the animated ones replaced by their F-curves at ``frame``."""
+    values = np.empty(len(blocks), dtype=np.float32)
+    blocks.foreach_get("value", values)
+    if curves:
+        index = np.fromiter((i for i, _ in curves), dtype=np.int64, count=len(curves))
+        animated = np.fromiter((fc.evaluate(frame) for _, fc in curves), dtype=np.float64, count=len(curves))
+        lo = np.empty(len(blocks), dtype=np.float32)
+        hi = np.empty(len(blocks), dtype=np.float32)
+        blocks.foreach_get("slider_min", lo)
+        blocks.foreach_get("slider_max", hi)
+        values[index] = np.clip(animated, lo[index], hi[index])  # RNA clamps animated values to the slider range
+    return values
+
+
+@contextlib.contextmanager
+def _mesh_off_during_bake(mesh_obj):
+    """While the exporter bakes, keep the body mesh out of the depsgraph and feed its key values from the F-curves.
+
+    Wraps the FBX exporter's bake function (``fbx_animations``) for the duration of one export; geometry, skin and
+    shape-key targets are gathered before it runs and do not see the change. Yields True when the fast path is active.
+    """
+    key = mesh_obj.data.shape_keys if mesh_obj is not None else None
+    curves = _value_curves(key) if key is not None else None
+    try:
+        from io_scene_fbx import export_fbx_bin
+    except ImportError:
+        export_fbx_bin = None
+    original = getattr(export_fbx_bin, "fbx_animations", None)
+    if curves is None or original is None:
+        yield False
+        return
+    scene = bpy.context.scene
+    blocks = key.key_blocks
+    # The values Blender's animation gave at the current frame must be what the F-curves give: else keep the plain path
+    now = _curve_values(blocks, curves, scene.frame_current + scene.frame_subframe)
+    current = np.empty(len(blocks), dtype=np.float32)
+    blocks.foreach_get("value", current)
+    if not np.allclose(now, current, rtol=0.0, atol=1e-6):
+        yield False
+        return
+
+    def feed(scene, depsgraph=None):
+        blocks.foreach_set("value", _curve_values(blocks, curves, scene.frame_current + scene.frame_subframe))
+
+    def fast_animations(scene_data):
+        hidden = mesh_obj.hide_viewport
+        saved = np.empty(len(blocks), dtype=np.float32)
+        blocks.foreach_get("value", saved)
+        mesh_obj.hide_viewport = True
+        bpy.app.handlers.frame_change_post.insert(0, feed)
+        try:
+            return original(scene_data)
+        finally:
+            bpy.app.handlers.frame_change_post.remove(feed)
+            mesh_obj.hide_viewport = hidden
+            blocks.foreach_set("value", saved)
+
+    export_fbx_bin.fbx_animations = fast_animations
+    try:
+        yield True
+    finally:
+        export_fbx_bin.fbx_animations = original
+
+
+# --------------------------------------------------------------------------------------------------------- exports
+
+def export_fbx(armature, filepath, target="blender", correctives="keys", frame_start=None, frame_end=None,
+               progress=None, fast=True):
+    """Write the body (armature + skinned mesh, baked animation) to an FBX file.
+
+    target: "blender" | "unity" | "unreal" (docs/fbx-presets.md); correctives: "keys" exports the Pose### keys and
+    their animation, "none" leaves them out (skeleton + shape only). Frames default to the body's action range.
+    progress(fraction) is called per baked frame. fast=False runs Blender's exporter unchanged (reference path).
+    Returns ``dict(frames=int, seconds=float, path=str, fast=bool)``.
+    """
+    if correctives not in CORRECTIVES:
+        raise ValueError(f"unknown correctives mode {correctives!r}; use one of {', '.join(CORRECTIVES)}")
+    options = fbx_options(target)
+    armature, mesh = _body_objects(armature)
+    start, end = _resolve_range(armature, frame_start, frame_end)
+    objects = [armature] + ([mesh] if mesh is not None else [])
+    t0 = time.perf_counter()
+    with contextlib.ExitStack() as stack:
+        tmp = stack.enter_context(_atomic_output(filepath))
+        stack.enter_context(_scene_kept(objects, start, end))
+        if mesh is not None and correctives == "none":
+            stack.enter_context(_mesh_without_correctives(mesh))
+        used_fast = stack.enter_context(_mesh_off_during_bake(mesh)) if fast else False
+        stack.enter_context(_frame_progress(progress, start, end))
+        _call_exporter(bpy.ops.export_scene.fbx, objects, filepath=tmp, **options)
+    return dict(frames=end - start + 1, seconds=time.perf_counter() - t0, path=os.path.abspath(os.fspath(filepath)),
+                fast=used_fast)
+
+
+def export_gltf(armature, filepath, correctives="keys", frame_start=None, frame_end=None, progress=None):
+    """Write the body to a binary glTF (.glb): skin, morph targets (Pose### left out with correctives="none") and
+    the animation sampled at every frame of the range. Returns ``dict(frames, seconds, path)``."""
+    if correctives not in CORRECTIVES:
+        raise ValueError(f"unknown correctives mode {correctives!r}; use one of {', '.join(CORRECTIVES)}")
+    armature, mesh = _body_objects(armature)
+    start, end = _resolve_range(armature, frame_start, frame_end)
+    objects = [armature] + ([mesh] if mesh is not None else [])
+    t0 = time.perf_counter()
+    with contextlib.ExitStack() as stack:
+        tmp = stack.enter_context(_atomic_output(filepath))
+        stack.enter_context(_scene_kept(objects, start, end))
+        if mesh is not None and correctives == "none":
+            stack.enter_context(_mesh_without_correctives(mesh))
+        stack.enter_context(_frame_progress(progress, start, end))
+        _call_exporter(bpy.ops.export_scene.gltf, objects, filepath=tmp, **gltf_options())
+    return dict(frames=end - start + 1, seconds=time.perf_counter() - t0, path=os.path.abspath(os.fspath(filepath)))
+
+
+def gltf_options():
+    """Keyword arguments of ``bpy.ops.export_scene.gltf`` (without ``filepath``): .glb, selection, baked scene range."""
+    return dict(
+        export_format="GLB",
+        use_selection=True,
+        export_apply=False,
+        export_animations=True,
+        export_animation_mode="SCENE",  # one animation over the scene range (set to the export range meanwhile)
+        export_frame_range=True,
+        export_force_sampling=True,
+        export_frame_step=1,
+        export_optimize_animation_size=False,
+        export_def_bones=False,
+        export_leaf_bone=False,
+        export_skins=True,
+        export_morph=True,
+        export_morph_animation=True,
+        export_morph_normal=False,
+        export_morph_tangent=False,
+        export_yup=True,
+        export_materials="EXPORT",
+    )
+
+
+def export_abc(armature, filepath, frame_start=None, frame_end=None, progress=None):
+    """Write the body's evaluated (deformed) mesh per frame to Alembic. Returns ``dict(frames, seconds, path)``."""
+    armature, mesh = _body_objects(armature)
+    start, end = _resolve_range(armature, frame_start, frame_end)
+    objects = [armature] + ([mesh] if mesh is not None else [])
+    t0 = time.perf_counter()
+    with contextlib.ExitStack() as stack:
+        tmp = stack.enter_context(_atomic_output(filepath))
+        stack.enter_context(_scene_kept(objects, start, end))
+        stack.enter_context(_frame_progress(progress, start, end))
+        _call_exporter(bpy.ops.wm.alembic_export, objects, filepath=tmp, start=start, end=end, selected=True,
+                       visible_objects_only=False, flatten=False, uvs=True, normals=True, face_sets=False,
+                       apply_subdiv=False, export_hair=False, export_particles=False, as_background_job=False,
+                       evaluation_mode="VIEWPORT")
+    return dict(frames=end - start + 1, seconds=time.perf_counter() - t0, path=os.path.abspath(os.fspath(filepath)))
