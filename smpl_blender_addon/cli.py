@@ -6,6 +6,10 @@ Commands:
   info MODEL    summary of a model file or built-in body (core only, no Blender needed)
   demo          build an open SMPL-X body in Blender, pose it, key its correctives, check it against the core,
                 and write a .blend, the pose (JSON) and an FBX into --out
+  export-fbx INPUT... --out DIR    motion files / folders -> one FBX per input and DIR/report.json
+  export-gltf, export-abc          the same, to glTF (.glb) and Alembic (.abc)
+
+Exit codes: 0 success, 1 some input failed, 2 usage error. See docs/batch.md (resume, --jobs, --shard, Slurm).
 """
 
 import argparse
@@ -110,6 +114,56 @@ def cmd_demo(args):
     return 0
 
 
+def cmd_export(args):
+    from . import batch
+
+    shard_spec = batch.parse_shard(args.shard) if args.shard else None
+    if args.jobs < 1:
+        raise batch.UsageError("--jobs must be at least 1")
+    if args.fps is not None and not args.fps > 0:
+        raise batch.UsageError("--fps must be a positive number")
+    options = {"model": args.model, "gender": args.gender, "fps": args.fps, "target": args.target,
+               "correctives": args.correctives}  # fmt: skip
+    return batch.run_batch(args.command, args.inputs, args.out, options, shard_spec=shard_spec, jobs=args.jobs,
+                           force=args.force)  # fmt: skip
+
+
+WORKER_COMMAND = "batch-worker"
+EXPORT_HELP = {
+    "export-fbx": "motion files -> FBX (one per input) + report.json",
+    "export-gltf": "motion files -> glTF binary (.glb, one per input) + report.json",
+    "export-abc": "motion files -> Alembic (.abc, one per input) + report.json",
+}
+EXPORT_EPILOG = """\
+INPUT: motion files (AMASS / Meshcapade .npz, .smpl, SMPLify-X .pkl, pose or EasyMocap .json) or folders, searched
+recursively (also for EasyMocap output folders). Each output is DIR/<path relative to the inputs' common folder>
++ extension (walk.npz -> walk.npz.fbx), written atomically. DIR/report.json (report.shard-I-of-N.json with --shard)
+lists every input: status ok / failed / skipped, frames, seconds, output, error. A re-run skips finished outputs.
+Exit code: 0 if every input succeeded, 1 if any failed, 2 for usage errors.
+Example: python -m smpl_blender_addon export-fbx amass/ --out fbx/ --target unity --fps 30 --jobs 2"""
+
+
+def _add_export_parser(sub, command):
+    p = sub.add_parser(command, help=EXPORT_HELP[command], description=EXPORT_HELP[command], epilog=EXPORT_EPILOG,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="motion files or folders")
+    p.add_argument("--out", required=True, metavar="DIR", help="output folder (created if needed)")
+    p.add_argument("--model", default="open-smplx", metavar="NAME|PATH",
+                   help='body model: "open-smplx" (default), "open-smpl", or an official model file / folder')
+    p.add_argument("--gender", default=None, choices=("female", "male", "neutral"),
+                   help="body gender (default: each motion's own)")
+    p.add_argument("--fps", type=float, default=None, metavar="N",
+                   help="resample to N frames per second, by time (default: each motion's own rate)")
+    p.add_argument("--target", default="blender", choices=("blender", "unity", "unreal"), help="exporter preset")
+    p.add_argument("--correctives", default="keys", choices=("keys", "none"),
+                   help="key the pose-corrective shape keys at every frame (default) or leave them out")
+    p.add_argument("--jobs", type=int, default=1, metavar="N", help="worker processes (default 1)")
+    p.add_argument("--shard", default=None, metavar="I/N",
+                   help="process only shard I of N (round robin on the sorted inputs; e.g. a Slurm array task)")
+    p.add_argument("--force", action="store_true", help="redo inputs whose output already exists")
+    p.set_defaults(func=cmd_export)
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog="python -m smpl_blender_addon", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
@@ -124,14 +178,21 @@ def build_parser():
     p.add_argument("--gender", default="neutral")
     p.add_argument("--seed", type=int, default=3, help="seed of the random body shape")
     p.set_defaults(func=cmd_demo)
+    for command in EXPORT_HELP:
+        _add_export_parser(sub, command)
     return parser
 
 
 def main(argv=None):
-    args = build_parser().parse_args(_argv() if argv is None else argv)
+    argv = _argv() if argv is None else list(argv)
+    if argv[:1] == [WORKER_COMMAND] and len(argv) == 2:  # internal: one worker of --jobs (not in --help)
+        from . import batch
+
+        return batch.run_worker(argv[1])
+    args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except ValueError as err:  # core errors name the file and the problem
+    except ValueError as err:  # usage errors, and core errors naming the file and the problem
         print(f"error: {err}", file=sys.stderr)
         return 2
 

@@ -84,7 +84,7 @@ def prepare_motion(filepath, model, fps, up_axis=None, rig_betas=None, rig_expre
     Args:
         filepath: motion file or EasyMocap folder.
         model: core model of the body that plays the motion.
-        fps: target frame rate (resampled by time).
+        fps: target frame rate (resampled by time); ``None`` keeps the motion's own rate.
         up_axis: overrides the world the file's data is in.
         rig_betas (nb,) / rig_expression (ne,): the static shape of an existing body's rig; ``None`` for a new body,
             which takes the motion's betas when the shape spaces match (the motion's kind and an official model).
@@ -114,7 +114,7 @@ def prepare_motion(filepath, model, fps, up_axis=None, rig_betas=None, rig_expre
                           f"{model.name!r} (different shape spaces): the body keeps its mean shape", stacklevel=2)
     ne = len(rig_expression) if rig_expression is not None else min(model.num_expressions or 0,
                                                                      DEFAULT_MAX_EXPRESSIONS)
-    motion = converted.resample(fps)
+    motion = converted.resample(fps) if fps else converted
     expression = None
     if motion.expression is not None and ne:
         expression = _fit_coefficients(motion.expression, ne, "expression coefficients", source)
@@ -193,7 +193,8 @@ def import_motion(filepath, body=None, model="open-smplx", gender=None, fps=None
             by joint name and the body keeps its shape. ``None`` adds a new body of ``model``.
         model: built-in name, model file path or core model, for a new body.
         gender: gender of a new body (default: the motion's; a missing built-in variant falls back to neutral).
-        fps: frame rate to resample to (by time); default the scene's. A new body sets the scene's rate to it.
+        fps: frame rate to resample to (by time); default the scene's; ``"source"`` keeps the file's own rate.
+            A new body sets the scene's rate to it.
         correctives: key the ``Pose###`` correctives at every frame.
         name: name of a new body (default: the file's name).
         frame_start: scene frame of the motion's first frame.
@@ -206,9 +207,12 @@ def import_motion(filepath, body=None, model="open-smplx", gender=None, fps=None
     report = progress or (lambda fraction: None)
     scene = bpy.context.scene
     source = os.fspath(filepath)
-    fps = float(fps) if fps else scene_fps(scene)
-    if not (math.isfinite(fps) and fps > 0):
-        raise ValueError(f"fps must be a positive number, got {fps}")
+    if fps == "source":
+        fps = None
+    else:
+        fps = float(fps) if fps else scene_fps(scene)
+        if not (math.isfinite(fps) and fps > 0):
+            raise ValueError(f"fps must be a positive number, got {fps}")
     report(0.0)
     arm = None
     if body is not None:
@@ -222,6 +226,7 @@ def import_motion(filepath, body=None, model="open-smplx", gender=None, fps=None
         model_obj = prepared["model"]
     report(0.2)
     motion = prepared["motion"]
+    fps = motion.fps
     frames = frame_start + np.arange(motion.num_frames, dtype=np.float64)
     created = []
     previous = {}
@@ -230,7 +235,7 @@ def import_motion(filepath, body=None, model="open-smplx", gender=None, fps=None
         if arm is None:
             arm = add_body(model_obj if prepared["model_spec"] is None else prepared["model_spec"],
                            gender=prepared["gender"], betas=prepared["betas"].astype(np.float32),
-                           name=name or motion_name(source), correctives=correctives)
+                           name=name or motion_name(source))
             created = [arm, body_mesh(arm)]
         mesh = body_mesh(arm)
         keys = mesh.data.shape_keys if mesh is not None else None
