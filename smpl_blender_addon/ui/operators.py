@@ -7,13 +7,16 @@ e.g. ``bpy.ops.smpl.add_body(model="open-smplx", gender="FEMALE", betas="1 -0.5"
 reported as an error and the operator is cancelled, which ``bpy.ops`` turns into a ``RuntimeError`` carrying the message.
 """
 
+import contextlib
+import warnings
+
 import bpy
 from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, StringProperty
 from bpy.types import Operator
 
 from ..blender import body as body_api
 from ..blender import correctives as correctives_api
-from ..blender import keyed_correctives as keyed_correctives_api
+from ..blender import motion as motion_api
 from ..blender import motion_export as motion_export_api
 from ..blender import pose as pose_api
 from ..blender import shape as shape_api
@@ -26,6 +29,7 @@ SHAPE_PART_ITEMS = (
     ("EXPRESSION", "Expression", "Facial expression (SMPL-X)"),
 )
 POSE_SIZES = (72, 156, 165)  # SMPL, SMPL-H, SMPL-X full axis-angle poses
+UP_AXIS_ARGUMENTS = {"DEFAULT": None, "Y": "Y", "Z": "Z", "CAMERA": "camera"}  # import_motion's up_axis argument
 
 
 class _BodyOperator:
@@ -51,6 +55,17 @@ def _run(operator, action, *args, **kwargs):
         operator.report({"ERROR"}, str(err))
         return {"CANCELLED"}
     return {"FINISHED"}
+
+
+@contextlib.contextmanager
+def _progress(context):
+    """Blender's progress indicator (cursor / status bar) from 0 to 1 while the block runs."""
+    window_manager = context.window_manager
+    window_manager.progress_begin(0.0, 1.0)
+    try:
+        yield
+    finally:
+        window_manager.progress_end()
 
 
 def _make_active(context, obj):
@@ -401,15 +416,73 @@ class SMPL_OT_update_correctives(_BodyOperator, Operator):
 
     def key_frames(self, context, arm):
         start, end = (None, None) if self.use_scene_range else (self.frame_start, self.frame_end)
-        window_manager = context.window_manager
-        window_manager.progress_begin(0.0, 1.0)  # the cursor / status-bar progress while the poses are read
-        try:
-            frames = keyed_correctives_api.key_correctives(
-                arm, scope=self.scope, frame_start=start, frame_end=end, progress=window_manager.progress_update
+        with _progress(context):
+            frames = correctives_api.update_correctives(
+                arm, scope=self.scope, frame_start=start, frame_end=end, progress=context.window_manager.progress_update
             )
-        finally:
-            window_manager.progress_end()
         self.report({"INFO"}, f"Keyed pose correctives of {arm.name} at {len(frames)} frames")
+
+
+class SMPL_OT_import_motion(_OpenFile, Operator):
+    """Import a motion (AMASS / Meshcapade .npz, .smpl, SMPLify-X .pkl, pose .json, EasyMocap folder) as an animated
+    new body, or onto the active body"""
+
+    bl_idname = "smpl.import_motion"
+    bl_label = "Import SMPL Motion"
+    bl_options = {"REGISTER", "UNDO"}
+
+    filter_glob: StringProperty(default="*.npz;*.smpl;*.pkl;*.json", options={"HIDDEN"})
+    target: EnumProperty(
+        name="Animate",
+        items=(("NEW", "New Body", "Add a new body for the motion"), ("ACTIVE", "Active Body", "Animate the active body")),
+        default="NEW",
+    )
+    model: StringProperty(
+        name="Model", description='New body: built-in ("open-smplx", "open-smpl") or a model file path', default="open-smplx"
+    )
+    gender: EnumProperty(name="Gender", items=properties.GENDER_ITEMS, default="DEFAULT")
+    name: StringProperty(name="Name", description="Name of a new body (default: the file's name)")
+    fps: FloatProperty(name="Frame rate", description="Resample to this rate; 0 = the scene's rate", default=0.0, min=0.0)
+    frame_start: IntProperty(name="Start frame", description="Scene frame of the motion's first frame", default=1)
+    correctives: BoolProperty(name="Key correctives", description="Key the pose correctives at every frame", default=True)
+    up_axis: EnumProperty(
+        name="Data world",
+        items=(
+            ("DEFAULT", "Format default", "The world the file format uses (AMASS: Z-up, .smpl: Y-up, fits: camera)"),
+            ("Y", "Y up", ""),
+            ("Z", "Z up", ""),
+            ("CAMERA", "Camera", "OpenCV camera frame (x right, y down, z forward)"),
+        ),
+        default="DEFAULT",
+    )
+
+    @classmethod
+    def poll(cls, context):
+        return SMPL_OT_add_body.poll(context)
+
+    def execute(self, context):
+        return _run(self, self.import_file, context)
+
+    def import_file(self, context):
+        body = None
+        if self.target == "ACTIVE":
+            body = properties.active_body(context)
+            if body is None:
+                raise ValueError("import motion: no SMPL body is selected to animate")
+        model = bpy.path.abspath(self.model) if self.model.startswith("//") else self.model
+        with _progress(context), warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            arm = motion_api.import_motion(
+                bpy.path.abspath(self.filepath), body=body, model=model, gender=properties.gender_argument(self.gender),
+                fps=self.fps or None, correctives=self.correctives, name=self.name or None,
+                frame_start=self.frame_start, up_axis=UP_AXIS_ARGUMENTS[self.up_axis],
+                progress=context.window_manager.progress_update,
+            )
+        for warning in caught:  # e.g. a missing gendered built-in body: worth telling, not worth failing
+            self.report({"WARNING"}, str(warning.message))
+        _make_active(context, arm)
+        properties.sync_shape_sliders(arm)
+        self.report({"INFO"}, f"Imported {bpy.path.basename(self.filepath)} onto {arm.name}")
 
 
 class SMPL_OT_export_motion(_BodyOperator, Operator):
@@ -461,6 +534,10 @@ def menu_export_motion(self, context):
     self.layout.operator(SMPL_OT_export_motion.bl_idname, text="SMPL motion (.npz/.smpl)")
 
 
+def menu_import_motion(self, context):
+    self.layout.operator(SMPL_OT_import_motion.bl_idname, text="SMPL motion (.npz/.smpl/.pkl/.json)")
+
+
 def menu_import_body(self, context):
     self.layout.operator(SMPL_OT_import_body.bl_idname, text="SMPL body (.npz/.pkl)")
 
@@ -484,11 +561,13 @@ CLASSES = (
     SMPL_OT_hand_pose,
     SMPL_OT_write_pose,
     SMPL_OT_update_correctives,
+    SMPL_OT_import_motion,
     SMPL_OT_export_motion,
 )
 MENUS = (
     (bpy.types.TOPBAR_MT_file_import, menu_import_body),
     (bpy.types.TOPBAR_MT_file_import, menu_import_pose),
+    (bpy.types.TOPBAR_MT_file_import, menu_import_motion),
     (bpy.types.TOPBAR_MT_file_export, menu_export_motion),
 )
 

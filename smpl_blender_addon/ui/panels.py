@@ -44,7 +44,9 @@ class SMPL_PT_body(_SidebarPanel):
         if settings.model:
             add.model = settings.model
         add.gender = settings.gender
-        layout.operator(ops.SMPL_OT_import_body.bl_idname, text="From File...", icon="FILEBROWSER")
+        row = layout.row(align=True)
+        row.operator(ops.SMPL_OT_import_body.bl_idname, text="Body File...", icon="FILEBROWSER")
+        row.operator(ops.SMPL_OT_import_motion.bl_idname, text="Motion...", icon="ANIM")
         arm = properties.active_body(context)
         if arm is not None:
             box = layout.box()

@@ -444,3 +444,40 @@ def test_export_motion_writes_the_keyed_animation(model_files, tmp_path):
         np.testing.assert_allclose(poses[frame - 1, 12:15], [knee.rotation_euler[0], 0.0, 0.0], atol=1e-5)
     with pytest.raises(RuntimeError, match="empty"):
         bpy.ops.smpl.export_motion(filepath=str(path), use_action_range=False, frame_start=5, frame_end=1)
+
+
+def _amass_file(path, frames=12, seed=4):
+    """An AMASS-style SMPL-H motion (Z-up world, 30 fps) with random body joint rotations; returns its poses (F, 156)."""
+    rng = np.random.default_rng(seed)
+    poses = np.zeros((frames, 156))
+    poses[:, 3:66] = rng.normal(0.0, 0.3, (frames, 63))
+    np.savez(path, poses=poses, trans=rng.normal(0.0, 0.1, (frames, 3)), betas=np.zeros(16), gender="neutral",
+             mocap_framerate=30.0)  # fmt: skip
+    return poses
+
+
+def test_import_motion_new_body_and_onto_the_active_body(model_files, tmp_path):
+    poses = _amass_file(tmp_path / "walk_poses.npz")
+    scene = bpy.context.scene
+    result = bpy.ops.smpl.import_motion(filepath=str(tmp_path / "walk_poses.npz"), model=str(model_files["smpl"]), fps=30)
+    assert result == {"FINISHED"}
+    arm = bpy.context.active_object
+    assert body_api.find_body(arm) == arm and len(arm.smpl_ui.betas) == 10
+    assert (scene.frame_start, scene.frame_end) == (1, 12)
+    for frame in (1, 7, 12):
+        scene.frame_set(frame)
+        # joints 1..21 are parent-relative rotations: the same in any world frame (only the root is re-framed)
+        np.testing.assert_allclose(get_pose(arm)[3:66], poses[frame - 1, 3:66], atol=1e-5)
+
+    bpy.ops.smpl.add_body(model=str(model_files["smpl"]), name="Target")
+    target = bpy.context.active_object
+    before = scene_snapshot()
+    bad = tmp_path / "bad_motion.npz"
+    np.savez(bad, poses=np.zeros((3, 7)), trans=np.zeros((3, 3)), mocap_framerate=30.0)
+    with pytest.raises(RuntimeError, match=re.escape(bad.name)):
+        bpy.ops.smpl.import_motion(filepath=str(bad), target="ACTIVE")
+    assert scene_snapshot() == before and target.animation_data is None
+    assert bpy.ops.smpl.import_motion(filepath=str(tmp_path / "walk_poses.npz"), target="ACTIVE", fps=30) == {"FINISHED"}
+    assert bpy.context.active_object == target and target.animation_data.action is not None
+    scene.frame_set(7)
+    np.testing.assert_allclose(get_pose(target)[3:66], poses[6, 3:66], atol=1e-5)
