@@ -16,6 +16,7 @@ from bpy.types import Operator
 
 from ..blender import body as body_api
 from ..blender import correctives as correctives_api
+from ..blender import export as export_api
 from ..blender import motion as motion_api
 from ..blender import motion_export as motion_export_api
 from ..blender import pose as pose_api
@@ -530,6 +531,90 @@ class SMPL_OT_export_motion(_BodyOperator, Operator):
         self.report({"INFO"}, f"Wrote {path}")
 
 
+EXPORT_FORMATS = {"FBX": ".fbx", "GLB": ".glb", "ABC": ".abc"}
+
+
+class _ExportBody(_BodyOperator):
+    """Options and work shared by smpl.export_body and smpl.export_fbx (Blender cannot subclass a registered operator)."""
+
+    filepath: StringProperty(name="File", subtype="FILE_PATH")
+    target: EnumProperty(
+        name="FBX for",
+        items=(
+            ("blender", "Blender", "Y-up, centimetres: round trips into Blender"),
+            ("unity", "Unity", "Y-up, metres, node scale 1"),
+            ("unreal", "Unreal", "Z-up, centimetres, node scale 1"),
+        ),
+        default="blender",
+    )
+    correctives: EnumProperty(
+        name="Correctives",
+        items=(("keys", "Shape keys", "Export the Pose### keys and their animation"), ("none", "None", "Leave them out")),
+        default="keys",
+    )
+    use_action_range: BoolProperty(name="Action range", description="Export the body's action range", default=True)
+    frame_start: IntProperty(name="Start", default=1)
+    frame_end: IntProperty(name="End", default=250)
+
+    def invoke(self, context, event):
+        if not self.filepath:
+            self.filepath = bpy.path.ensure_ext(properties.active_body(context).name, EXPORT_FORMATS[self.format])
+        context.window_manager.fileselect_add(self)
+        return {"RUNNING_MODAL"}
+
+    def execute(self, context):
+        return _run(self, self.export, context, properties.active_body(context))
+
+    def export(self, context, arm):
+        if not self.filepath:
+            raise ValueError(f"export {self.format}: a file path is needed")
+        path = bpy.path.ensure_ext(bpy.path.abspath(self.filepath), EXPORT_FORMATS[self.format])
+        start, end = (None, None) if self.use_action_range else (self.frame_start, self.frame_end)
+        common = dict(frame_start=start, frame_end=end, progress=context.window_manager.progress_update)
+        with _progress(context):
+            if self.format == "FBX":
+                done = export_api.export_fbx(arm, path, target=self.target, correctives=self.correctives, **common)
+            elif self.format == "GLB":
+                done = export_api.export_gltf(arm, path, correctives=self.correctives, **common)
+            else:
+                done = export_api.export_abc(arm, path, **common)
+        self.report({"INFO"}, f"Wrote {done['path']}: {done['frames']} frames in {done['seconds']:.1f} s")
+
+
+class SMPL_OT_export_body(_ExportBody, Operator):
+    """Export the active body (armature and skinned mesh, baked animation) to FBX, glTF (.glb) or Alembic"""
+
+    bl_idname = "smpl.export_body"
+    bl_label = "Export SMPL Body"
+    bl_options = {"REGISTER", "UNDO"}
+
+    filter_glob: StringProperty(default="*.fbx;*.glb;*.abc", options={"HIDDEN"})
+    format: EnumProperty(
+        name="Format",
+        items=(
+            ("FBX", "FBX", "Armature, skinned mesh, shape keys and their animation"),
+            ("GLB", "glTF (.glb)", "Skin, morph targets and the animation sampled at every frame"),
+            ("ABC", "Alembic", "The deformed mesh of every frame"),
+        ),
+        default="FBX",
+    )
+
+
+class SMPL_OT_export_fbx(_ExportBody, Operator):
+    """Export the active body to FBX for Blender, Unity or Unreal (no leaf bones, root motion on the pelvis)"""
+
+    bl_idname = "smpl.export_fbx"
+    bl_label = "Export SMPL Body (FBX)"
+    bl_options = {"REGISTER", "UNDO"}
+
+    filter_glob: StringProperty(default="*.fbx", options={"HIDDEN"})
+    format: EnumProperty(name="Format", items=(("FBX", "FBX", ""),), default="FBX", options={"HIDDEN"})
+
+
+def menu_export_body(self, context):
+    self.layout.operator(SMPL_OT_export_body.bl_idname, text="SMPL body (.fbx/.glb/.abc)")
+
+
 def menu_export_motion(self, context):
     self.layout.operator(SMPL_OT_export_motion.bl_idname, text="SMPL motion (.npz/.smpl)")
 
@@ -563,11 +648,14 @@ CLASSES = (
     SMPL_OT_update_correctives,
     SMPL_OT_import_motion,
     SMPL_OT_export_motion,
+    SMPL_OT_export_body,
+    SMPL_OT_export_fbx,
 )
 MENUS = (
     (bpy.types.TOPBAR_MT_file_import, menu_import_body),
     (bpy.types.TOPBAR_MT_file_import, menu_import_pose),
     (bpy.types.TOPBAR_MT_file_import, menu_import_motion),
+    (bpy.types.TOPBAR_MT_file_export, menu_export_body),
     (bpy.types.TOPBAR_MT_file_export, menu_export_motion),
 )
 

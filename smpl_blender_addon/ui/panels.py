@@ -121,7 +121,10 @@ class SMPL_PT_pose(_SidebarPanel):
         column = layout.column(align=True)
         for scope, label in (("FRAME", "Current Pose"), ("KEYFRAMES", "Key Every Keyframe"), ("RANGE", "Key Frame Range")):
             column.operator(ops.SMPL_OT_update_correctives.bl_idname, text=label, icon="SHAPEKEY_DATA").scope = scope
-        layout.operator(ops.SMPL_OT_export_motion.bl_idname, text="Export Motion...", icon="EXPORT")
+        row = layout.row(align=True)
+        row.operator(ops.SMPL_OT_export_fbx.bl_idname, text="FBX...", icon="EXPORT")
+        row.operator(ops.SMPL_OT_export_body.bl_idname, text="glTF / ABC...").format = "GLB"
+        row.operator(ops.SMPL_OT_export_motion.bl_idname, text="Motion...")
 
 
 CLASSES = (SMPL_UL_shape_values, SMPL_PT_body, SMPL_PT_shape, SMPL_PT_pose)

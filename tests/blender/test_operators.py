@@ -481,3 +481,51 @@ def test_import_motion_new_body_and_onto_the_active_body(model_files, tmp_path):
     assert bpy.context.active_object == target and target.animation_data.action is not None
     scene.frame_set(7)
     np.testing.assert_allclose(get_pose(target)[3:66], poses[6, 3:66], atol=1e-5)
+
+
+UFBX_READER = textwrap.dedent(
+    """
+    import json, sys
+    import ufbx
+    scene = ufbx.load_file(sys.argv[1])
+    print("RESULT " + json.dumps({
+        "bones": sorted(node.name for node in scene.nodes if node.bone is not None),
+        "blend_channels": len(scene.blend_channels),
+        "stacks": len(scene.anim_stacks),
+        "vertices": [mesh.num_vertices for mesh in scene.meshes],
+    }))
+    """
+)
+
+
+def test_export_fbx_and_gltf_read_back_independently(model_files, tmp_path):
+    ufbx = pytest.importorskip("ufbx")
+    pygltflib = pytest.importorskip("pygltflib")
+    bpy.ops.smpl.add_body(model=str(model_files["smplx"]))  # 282 vertices: a fast export
+    arm = bpy.context.active_object
+    knee = arm.pose.bones["left_knee"]
+    for frame, angle in ((1, 0.1), (5, 0.8)):
+        knee.rotation_quaternion = (np.cos(angle / 2), np.sin(angle / 2), 0.0, 0.0)
+        knee.keyframe_insert("rotation_quaternion", frame=frame)
+    bpy.context.scene.frame_set(3)
+
+    fbx_path = tmp_path / "body.fbx"
+    assert bpy.ops.smpl.export_fbx(filepath=str(fbx_path), target="unity") == {"FINISHED"}
+    assert bpy.context.active_object == arm and bpy.context.scene.frame_current == 3  # scene as it was
+    script = tmp_path / "read_fbx.py"
+    script.write_text(UFBX_READER)
+    # ufbx can crash at interpreter exit (blender-notes.md): read in a subprocess, keep only its printed result
+    done = subprocess.run([sys.executable, str(script), str(fbx_path)], capture_output=True, text=True, timeout=120)
+    lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
+    assert lines, done.stdout + done.stderr
+    read = json.loads(lines[0][len("RESULT "):])
+    assert {"pelvis", "left_knee", "jaw", "right_index3"} <= set(read["bones"]) and read["stacks"] >= 1
+    assert read["vertices"] == [282] and read["blend_channels"] == 10 + 10 + 486  # Shape###, Exp###, Pose###
+    del ufbx
+
+    glb_path = tmp_path / "body.glb"
+    assert bpy.ops.smpl.export_body(filepath=str(glb_path), format="GLB") == {"FINISHED"}
+    gltf = pygltflib.GLTF2().load(str(glb_path))
+    assert "left_knee" in {node.name for node in gltf.nodes} and len(gltf.animations) >= 1
+    targets = {len(primitive.targets or []) for mesh in gltf.meshes for primitive in mesh.primitives}
+    assert targets == {10 + 10 + 486}  # morph targets: betas, expression and correctives

@@ -162,7 +162,7 @@ INSTALL_SCRIPT = """
 EXPECTED_OPERATORS = {
     "add_body", "import_body", "set_shape", "random_shape", "reset_shape", "height_weight", "snap_to_ground",
     "set_pose", "load_pose", "reset_pose", "hand_pose", "write_pose", "update_correctives", "scan_model_folders",
-    "show_shape_sliders", "export_motion", "import_motion",
+    "show_shape_sliders", "export_motion", "import_motion", "export_body", "export_fbx",
 }
 
 
