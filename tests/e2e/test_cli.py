@@ -1,0 +1,109 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The command line's entries and conventions in subprocesses: --help, usage errors (exit code 2), the script form used
+by ``blender -b --python smpl_blender_addon/cli.py -- ...``, the info / demo commands, and the glTF / Alembic siblings
+of export-fbx (glTF read back with pygltflib)."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from smpl_blender_addon.core.motion import Motion, write_amass_npz
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+CLI_SCRIPT = os.path.join(REPO, "smpl_blender_addon", "cli.py")
+
+
+def run(args, script=False, timeout=240):
+    env = dict(os.environ, PYTHONPATH=REPO)
+    command = [sys.executable, CLI_SCRIPT] if script else [sys.executable, "-m", "smpl_blender_addon"]
+    return subprocess.run(command + [str(a) for a in args], cwd=REPO, env=env, capture_output=True, text=True,
+                          timeout=timeout)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def motion_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("motion") / "wave.npz"
+    rng = np.random.default_rng(3)
+    write_amass_npz(path, Motion(fps=25.0, poses=rng.normal(0, 0.3, (11, 72)), trans=np.zeros((11, 3)),
+                                 betas=np.zeros(10), gender="neutral", kind="smpl", up_axis="Z"))  # fmt: skip
+    return str(path)
+
+
+def test_help_lists_the_commands():
+    done = run(["--help"])
+    assert done.returncode == 0
+    for command in ("info", "demo", "export-fbx", "export-gltf", "export-abc"):
+        assert command in done.stdout
+    assert "batch-worker" not in done.stdout  # internal
+    sub = run(["export-fbx", "--help"])
+    assert sub.returncode == 0
+    for option in ("--out", "--model", "--gender", "--fps", "--target", "--correctives", "--jobs", "--shard", "--force"):
+        assert option in sub.stdout
+
+
+@pytest.mark.parametrize("args, message", [
+    (["export-fbx", "{motion}"], "--out"),
+    (["export-fbx", "/no/such/motion.npz", "--out", "{tmp}"], "input not found"),
+    (["export-fbx", "{motion}", "--out", "{tmp}", "--shard", "3/3"], "--shard"),
+    (["export-fbx", "{motion}", "--out", "{tmp}", "--shard", "x"], "--shard"),
+    (["export-fbx", "{motion}", "--out", "{tmp}", "--jobs", "0"], "--jobs"),
+    (["export-fbx", "{motion}", "--out", "{tmp}", "--target", "maya"], "--target"),
+    (["export-fbx", "{empty}", "--out", "{tmp}"], "no motion files"),
+])  # fmt: skip
+def test_usage_errors_exit_2(args, message, motion_file, tmp_path):
+    (tmp_path / "empty").mkdir()
+    fill = {"motion": motion_file, "tmp": tmp_path / "out", "empty": tmp_path / "empty"}
+    done = run([a.format(**fill) for a in args])
+    assert done.returncode == 2, done.stderr
+    assert message in done.stderr
+    assert not (tmp_path / "out" / "report.json").exists()
+
+
+def test_info_needs_no_blender():
+    done = run(["info", "open-smpl"])
+    assert done.returncode == 0
+    assert json.loads(done.stdout)["joints"] == 24
+
+
+def test_demo_still_works(tmp_path):
+    done = run(["demo", "--out", tmp_path])
+    assert done.returncode == 0, done.stderr
+    assert {"demo.blend", "demo_pose.json", "demo.fbx"} <= set(os.listdir(tmp_path))
+
+
+def test_script_entry_after_double_dash(motion_file, tmp_path):
+    """The form Blender runs: ``blender -b --python smpl_blender_addon/cli.py -- export-fbx ...``; here the script
+    runs under this Python with the arguments after ``--``, as Blender leaves them in sys.argv."""
+    pytest.importorskip("bpy")
+    done = run(["--", "export-fbx", motion_file, "--out", tmp_path, "--model", "open-smpl"], script=True)
+    assert done.returncode == 0, done.stderr
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert [e["status"] for e in report["inputs"]] == ["ok"]
+    assert report["inputs"][0]["frames"] == 11  # the file's own rate (25 fps) kept without --fps
+    assert (tmp_path / "wave.npz.fbx").stat().st_size > 0
+
+
+def test_gltf_sibling(motion_file, tmp_path):
+    pytest.importorskip("bpy")
+    pygltflib = pytest.importorskip("pygltflib")
+    gltf = run(["export-gltf", motion_file, "--out", tmp_path / "gltf", "--model", "open-smpl", "--fps", 50])
+    assert gltf.returncode == 0, gltf.stderr
+    glb = pygltflib.GLTF2().load(str(tmp_path / "gltf" / "wave.npz.glb"))
+    assert glb.skins and {"pelvis", "left_knee"} <= {n.name for n in glb.nodes}
+    times = glb.accessors[glb.animations[0].samplers[0].input]
+    assert times.count == 21  # 0.4 s at 50 fps
+    assert times.max[0] - times.min[0] == pytest.approx(0.4, abs=1e-4)
+
+
+@pytest.mark.xfail(reason="export.py export_abc passes visible_objects_only, unknown to bpy 5.0's alembic_export",
+                   strict=False)
+def test_alembic_sibling(motion_file, tmp_path):
+    pytest.importorskip("bpy")
+    abc = run(["export-abc", motion_file, "--out", tmp_path / "abc", "--model", "open-smpl"])
+    assert abc.returncode == 0, abc.stderr
+    assert (tmp_path / "abc" / "wave.npz.abc").stat().st_size > 0
+    assert json.loads((tmp_path / "abc" / "report.json").read_text())["inputs"][0]["frames"] == 11
