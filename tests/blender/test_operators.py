@@ -529,3 +529,42 @@ def test_export_fbx_and_gltf_read_back_independently(model_files, tmp_path):
     assert "left_knee" in {node.name for node in gltf.nodes} and len(gltf.animations) >= 1
     targets = {len(primitive.targets or []) for mesh in gltf.meshes for primitive in mesh.primitives}
     assert targets == {10 + 10 + 486}  # morph targets: betas, expression and correctives
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("0.1 0.2 -3e-2", [0.1, 0.2, -0.03]),
+        ("0.1, 0.2;\n-0.03", [0.1, 0.2, -0.03]),
+        ("[[0.1, 0.2], [-0.03]]", [0.1, 0.2, -0.03]),
+        ('{"pose": [0.1, 0.2, -0.03], "gender": "female"}', [0.1, 0.2, -0.03]),
+        ("pose = [0.1, 0.2, -0.03]\n#  0 pelvis: [0.1, 0.2, -0.03]\n", [0.1, 0.2, -0.03]),
+        ("   ", None),
+    ],
+)
+def test_number_text_forms(text, expected):
+    from smpl_blender_addon.ui.parsing import parse_numbers
+
+    values = parse_numbers(text, "betas")
+    if expected is None:
+        assert values is None
+    else:
+        assert values.dtype == np.float32
+        np.testing.assert_allclose(values, expected, rtol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("1 2 x", "cannot read 'x'"),
+        ("1 nan 2", "contains values that are not finite"),
+        ("[1, 2]", "2 numbers given, expected 3"),
+        ("{}", "cannot read '{}'"),
+        ("pose = []", "no numbers found"),
+    ],
+)
+def test_number_text_errors_name_the_field_and_the_problem(text, message):
+    from smpl_blender_addon.ui.parsing import parse_numbers
+
+    with pytest.raises(ValueError, match=re.escape(f"betas: {message}")):
+        parse_numbers(text, "betas", sizes=(3,))
