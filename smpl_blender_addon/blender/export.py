@@ -62,9 +62,12 @@ FBX_PRESETS = {
                     global_scale=1.0, bake_space_transform=False),
     "unity": dict(axis_forward="-Z", axis_up="Y", apply_unit_scale=True, apply_scale_options="FBX_SCALE_ALL",
                   global_scale=1.0, bake_space_transform=False),
-    "unreal": dict(axis_forward="-Y", axis_up="Z", apply_unit_scale=True, apply_scale_options="FBX_SCALE_NONE",
-                   global_scale=1.0, bake_space_transform=True),
+    # the body is exported from a temporary copy scaled x100 (see _centimetre_copies); FBX_SCALE_ALL with 0.01 then
+    # writes UnitScaleFactor 1 (cm) and leaves the data and every node scale as they are
+    "unreal": dict(axis_forward="Y", axis_up="Z", apply_unit_scale=True, apply_scale_options="FBX_SCALE_ALL",
+                   global_scale=0.01, bake_space_transform=False),
 }
+UNREAL_SCALE = 100.0  # metres -> centimetres, in the exported data itself
 
 
 def fbx_options(target="blender"):
@@ -239,11 +242,101 @@ def _mesh_without_correctives(mesh_obj):
         if copy.name == name:
             copy.name = name + ".smpl-export-copy"
         original.name = name
-        key = copy.shape_keys
-        bpy.data.meshes.remove(copy)
-        if key is not None and key.users == 0:
+        bpy.data.meshes.remove(copy)  # its shape-key datablock goes with it
+
+
+# ------------------------------------------------------------------------------ target="unreal": centimetre copies
+
+def _swap_names(pairs):
+    """Give each ``new`` ID the name of its ``old`` partner (the old one gets a temporary name). Returns the undo list."""
+    undo = []
+    for old, new in pairs:
+        name = old.name
+        old.name = name + ".smpl-export-original"
+        new.name = name
+        undo.append((old, new, name))
+    return undo
+
+
+def _restore_names(undo):
+    for old, new, name in reversed(undo):
+        with contextlib.suppress(ReferenceError):
+            new.name = name + ".smpl-export-copy"
+        old.name = name
+
+
+@contextlib.contextmanager
+def _centimetre_copies(armature, mesh_obj, scale=UNREAL_SCALE):
+    """Temporary copies of the body with lengths x ``scale``: rest bones, mesh and shape keys, location F-curves.
+
+    Unreal builds its skeleton from the FBX nodes: a root node scaled x100 (Blender's usual way to write centimetres)
+    becomes a scaled root bone. With the lengths in the data, every node has scale 1 and the file's unit is the
+    centimetre. The copies carry the originals' names (the originals are renamed meanwhile); everything is removed and
+    renamed back on exit. Yields (armature copy, mesh copy or None).
+    """
+    from mathutils import Matrix
+
+    collection = bpy.context.scene.collection
+    matrix = Matrix.Scale(scale, 4)
+    created = []
+    undo = []
+    try:
+        arm_data = armature.data.copy()
+        created.append(arm_data)
+        arm_copy = armature.copy()
+        created.append(arm_copy)
+        arm_copy.data = arm_data
+        arm_copy.animation_data_clear()
+        collection.objects.link(arm_copy)
+        arm_data.transform(matrix)
+        ad = armature.animation_data
+        if ad is not None and ad.action is not None:
+            action = ad.action.copy()
+            created.append(action)
+            new_ad = arm_copy.animation_data_create()
+            new_ad.action = action
+            new_ad.action_slot = action.slots[ad.action_slot.identifier] if ad.action_slot else None
+            bag = channelbag(arm_copy)
+            for fc in bag.fcurves if bag is not None else ():
+                if fc.data_path.endswith(".location"):
+                    co = np.empty(2 * len(fc.keyframe_points), dtype=np.float32)
+                    for prop in ("co", "handle_left", "handle_right"):
+                        fc.keyframe_points.foreach_get(prop, co)
+                        co[1::2] *= scale
+                        fc.keyframe_points.foreach_set(prop, co)
+                    fc.update()
+        pb_copy = arm_copy.pose.bones
+        for pb in armature.pose.bones:  # unkeyed static locations scale too
+            pb_copy[pb.name].location = pb.location * scale
+        undo += _swap_names([(armature, arm_copy), (armature.data, arm_data)])
+        mesh_copy = None
+        if mesh_obj is not None:
+            mesh_data = mesh_obj.data.copy()
+            created.append(mesh_data)
+            mesh_copy = mesh_obj.copy()
+            created.append(mesh_copy)
+            mesh_copy.data = mesh_data
+            collection.objects.link(mesh_copy)
+            mesh_data.transform(matrix, shape_keys=True)
+            mesh_copy.parent = arm_copy
+            mesh_copy.matrix_parent_inverse = mesh_obj.matrix_parent_inverse
+            for mod in mesh_copy.modifiers:
+                if mod.type == "ARMATURE" and mod.object == armature:
+                    mod.object = arm_copy
+            undo += _swap_names([(mesh_obj, mesh_copy), (mesh_obj.data, mesh_data)])
+        yield arm_copy, mesh_copy
+    finally:
+        _restore_names(undo)
+        for id_block in reversed(created):
             with contextlib.suppress(ReferenceError):
-                bpy.data.shape_keys.remove(key)
+                if isinstance(id_block, bpy.types.Object):
+                    bpy.data.objects.remove(id_block)
+                elif isinstance(id_block, bpy.types.Mesh):
+                    bpy.data.meshes.remove(id_block)
+                elif isinstance(id_block, bpy.types.Armature):
+                    bpy.data.armatures.remove(id_block)
+                elif isinstance(id_block, bpy.types.Action):
+                    bpy.data.actions.remove(id_block)
 
 
 # ------------------------------------------------------------------------------------ fast bake of shape-key values
@@ -316,7 +409,8 @@ def _mesh_off_during_bake(mesh_obj):
         return
     scene = bpy.context.scene
     blocks = key.key_blocks
-    # The values Blender's animation gave at the current frame must be what the F-curves give: else keep the plain path
+    # The values Blender's animation gives at the current frame must be what the F-curves give: else keep the plain path
+    scene.frame_set(scene.frame_current, subframe=scene.frame_subframe)  # flush the animation to the key blocks
     now = _curve_values(blocks, curves, scene.frame_current + scene.frame_subframe)
     current = np.empty(len(blocks), dtype=np.float32)
     blocks.foreach_get("value", current)
@@ -368,6 +462,9 @@ def export_fbx(armature, filepath, target="blender", correctives="keys", frame_s
     with contextlib.ExitStack() as stack:
         tmp = stack.enter_context(_atomic_output(filepath))
         stack.enter_context(_scene_kept(objects, start, end))
+        if target == "unreal":
+            armature, mesh = stack.enter_context(_centimetre_copies(armature, mesh))
+            objects = [armature] + ([mesh] if mesh is not None else [])
         if mesh is not None and correctives == "none":
             stack.enter_context(_mesh_without_correctives(mesh))
         used_fast = stack.enter_context(_mesh_off_during_bake(mesh)) if fast else False

@@ -1,0 +1,287 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""FBX / glTF / Alembic export of animated bodies, read back with independent readers and checked against the core.
+
+FBX files are read with ufbx in a subprocess (tests/ufbx_reader.py; ufbx 0.0.5 can crash when scenes are freed),
+glTF with the Khronos validator (npm gltf-validator, installed in a cache folder outside the repository) and pygltflib,
+Alembic by Blender's own importer against the evaluated mesh it was written from.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import bpy
+import numpy as np
+import pytest
+from blender_helpers import evaluated_world_vertices, synthetic_model
+
+from smpl_blender_addon import core
+from smpl_blender_addon.blender import add_body, animation, body_mesh
+from smpl_blender_addon.blender.body import to_blender
+from smpl_blender_addon.blender.export import export_abc, export_fbx, export_gltf
+from smpl_blender_addon.blender.keyed_correctives import key_correctives
+
+READER = Path(__file__).resolve().parent.parent / "ufbx_reader.py"
+FRAMES = 12
+FPS = 30
+
+
+def animated_body(kind="smplx", frames=FRAMES, seed=0, betas=None):
+    """Body keyed at frames 1..frames with random poses and root motion, correctives keyed. Returns arm, model, poses, transl."""
+    model = synthetic_model(kind)
+    bpy.context.scene.render.fps = FPS
+    arm = add_body(model, betas=betas)
+    rng = np.random.default_rng(seed)
+    poses = rng.normal(0, 0.5, (frames, model.pose_size))
+    transl = rng.normal(0, 0.3, (frames, 3))
+    animation.key_pose_sequence(arm, np.arange(1.0, frames + 1), poses, transl)
+    key_correctives(arm, "KEYFRAMES")
+    return arm, model, poses, transl
+
+
+def read_fbx(path, frames=(), npz=None):
+    cmd = [sys.executable, str(READER), str(path), "--frames", *map(str, frames)]
+    if npz:
+        cmd += ["--npz", str(npz)]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    info = json.loads(out.stdout)
+    return info, (dict(np.load(npz, allow_pickle=False)) if npz else None)
+
+
+def core_joints(model, pose, transl, betas=None):
+    """The core's world joints (J, 3) in SMPL axes, metres."""
+    return model.forward(betas=betas, pose=pose, transl=transl, dtype=np.float64).joints[0]
+
+
+def world_position(sample, name):
+    return np.array(sample["world"][name])[:3, 3]
+
+
+# ------------------------------------------------------------------------------------------------------------ FBX
+
+def test_fbx_blender_preset_joints_and_weights_equal_the_core(tmp_path):
+    betas = np.linspace(-1.0, 1.0, 10)
+    arm, model, poses, transl = animated_body(betas=betas)
+    mid = 7
+    result = export_fbx(arm, tmp_path / "body.fbx")
+    assert result["frames"] == FRAMES and result["fast"] and os.path.isfile(result["path"])
+    info, arrays = read_fbx(tmp_path / "body.fbx", frames=[mid], npz=tmp_path / "body.npz")
+    assert info["settings"]["unit_meters"] == pytest.approx(0.01)  # centimetres
+    assert info["settings"]["axes"]["up"] == 2  # UFBX_COORDINATE_AXIS_POSITIVE_Y
+    bones = [n["name"] for n in info["nodes"] if n["is_bone"]]
+    assert sorted(bones) == sorted(model.joint_names)  # joints by name, no *_end leaf bones
+    assert not any(n["name"].endswith("_end") for n in info["nodes"])
+    (mesh,) = info["meshes"]
+    assert mesh["num_vertices"] == model.num_vertices
+    assert sorted(c["bone"] for c in mesh["clusters"]) == sorted(model.joint_names)  # skinned to every joint
+    skin = arrays["mesh0_skin"]
+    cluster_bones = [c["bone"] for c in mesh["clusters"]]
+    order = [cluster_bones.index(n) for n in model.joint_names]
+    np.testing.assert_allclose(skin[:, order], model.weights, atol=1e-6)
+    channels = [c["name"] for c in mesh["channels"]]
+    assert channels[:10] == [f"Shape{i:03d}" for i in range(10)]
+    assert sum(c.startswith("Pose") for c in channels) == 9 * (model.num_joints - 1)
+    stack = info["stacks"][0]
+    assert stack["time_end"] - stack["time_begin"] == pytest.approx((FRAMES - 1) / FPS)
+    # mid frame: joint world positions (cm, Y-up == SMPL axes) and blend weights equal the core's
+    (sample,) = info["samples"]
+    expected = core_joints(model, poses[mid - 1], transl[mid - 1], betas) * 100.0
+    got = np.array([world_position(sample, n) for n in model.joint_names])
+    np.testing.assert_allclose(got, expected, atol=2e-3)
+    weights = core.pose_corrective_weights(poses[mid - 1], model)[0]
+    got_w = np.array([sample["weights"][f"Pose{i:03d}"] for i in range(len(weights))])
+    np.testing.assert_allclose(got_w, weights, atol=2e-5)
+    assert got_w.min() < -0.1  # values outside [0, 1] are carried
+    np.testing.assert_allclose([sample["weights"][f"Shape{i:03d}"] for i in range(10)], betas, atol=1e-6)
+
+
+def test_fast_bake_writes_what_the_plain_exporter_writes(tmp_path):
+    arm, _, _, _ = animated_body("smplh", frames=8)
+    fast = export_fbx(arm, tmp_path / "fast.fbx")
+    plain = export_fbx(arm, tmp_path / "plain.fbx", fast=False)
+    assert fast["fast"] and not plain["fast"]
+    a, arrays_a = read_fbx(tmp_path / "fast.fbx", frames=[1, 4, 8], npz=tmp_path / "a.npz")
+    b, arrays_b = read_fbx(tmp_path / "plain.fbx", frames=[1, 4, 8], npz=tmp_path / "b.npz")
+    assert a["nodes"] == b["nodes"] and a["meshes"] == b["meshes"] and a["stacks"] == b["stacks"]
+    assert a["samples"] == b["samples"]  # every node's world matrix and every blend weight, exactly
+    for key in arrays_a:
+        np.testing.assert_array_equal(arrays_a[key], arrays_b[key])
+
+
+@pytest.mark.parametrize("target, unit, up, scale", [("unity", 1.0, 2, 1.0), ("unreal", 0.01, 4, 100.0)])
+def test_fbx_targets_axes_units_and_joint_positions(tmp_path, target, unit, up, scale):
+    arm, model, poses, transl = animated_body("smpl", frames=6)
+    export_fbx(arm, tmp_path / "body.fbx", target=target)
+    info, _ = read_fbx(tmp_path / "body.fbx", frames=[4])
+    assert info["settings"]["unit_meters"] == pytest.approx(unit)
+    assert info["settings"]["axes"]["up"] == up  # 2: +Y (Unity), 4: +Z (Unreal)
+    roots = [n for n in info["nodes"] if n["parent"] is None]
+    for node in roots:  # node scale 1: units are in the data, not in a scaled root
+        np.testing.assert_allclose(node["scale"], [1.0, 1.0, 1.0], atol=1e-6)
+    # bones keep their lengths: rest pelvis-to-spine distance equals the core's, in file units
+    rest = {n["name"]: np.array(n["node_to_world"])[:3, 3] for n in info["nodes"]}
+    J0 = model.rest_joints()
+    np.testing.assert_allclose(np.linalg.norm(rest["spine1"] - rest["pelvis"]),
+                               np.linalg.norm(J0[3] - J0[0]) * scale, rtol=1e-5)  # fmt: skip
+    joints = core_joints(model, poses[3], transl[3])
+    expected = joints if up == 2 else to_blender(joints)  # Y-up files hold SMPL axes, Z-up files Blender's
+    got = np.array([world_position(info["samples"][0], n) for n in model.joint_names])
+    np.testing.assert_allclose(got, expected * scale, atol=2e-3 * scale / 100 + 1e-5)
+
+
+def test_correctives_none_drops_pose_keys_and_leaves_the_scene(tmp_path):
+    arm, model, _, _ = animated_body("smpl", frames=5)
+    mesh = body_mesh(arm)
+    before = (mesh.data.name, len(mesh.data.shape_keys.key_blocks), len(bpy.data.meshes), len(bpy.data.shape_keys),
+              len(animation.channelbag(mesh.data.shape_keys).fcurves))  # fmt: skip
+    export_fbx(arm, tmp_path / "skel.fbx", correctives="none")
+    after = (mesh.data.name, len(mesh.data.shape_keys.key_blocks), len(bpy.data.meshes), len(bpy.data.shape_keys),
+             len(animation.channelbag(mesh.data.shape_keys).fcurves))  # fmt: skip
+    assert after == before
+    info, _ = read_fbx(tmp_path / "skel.fbx", frames=[3])
+    (m,) = info["meshes"]
+    names = [c["name"] for c in m["channels"]]
+    assert names == [f"Shape{i:03d}" for i in range(10)]  # shape kept, no Pose###
+    assert not any(k.startswith("Pose") for k in info["samples"][0]["weights"])
+    assert m["name"] == mesh.data.name
+
+
+def test_scene_restored_other_objects_not_exported_and_range_default(tmp_path):
+    arm, model, _, _ = animated_body("smpl", frames=9)
+    bpy.ops.mesh.primitive_cube_add()
+    cube = bpy.context.active_object
+    mesh = body_mesh(arm)
+    mesh.hide_set(True)
+    arm.select_set(False)
+    scene = bpy.context.scene
+    scene.frame_start, scene.frame_end = 3, 50
+    scene.frame_set(5)
+    state = lambda: (scene.frame_current, scene.frame_start, scene.frame_end, bpy.context.view_layer.objects.active,  # noqa: E731
+                     [o.name for o in bpy.context.selected_objects], mesh.hide_get(), arm.hide_viewport)  # fmt: skip
+    before = state()
+    calls = []
+    result = export_fbx(mesh, tmp_path / "a.fbx", progress=calls.append)
+    assert state() == before
+    assert result["frames"] == 9  # the action's range 1..9, not the scene's 3..50
+    assert calls and calls[-1] == pytest.approx(1.0) and calls == sorted(calls)
+    info, _ = read_fbx(tmp_path / "a.fbx")
+    assert cube.name not in [n["name"] for n in info["nodes"]]
+    assert info["stacks"][0]["time_end"] == pytest.approx(9 / FPS)
+    # a failure (the target is a folder) leaves no file, no temporary folder and the same scene
+    target = tmp_path / "folder.fbx"
+    target.mkdir()
+    with pytest.raises(OSError):
+        export_fbx(arm, target)
+    assert state() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.fbx", "folder.fbx"]
+    assert not any(target.iterdir())
+    with pytest.raises(ValueError, match="not an SMPL body"):
+        export_fbx(cube, tmp_path / "cube.fbx")
+
+
+def test_fbx_import_keeps_values_outside_unit_range(tmp_path):
+    arm, model, poses, _ = animated_body("smpl", frames=6)
+    export_fbx(arm, tmp_path / "body.fbx")
+    expected = core.pose_corrective_weights(poses[3], model)[0]
+    assert expected.min() < -0.05 and np.abs(expected).max() > 0.05
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    bpy.context.scene.render.fps = FPS
+    # the file holds frame f at time f / fps; Blender's importer adds anim_offset (default 1 frame) to every time
+    bpy.ops.import_scene.fbx(filepath=str(tmp_path / "body.fbx"), anim_offset=0.0)
+    (imported,) = [o for o in bpy.data.objects if o.type == "MESH"]
+    bones = [o for o in bpy.data.objects if o.type == "ARMATURE"][0].data.bones
+    assert sorted(b.name for b in bones) == sorted(model.joint_names)
+    bpy.context.scene.frame_set(4)
+    blocks = imported.data.shape_keys.key_blocks
+    got = np.array([blocks[f"Pose{i:03d}"].value for i in range(len(expected))])
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+    assert min(b.slider_min for b in blocks) < 0.0  # the importer widened the slider ranges
+
+
+# ----------------------------------------------------------------------------------------------------------- glTF
+
+def _gltf_validator():
+    """Path of the Khronos validator's npm package (installed once in a cache folder outside the repo), or None."""
+    if shutil.which("node") is None or shutil.which("npm") is None:
+        return None
+    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "smpl-blender-addon" / "gltf-validator"
+    package = cache / "node_modules" / "gltf-validator"
+    if not package.is_dir():
+        cache.mkdir(parents=True, exist_ok=True)
+        out = subprocess.run(["npm", "install", "--prefix", str(cache), "--no-audit", "--no-fund", "gltf-validator"],
+                             capture_output=True, text=True, timeout=300)  # fmt: skip
+        if out.returncode != 0:
+            return None
+    return package
+
+
+def _validate_glb(path):
+    package = _gltf_validator()
+    if package is None:
+        pytest.skip("npm registry unreachable: cannot install the Khronos gltf-validator")
+    script = ("const v = require(process.argv[1]); const fs = require('fs');"
+              "v.validateBytes(new Uint8Array(fs.readFileSync(process.argv[2])))"
+              ".then(r => console.log(JSON.stringify(r))).catch(e => { console.error(e); process.exit(2); });")
+    out = subprocess.run(["node", "-e", script, str(package), str(path)], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout)
+
+
+def _accessor(gltf, blob, index):
+    """One accessor of a .glb as a float32 / int array (F, components)."""
+    acc = gltf.accessors[index]
+    view = gltf.bufferViews[acc.bufferView]
+    width = {"SCALAR": 1, "VEC2": 2, "VEC3": 3, "VEC4": 4, "MAT4": 16}[acc.type]
+    dtype = {5126: np.float32, 5125: np.uint32, 5123: np.uint16, 5121: np.uint8}[acc.componentType]
+    start = (view.byteOffset or 0) + (acc.byteOffset or 0)
+    return np.frombuffer(blob, dtype=dtype, count=acc.count * width, offset=start).reshape(acc.count, width)
+
+
+def test_gltf_valid_with_animated_morph_weights(tmp_path):
+    import pygltflib
+
+    arm, model, poses, _ = animated_body("smpl", frames=6)
+    result = export_gltf(arm, tmp_path / "body.glb")
+    assert result["frames"] == 6
+    report = _validate_glb(tmp_path / "body.glb")
+    assert report["issues"]["numErrors"] == 0, report["issues"]["messages"][:5]
+    gltf = pygltflib.GLTF2().load(str(tmp_path / "body.glb"))
+    blob = gltf.binary_blob()
+    (skin,) = gltf.skins
+    assert sorted(gltf.nodes[j].name for j in skin.joints) == sorted(model.joint_names)
+    (mesh,) = gltf.meshes
+    targets = mesh.extras["targetNames"]
+    assert len(targets) == 10 + 9 * (model.num_joints - 1)
+    (anim,) = gltf.animations
+    weights = [c for c in anim.channels if c.target.path == "weights"]
+    assert len(weights) == 1
+    sampler = anim.samplers[weights[0].sampler]
+    times = _accessor(gltf, blob, sampler.input)[:, 0]
+    assert len(times) == 6
+    values = _accessor(gltf, blob, sampler.output).reshape(len(times), len(targets))
+    pose_cols = [i for i, name in enumerate(targets) if name.startswith("Pose")]
+    np.testing.assert_allclose(values[3, pose_cols], core.pose_corrective_weights(poses[3], model)[0], atol=2e-5)
+    # correctives="none": no Pose### morph targets
+    export_gltf(arm, tmp_path / "skel.glb", correctives="none")
+    skel = pygltflib.GLTF2().load(str(tmp_path / "skel.glb"))
+    assert skel.meshes[0].extras["targetNames"] == [f"Shape{i:03d}" for i in range(10)]
+
+
+# -------------------------------------------------------------------------------------------------------- Alembic
+
+def test_alembic_vertices_at_mid_frame_equal_the_evaluated_mesh(tmp_path):
+    arm, model, _, _ = animated_body("smpl", frames=6)
+    bpy.context.scene.frame_set(4)
+    expected = evaluated_world_vertices(body_mesh(arm))
+    bpy.context.scene.frame_set(1)
+    result = export_abc(arm, tmp_path / "body.abc")
+    assert result["frames"] == 6 and os.path.getsize(tmp_path / "body.abc") > 0
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    bpy.ops.wm.alembic_import(filepath=str(tmp_path / "body.abc"), as_background_job=False)
+    (imported,) = [o for o in bpy.data.objects if o.type == "MESH"]
+    bpy.context.scene.frame_set(4)
+    np.testing.assert_allclose(evaluated_world_vertices(imported), expected, atol=1e-5)
