@@ -149,12 +149,21 @@ INSTALL_SCRIPT = """
 
     assert bpy.ops.smpl.remove_model_folder(index=0) == {"FINISHED"}
     result["folders_after_remove"] = len(prefs.model_folders)
+    def ours(functions):
+        return [f.__name__ for f in functions if getattr(f, "__module__", "").startswith(module)]
+
+    menus = (bpy.types.TOPBAR_MT_file_import, bpy.types.TOPBAR_MT_file_export)
+    handlers = (bpy.app.handlers.depsgraph_update_post, bpy.app.handlers.frame_change_post)
+    result["menu_entries"] = sorted(name for menu in menus for name in ours(menu._dyn_ui_initialize()))
+    result["handlers"] = sorted(name for handler_list in handlers for name in ours(handler_list))
     bpy.ops.preferences.addon_disable(module=module)
     result["after_disable"] = {
         "enabled": module in bpy.context.preferences.addons,
         "operators": [op for op in dir(bpy.ops.smpl) if op in ("add_body", "set_pose", "write_pose")],
         "panel": hasattr(bpy.types, "SMPL_PT_body"),
         "object_property": hasattr(bpy.types.Object, "smpl_ui"),
+        "menu_entries": sorted(name for menu in menus for name in ours(menu._dyn_ui_initialize())),
+        "handlers": sorted(name for handler_list in handlers for name in ours(handler_list)),
     }
     print("RESULT " + json.dumps(result))
 """
@@ -192,5 +201,9 @@ def test_install_register_use_and_unregister(extension_zip, model_folder, tmp_pa
         installed_package = os.path.dirname(os.path.realpath(result["installed_in"]))
         assert os.path.realpath(result["builtin_path"]) == os.path.join(installed_package, "assets", "open_smplx_neutral.npz")
 
-    assert result["after_disable"] == {"enabled": False, "operators": [], "panel": False, "object_property": False}
+    assert result["menu_entries"] == ["menu_export_body", "menu_export_motion", "menu_import_body", "menu_import_motion",
+                                      "menu_import_pose"]
+    assert result["handlers"] == ["on_depsgraph_update", "on_frame_change"]  # automatic correctives
+    assert result["after_disable"] == {"enabled": False, "operators": [], "panel": False, "object_property": False,
+                                       "menu_entries": [], "handlers": []}
     assert os.listdir(user_dir / "extensions" / "user_default")  # installed into the temporary user folder only
