@@ -153,3 +153,55 @@ def test_missing_frame_rate_is_an_error_naming_the_file(tmp_path):
     with pytest.raises(MotionFileError, match="norate.npz"):
         import_motion(str(path), model=synthetic_model("smplh"))
     assert scene_state() == before
+
+
+# -- operators (ui/motion_operators.py, registered here on their own: the ui package wires them for the add-on) -----
+
+
+@pytest.fixture
+def motion_operators():
+    from smpl_blender_addon.ui import motion_operators
+
+    registered = hasattr(bpy.types, "SMPL_OT_import_motion")
+    if not registered:
+        motion_operators.register()
+    yield motion_operators
+    if not registered:
+        motion_operators.unregister()
+
+
+def test_import_operator_new_body_then_selected_body(motion_operators, tmp_path):
+    path, source = amass_file(tmp_path / "op.npz", "smpl", 16, 60.0, seed=8)
+    result = bpy.ops.smpl.import_motion(filepath=path, model="open-smpl", fps_mode="CUSTOM", fps=30.0)
+    assert result == {"FINISHED"}
+    arm = bpy.context.view_layer.objects.active
+    assert arm.animation_data.action.name == "op" and bpy.context.scene.frame_end == 8
+    assert bpy.context.scene.render.fps == 30
+    # again onto the selected body, keeping the file's rate: same body, a second action
+    result = bpy.ops.smpl.import_motion(filepath=path, body="SELECTED", fps_mode="SOURCE", frame_start=10)
+    assert result == {"FINISHED"}
+    assert len([o for o in bpy.data.objects if o.type == "ARMATURE"]) == 1
+    frames, _ = key_values(arm, 'pose.bones["pelvis"].location')
+    np.testing.assert_array_equal(frames, 10 + np.arange(16))
+
+
+def test_import_operator_error_leaves_scene_unchanged(motion_operators, tmp_path):
+    bad = tmp_path / "broken.smpl"
+    bad.write_bytes(b"PK\x03\x04 broken")
+    before = scene_state()
+    with pytest.raises(RuntimeError, match="broken.smpl"):  # bpy.ops turns the error report into RuntimeError
+        bpy.ops.smpl.import_motion(filepath=str(bad), model="open-smpl")
+    assert scene_state() == before
+
+
+def test_export_operator_writes_fbx(motion_operators, tmp_path):
+    path, _ = amass_file(tmp_path / "exp.npz", "smpl", 6, 30.0, seed=9)
+    bpy.ops.smpl.import_motion(filepath=path, model="open-smpl", fps_mode="SOURCE")
+    assert bpy.ops.smpl.export_fbx.poll()
+    out = tmp_path / "exp.fbx"
+    assert bpy.ops.smpl.export_fbx(filepath=str(out), target="UNITY") == {"FINISHED"}
+    assert out.stat().st_size > 0
+    for obj in bpy.data.objects:
+        obj.select_set(False)
+    bpy.context.view_layer.objects.active = None
+    assert not bpy.ops.smpl.export_fbx.poll()  # no body selected

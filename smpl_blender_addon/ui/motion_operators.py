@@ -1,0 +1,203 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Motion operators: ``smpl.import_motion`` (File › Import) and ``smpl.export_fbx`` (File › Export).
+
+Thin: read the input, call ``blender.motion`` / ``blender.export``, report. Both have undo, a poll, keyword arguments
+for scripts (``bpy.ops.smpl.import_motion(filepath="walk.npz", fps_mode="SOURCE")``), progress through the window
+manager, and on bad input an error report with the scene left as it was (the blender layer reads and validates
+everything before it changes the scene, and the exporter restores what it touches).
+
+Wiring (ui/__init__.py): add this module to ``MODULES`` after ``operators``; its ``register()`` registers ``classes``
+and appends ``menu_import`` / ``menu_export`` to File › Import / Export.
+"""
+
+import os
+import warnings
+
+import bpy
+from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, StringProperty
+from bpy.types import Operator
+
+from ..blender import export as export_api
+from ..blender import motion as motion_api
+from . import properties
+
+MOTION_GLOB = "*.npz;*.smpl;*.pkl;*.json"
+
+
+def _report_warnings(operator, caught):
+    """Blender reports for the warnings the blender layer raised (betas not carried over, gender fallback...)."""
+    for warning in caught:
+        operator.report({"WARNING"}, str(warning.message))
+
+
+def _with_progress(context, work):
+    """Run ``work(progress)`` inside the window manager's progress (cursor / status bar)."""
+    window_manager = context.window_manager
+    window_manager.progress_begin(0.0, 1.0)
+    try:
+        return work(window_manager.progress_update)
+    finally:
+        window_manager.progress_end()
+
+
+class SMPL_OT_import_motion(Operator):
+    """Import a motion (AMASS / Meshcapade .npz, .smpl, SMPLify-X .pkl, pose or EasyMocap .json) as an animated
+    SMPL body, or onto the selected body"""
+
+    bl_idname = "smpl.import_motion"
+    bl_label = "Import SMPL Motion"
+    bl_options = {"REGISTER", "UNDO"}
+
+    filepath: StringProperty(name="File", subtype="FILE_PATH")
+    filter_glob: StringProperty(default=MOTION_GLOB, options={"HIDDEN"})
+    body: EnumProperty(
+        name="Body",
+        items=(("NEW", "New body", "Add a new body for the motion"),
+               ("SELECTED", "Selected body", "Animate the selected SMPL body (retargeted by joint name; its shape is "
+                                             "kept)")),  # fmt: skip
+        default="NEW",
+    )
+    model: StringProperty(name="Model", default="open-smplx",
+                          description='New body: built-in body ("open-smplx", "open-smpl") or an official model file')
+    gender: EnumProperty(name="Gender", items=properties.GENDER_ITEMS, default="DEFAULT",
+                         description="New body: gender (Default: the motion's own)")
+    fps_mode: EnumProperty(
+        name="Frame rate",
+        items=(("SCENE", "Scene", "Resample to the scene's frame rate"),
+               ("SOURCE", "File", "Keep the file's own frame rate (a new body sets the scene to it)"),
+               ("CUSTOM", "Custom", "Resample to the rate below")),  # fmt: skip
+        default="SCENE",
+    )
+    fps: FloatProperty(name="FPS", default=30.0, min=0.01, max=10000.0, description="Custom frame rate")
+    correctives: BoolProperty(name="Key correctives", default=True,
+                              description="Key the pose-corrective shape keys at every frame")
+    frame_start: IntProperty(name="Start frame", default=1, description="Scene frame of the motion's first frame")
+
+    @classmethod
+    def poll(cls, context):
+        if context.mode != "OBJECT":
+            cls.poll_message_set("Switch to Object Mode to import a motion")
+            return False
+        return True
+
+    def invoke(self, context, event):
+        if properties.active_body(context) is not None:
+            self.body = "SELECTED"
+        context.window_manager.fileselect_add(self)
+        return {"RUNNING_MODAL"}
+
+    def execute(self, context):
+        target = None
+        if self.body == "SELECTED":
+            target = properties.active_body(context)
+            if target is None:
+                self.report({"ERROR"}, "Select an SMPL body to animate, or import onto a new body")
+                return {"CANCELLED"}
+        fps = {"SCENE": None, "SOURCE": "source", "CUSTOM": self.fps}[self.fps_mode]
+        try:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                arm = _with_progress(context, lambda progress: motion_api.import_motion(
+                    bpy.path.abspath(self.filepath), body=target, model=self.model,
+                    gender=properties.gender_argument(self.gender), fps=fps, correctives=self.correctives,
+                    frame_start=self.frame_start, progress=progress))  # fmt: skip
+        except ValueError as err:  # MotionFileError / ModelFileError name the file; nothing was changed
+            self.report({"ERROR"}, str(err))
+            return {"CANCELLED"}
+        _report_warnings(self, caught)
+        for other in context.view_layer.objects.selected:
+            other.select_set(False)
+        arm.select_set(True)
+        context.view_layer.objects.active = arm
+        frames = arm.animation_data.action.frame_range
+        self.report({"INFO"}, f"Imported {os.path.basename(self.filepath)} onto {arm.name}: frames "
+                              f"{int(frames[0])}-{int(frames[1])}")  # fmt: skip
+        return {"FINISHED"}
+
+
+class SMPL_OT_export_fbx(Operator):
+    """Export the selected SMPL body with its animation (and keyed correctives) to FBX"""
+
+    bl_idname = "smpl.export_fbx"
+    bl_label = "Export SMPL FBX"
+    bl_options = {"REGISTER", "UNDO"}
+
+    filepath: StringProperty(name="File", subtype="FILE_PATH")
+    filename_ext = ".fbx"
+    check_existing: BoolProperty(default=True, options={"HIDDEN"})
+    filter_glob: StringProperty(default="*.fbx", options={"HIDDEN"})
+    target: EnumProperty(
+        name="Target",
+        items=(("BLENDER", "Blender", "Y-up FBX in metres, no leaf bones (re-imports into Blender unchanged)"),
+               ("UNITY", "Unity", "Y-up, scale applied to the data so Unity imports at scale 1"),
+               ("UNREAL", "Unreal", "Z-up, centimetres in the data")),  # fmt: skip
+        default="BLENDER",
+    )
+    correctives: EnumProperty(
+        name="Correctives",
+        items=(("KEYS", "Keyed", "Export the pose-corrective shape keys and their animation"),
+               ("NONE", "None", "Leave the pose-corrective shape keys out")),  # fmt: skip
+        default="KEYS",
+    )
+    use_action_range: BoolProperty(name="Animation range", default=True,
+                                   description="Export the body's animation range (else the frames below)")
+    frame_start: IntProperty(name="Start", default=1)
+    frame_end: IntProperty(name="End", default=250)
+
+    @classmethod
+    def poll(cls, context):
+        if properties.active_body(context) is None:
+            cls.poll_message_set("Select an SMPL body (its armature or mesh)")
+            return False
+        return True
+
+    def invoke(self, context, event):
+        if not self.filepath:
+            arm = properties.active_body(context)
+            action = arm.animation_data.action if arm.animation_data else None
+            self.filepath = bpy.path.ensure_ext(bpy.path.clean_name(action.name if action else arm.name), ".fbx")
+        context.window_manager.fileselect_add(self)
+        return {"RUNNING_MODAL"}
+
+    def execute(self, context):
+        arm = properties.active_body(context)
+        if not self.filepath:
+            self.report({"ERROR"}, "export FBX: a file path is needed")
+            return {"CANCELLED"}
+        filepath = bpy.path.ensure_ext(bpy.path.abspath(self.filepath), ".fbx")
+        start, end = (None, None) if self.use_action_range else (self.frame_start, self.frame_end)
+        try:
+            result = _with_progress(context, lambda progress: export_api.export_fbx(
+                arm, filepath, target=self.target.lower(), correctives=self.correctives.lower(), frame_start=start,
+                frame_end=end, progress=progress))  # fmt: skip
+        except (ValueError, OSError) as err:
+            self.report({"ERROR"}, str(err))
+            return {"CANCELLED"}
+        self.report({"INFO"}, f"Exported {arm.name}: {result['frames']} frames to {filepath} "
+                              f"in {result['seconds']:.1f} s")  # fmt: skip
+        return {"FINISHED"}
+
+
+def menu_import(self, context):
+    self.layout.operator(SMPL_OT_import_motion.bl_idname, text="SMPL motion (.npz/.smpl/.pkl/.json)")
+
+
+def menu_export(self, context):
+    self.layout.operator(SMPL_OT_export_fbx.bl_idname, text="SMPL body animation (.fbx)")
+
+
+classes = (SMPL_OT_import_motion, SMPL_OT_export_fbx)
+
+
+def register():
+    for cls in classes:
+        bpy.utils.register_class(cls)
+    bpy.types.TOPBAR_MT_file_import.append(menu_import)
+    bpy.types.TOPBAR_MT_file_export.append(menu_export)
+
+
+def unregister():
+    bpy.types.TOPBAR_MT_file_export.remove(menu_export)
+    bpy.types.TOPBAR_MT_file_import.remove(menu_import)
+    for cls in reversed(classes):
+        bpy.utils.unregister_class(cls)
