@@ -165,6 +165,12 @@ INSTALL_SCRIPT = """
         "menu_entries": sorted(name for menu in menus for name in ours(menu._dyn_ui_initialize())),
         "handlers": sorted(name for handler_list in handlers for name in ours(handler_list)),
     }
+    bpy.ops.preferences.addon_enable(module=module)  # enable again in the same session, as a user toggling it
+    result["re_enabled"] = {
+        "operators": len([op for op in dir(bpy.ops.smpl) if op in ("add_body", "set_pose", "write_pose")]),
+        "handlers": sorted(name for handler_list in handlers for name in ours(handler_list)),
+    }
+    bpy.ops.preferences.addon_disable(module=module)
     print("RESULT " + json.dumps(result))
 """
 
@@ -206,4 +212,5 @@ def test_install_register_use_and_unregister(extension_zip, model_folder, tmp_pa
     assert result["handlers"] == ["on_depsgraph_update", "on_frame_change"]  # automatic correctives
     assert result["after_disable"] == {"enabled": False, "operators": [], "panel": False, "object_property": False,
                                        "menu_entries": [], "handlers": []}
+    assert result["re_enabled"] == {"operators": 3, "handlers": ["on_depsgraph_update", "on_frame_change"]}
     assert os.listdir(user_dir / "extensions" / "user_default")  # installed into the temporary user folder only
