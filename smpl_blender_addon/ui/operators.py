@@ -238,6 +238,8 @@ class SMPL_OT_height_weight(_BodyOperator, Operator):
     weight: FloatProperty(name="Weight", default=70.0, min=20.0, max=250.0, description="Body mass in kilograms")
 
     def invoke(self, context, event):
+        # start the dialog from the body's current measurements, so a user changes one and keeps the other
+        self.height, self.weight = properties.current_height_weight(properties.active_body(context))
         return context.window_manager.invoke_props_dialog(self)
 
     def execute(self, context):

@@ -16,6 +16,7 @@ from bpy.types import PropertyGroup
 from ..blender import auto_correctives as auto_correctives_api
 from ..blender import body as body_api
 from ..blender import shape as shape_api
+from ..core import shape as core_shape
 
 BUILTIN_MODELS = (
     ("open-smplx", "Open SMPL-X (CC0)", "Built-in open body in the SMPL-X layout: 55 joints, expressions"),
@@ -58,6 +59,14 @@ def body_description(arm):
         ("Model", bpy.path.basename(model) or model),
         ("Betas / expr.", f"{body_api.body_betas(arm).size} / {body_api.body_expression(arm).size}"),
     )
+
+
+def current_height_weight(arm):
+    """(stature m, mass kg) of a body's shaped rest mesh, as blender.shape.set_height_weight measures them (core.shape)."""
+    model = body_api.body_model(arm)
+    betas, expression = body_api.body_betas(arm), body_api.body_expression(arm)
+    expression = expression if expression.size else None
+    return (core_shape.stature(model, betas, expression), core_shape.body_mass(model, betas, expression))
 
 
 def _slider_values(collection):

@@ -222,6 +222,8 @@ def test_shape_and_pose_tool_operators(model_files):
     assert bpy.ops.smpl.random_shape(part="EXPRESSION", scale=0.5, seed=1) == {"FINISHED"}
     np.testing.assert_allclose(slider_values(arm.smpl_ui.expression), body_api.body_expression(arm), atol=0)
     assert bpy.ops.smpl.height_weight(height=1.8, weight=80.0) == {"FINISHED"}
+    # the dialog opens on the current measurements: those of the fitted body now
+    assert ui_props.current_height_weight(arm) == pytest.approx((1.8, 80.0), rel=1e-3)
     np.testing.assert_allclose(slider_values(arm.smpl_ui.betas), body_api.body_betas(arm), atol=0)
     assert bpy.ops.smpl.set_pose(pose=" ".join(["0.2"] * 165), transl="0 0.5 0") == {"FINISHED"}
     assert bpy.ops.smpl.snap_to_ground() == {"FINISHED"}
