@@ -500,7 +500,7 @@ def gltf_options():
         use_selection=True,
         export_apply=False,
         export_animations=True,
-        export_animation_mode="SCENE",  # one animation over the scene range (set to the export range meanwhile)
+        export_animation_mode="ACTIVE_ACTIONS",  # the active actions of armature and shape keys merged into one
         export_frame_range=True,
         export_force_sampling=True,
         export_frame_step=1,
@@ -528,7 +528,7 @@ def export_abc(armature, filepath, frame_start=None, frame_end=None, progress=No
         stack.enter_context(_scene_kept(objects, start, end))
         stack.enter_context(_frame_progress(progress, start, end))
         _call_exporter(bpy.ops.wm.alembic_export, objects, filepath=tmp, start=start, end=end, selected=True,
-                       visible_objects_only=False, flatten=False, uvs=True, normals=True, face_sets=False,
-                       apply_subdiv=False, export_hair=False, export_particles=False, as_background_job=False,
-                       evaluation_mode="VIEWPORT")
+                       flatten=False, uvs=True, normals=True, face_sets=False, apply_subdiv=False,
+                       export_hair=False, export_particles=False, export_custom_properties=False,
+                       as_background_job=False, evaluation_mode="VIEWPORT", init_scene_frame_range=False)
     return dict(frames=end - start + 1, seconds=time.perf_counter() - t0, path=os.path.abspath(os.fspath(filepath)))

@@ -281,6 +281,7 @@ def test_alembic_vertices_at_mid_frame_equal_the_evaluated_mesh(tmp_path):
     result = export_abc(arm, tmp_path / "body.abc")
     assert result["frames"] == 6 and os.path.getsize(tmp_path / "body.abc") > 0
     bpy.ops.wm.read_factory_settings(use_empty=True)
+    bpy.context.scene.render.fps = FPS  # the cache holds times in seconds
     bpy.ops.wm.alembic_import(filepath=str(tmp_path / "body.abc"), as_background_job=False)
     (imported,) = [o for o in bpy.data.objects if o.type == "MESH"]
     bpy.context.scene.frame_set(4)
