@@ -46,8 +46,9 @@ def is_easymocap_folder(folder):
     return os.path.basename(os.path.normpath(folder)) == "smpl" and any(n.endswith(".json") for n in os.listdir(folder))
 
 
-def _walk_motions(folder):
-    """Motion inputs under ``folder``: motion files and EasyMocap folders (whose frames are not inputs themselves)."""
+def _walk_motions(folder, exclude=None):
+    """Motion inputs under ``folder``: motion files and EasyMocap folders (whose frames are not inputs themselves).
+    ``exclude``: a folder not to enter (the output folder, when it lies inside an input folder)."""
     if is_easymocap_folder(folder):
         return [folder]
     found = []
@@ -55,7 +56,7 @@ def _walk_motions(folder):
         dirs.sort()
         for d in list(dirs):
             path = os.path.join(root, d)
-            if d.startswith("."):
+            if d.startswith(".") or path == exclude:
                 dirs.remove(d)
             elif is_easymocap_folder(path):
                 found.append(path)
@@ -65,7 +66,7 @@ def _walk_motions(folder):
     return found
 
 
-def collect_inputs(paths, extension):
+def collect_inputs(paths, extension, exclude=None):
     """``[(input path, output relative path), ...]`` sorted by the relative path; duplicates removed.
 
     The relative path is taken from the common root of the arguments (a folder argument counts as its own root, a file
@@ -79,7 +80,7 @@ def collect_inputs(paths, extension):
     root = os.path.commonpath(roots)
     found = {}
     for p in paths:
-        for item in (_walk_motions(p) if os.path.isdir(p) else [p]):
+        for item in (_walk_motions(p, exclude) if os.path.isdir(p) else [p]):
             rel = os.path.relpath(item, root) if item != root else os.path.basename(item)
             found[os.path.normpath(item)] = rel + extension
     if not found:
@@ -297,10 +298,10 @@ def run_batch(command, inputs, out_dir, options, shard_spec=None, jobs=1, force=
     """
     fmt, extension = FORMATS[command]
     options = dict(options, format=fmt)
-    entries = collect_inputs(inputs, extension)
+    out_dir = os.path.abspath(out_dir)
+    entries = collect_inputs(inputs, extension, exclude=out_dir)
     if shard_spec is not None:
         entries = shard(entries, *shard_spec)
-    out_dir = os.path.abspath(out_dir)
     os.makedirs(out_dir, exist_ok=True)
     report = Report(os.path.join(out_dir, report_name(shard_spec)), command, out_dir, entries,
                     dict(options, shard=None if shard_spec is None else "%d/%d" % shard_spec, jobs=jobs, force=force))
@@ -317,7 +318,8 @@ def run_batch(command, inputs, out_dir, options, shard_spec=None, jobs=1, force=
         for source, output in todo:
             progress.finished(report.update(source, **process(source, output, options)))
     else:
-        _run_workers(todo, options, min(jobs, len(todo)), report, progress, out_dir)
+        tag = os.path.splitext(os.path.basename(report.path))[0]  # concurrent shards in one DIR: distinct logs
+        _run_workers(todo, options, min(jobs, len(todo)), report, progress, os.path.join(out_dir, "logs", tag))
     report.write(finished=True)
     counts = report.counts()
     return 0 if counts["failed"] == 0 and counts["pending"] == 0 else 1
@@ -336,14 +338,13 @@ def worker_command(task_file):
     return [sys.executable, script, "batch-worker", task_file]
 
 
-def _run_workers(todo, options, jobs, report, progress, out_dir):
+def _run_workers(todo, options, jobs, report, progress, log_dir):
     """Start ``jobs`` workers on round-robin slices of ``todo``; collect their result lines as they arrive.
 
     Results come back on a pipe of their own (not stdout, where Blender prints), one JSON line per input.
     """
     import selectors
 
-    log_dir = os.path.join(out_dir, "logs")
     os.makedirs(log_dir, exist_ok=True)
     selector = selectors.DefaultSelector()
     workers = []
