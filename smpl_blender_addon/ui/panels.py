@@ -121,6 +121,7 @@ class SMPL_PT_pose(_SidebarPanel):
         column = layout.column(align=True)
         for scope, label in (("FRAME", "Current Pose"), ("KEYFRAMES", "Key Every Keyframe"), ("RANGE", "Key Frame Range")):
             column.operator(ops.SMPL_OT_update_correctives.bl_idname, text=label, icon="SHAPEKEY_DATA").scope = scope
+        layout.label(text="Export")
         row = layout.row(align=True)
         row.operator(ops.SMPL_OT_export_fbx.bl_idname, text="FBX...", icon="EXPORT")
         row.operator(ops.SMPL_OT_export_body.bl_idname, text="glTF / ABC...").format = "GLB"

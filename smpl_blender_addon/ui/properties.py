@@ -172,7 +172,7 @@ def _model_items(self, context):
     """Items of the "Add body" model menu: the built-in bodies, then the official files found in the preferences."""
     from .preferences import found_model_items
 
-    _model_items_cache[:] = list(BUILTIN_MODELS) + found_model_items(context)
+    _model_items_cache[:] = list(BUILTIN_MODELS) + found_model_items(context or bpy.context)  # context may be None
     return _model_items_cache
 
 
