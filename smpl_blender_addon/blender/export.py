@@ -27,7 +27,7 @@ import time
 import bpy
 import numpy as np
 
-from .animation import channelbag
+from .animation import channelbag, sample_fcurve
 from .body import body_mesh, find_body
 
 TARGETS = ("blender", "unity", "unreal")
@@ -375,19 +375,45 @@ def _value_curves(key):
     return out
 
 
-def _curve_values(blocks, curves, frame):
-    """Current key values (K,) float32 with the animated ones replaced by their F-curves at ``frame``."""
-    values = np.empty(len(blocks), dtype=np.float32)
-    blocks.foreach_get("value", values)
-    if curves:
-        index = np.fromiter((i for i, _ in curves), dtype=np.int64, count=len(curves))
-        animated = np.fromiter((fc.evaluate(frame) for _, fc in curves), dtype=np.float64, count=len(curves))
+class _KeyValueFeed:
+    """Shape-key values of a key's animated ``key_blocks`` at any frame, from their F-curves.
+
+    Whole frames of the baked range are read in bulk up front (keys exactly at a frame are read from the keyframe
+    points, other frames evaluated by Blender); any other frame is evaluated curve by curve. Values are clamped to
+    each key's slider range, as Blender's animation system does when it writes them.
+    """
+
+    def __init__(self, blocks, curves, frame_start, frame_end):
+        self.blocks = blocks
+        self.curves = [fc for _, fc in curves]
+        self.index = np.array([i for i, _ in curves], dtype=np.int64)
         lo = np.empty(len(blocks), dtype=np.float32)
         hi = np.empty(len(blocks), dtype=np.float32)
         blocks.foreach_get("slider_min", lo)
         blocks.foreach_get("slider_max", hi)
-        values[index] = np.clip(animated, lo[index], hi[index])  # RNA clamps animated values to the slider range
-    return values
+        self.lo, self.hi = lo[self.index], hi[self.index]
+        self.first = int(frame_start)
+        frames = np.arange(frame_start, frame_end + 1, dtype=np.float64)
+        table = np.empty((len(frames), len(self.curves)), dtype=np.float64)
+        for c, fc in enumerate(self.curves):
+            table[:, c] = sample_fcurve(fc, frames)
+        self.table = np.clip(table, self.lo, self.hi)
+
+    def animated(self, frame):
+        """(C,) values of the animated keys at ``frame``."""
+        row = frame - self.first
+        if float(frame).is_integer() and 0 <= row < len(self.table):
+            return self.table[int(row)]
+        values = np.fromiter((fc.evaluate(frame) for fc in self.curves), dtype=np.float64, count=len(self.curves))
+        return np.clip(values, self.lo, self.hi)
+
+    def values(self, frame):
+        """(K,) float32: every key's current value with the animated ones at ``frame``."""
+        values = np.empty(len(self.blocks), dtype=np.float32)
+        self.blocks.foreach_get("value", values)
+        if len(self.index):
+            values[self.index] = self.animated(frame)
+        return values
 
 
 @contextlib.contextmanager
@@ -409,9 +435,10 @@ def _mesh_off_during_bake(mesh_obj):
         return
     scene = bpy.context.scene
     blocks = key.key_blocks
+    feed_values = _KeyValueFeed(blocks, curves, scene.frame_start, scene.frame_end)
     # The values Blender's animation gives at the current frame must be what the F-curves give: else keep the plain path
     scene.frame_set(scene.frame_current, subframe=scene.frame_subframe)  # flush the animation to the key blocks
-    now = _curve_values(blocks, curves, scene.frame_current + scene.frame_subframe)
+    now = feed_values.values(scene.frame_current + scene.frame_subframe)
     current = np.empty(len(blocks), dtype=np.float32)
     blocks.foreach_get("value", current)
     if not np.allclose(now, current, rtol=0.0, atol=1e-6):
@@ -419,7 +446,7 @@ def _mesh_off_during_bake(mesh_obj):
         return
 
     def feed(scene, depsgraph=None):
-        blocks.foreach_set("value", _curve_values(blocks, curves, scene.frame_current + scene.frame_subframe))
+        blocks.foreach_set("value", feed_values.values(scene.frame_current + scene.frame_subframe))
 
     def fast_animations(scene_data):
         hidden = mesh_obj.hide_viewport
