@@ -78,7 +78,7 @@ def _fit_coefficients(values, count, what, source):
     return out
 
 
-def prepare_motion(filepath, model, fps, up_axis=None, rig_betas=None, rig_expression=None):
+def prepare_motion(filepath, model, fps, up_axis=None, rig_betas=None, rig_expression=None, file_fps=None):
     """Read and convert a motion for a body of ``model``: everything an import needs, before the scene changes.
 
     Args:
@@ -88,12 +88,13 @@ def prepare_motion(filepath, model, fps, up_axis=None, rig_betas=None, rig_expre
         up_axis: overrides the world the file's data is in.
         rig_betas (nb,) / rig_expression (ne,): the static shape of an existing body's rig; ``None`` for a new body,
             which takes the motion's betas when the shape spaces match (the motion's kind and an official model).
+        file_fps: the rate of a file that stores none (EasyMocap, some .npz); such a file is an error without it.
     Returns:
         dict(motion: Motion (Y-up, ``model.kind``, ``fps``), betas: (nb,) of the rig, expression: (F, ne) or None,
         gender: the motion's gender or None, source_fps, source_frames).
     """
     source = os.fspath(filepath)
-    raw = _read(source, model, up_axis)
+    raw = _read(source, model, up_axis, file_fps)
     if raw.num_frames == 0:
         raise core.MotionFileError(source, "the motion has no frames")
     with warnings.catch_warnings():
@@ -124,18 +125,18 @@ def prepare_motion(filepath, model, fps, up_axis=None, rig_betas=None, rig_expre
                 source_frames=raw.num_frames)
 
 
-def _read(source, model, up_axis):
+def _read(source, model, up_axis, file_fps=None):
     """The motion as the file has it (its own kind and betas); EasyMocap data and SMPLify-X fits, which can only be
     read with the body model (J_0, hand PCA), are read with ``model``."""
     with warnings.catch_warnings():  # read_motion's beta warning is replaced by one that knows the model
         warnings.filterwarnings("ignore", message=".*betas")
         if not (os.path.isdir(source) or os.path.splitext(source)[1].lower() == ".pkl"):
             try:
-                return read_motion(source, up_axis=up_axis)
+                return read_motion(source, up_axis=up_axis, fps=file_fps)
             except core.MotionFileError as err:
                 if "pass model=" not in str(err):
                     raise
-        return read_motion(source, model=model, up_axis=up_axis)
+        return read_motion(source, model=model, up_axis=up_axis, fps=file_fps)
 
 
 def _to_rig_world(motion, model, betas, expression):
@@ -194,7 +195,8 @@ def import_motion(filepath, body=None, model="open-smplx", gender=None, fps=None
         model: built-in name, model file path or core model, for a new body.
         gender: gender of a new body (default: the motion's; a missing built-in variant falls back to neutral).
         fps: frame rate to resample to (by time); default the scene's; ``"source"`` keeps the file's own rate.
-            A new body sets the scene's rate to it.
+            A new body sets the scene's rate to it. A number given here is also the rate of a file that stores
+            none (EasyMocap): its frames then play one per scene frame; without it such a file is an error.
         correctives: key the ``Pose###`` correctives at every frame.
         name: name of a new body (default: the file's name).
         frame_start: scene frame of the motion's first frame.
@@ -207,6 +209,7 @@ def import_motion(filepath, body=None, model="open-smplx", gender=None, fps=None
     report = progress or (lambda fraction: None)
     scene = bpy.context.scene
     source = os.fspath(filepath)
+    file_fps = fps if fps not in (None, "source") else None
     if fps == "source":
         fps = None
     else:
@@ -220,9 +223,9 @@ def import_motion(filepath, body=None, model="open-smplx", gender=None, fps=None
         if arm is None:
             raise ValueError(f"{getattr(body, 'name', body)!r} is not an SMPL body")
         model_obj = body_model(arm)
-        prepared = prepare_motion(source, model_obj, fps, up_axis, body_betas(arm), body_expression(arm))
+        prepared = prepare_motion(source, model_obj, fps, up_axis, body_betas(arm), body_expression(arm), file_fps)
     else:
-        prepared = _prepare_new(source, model, gender, fps, up_axis)
+        prepared = _prepare_new(source, model, gender, fps, up_axis, file_fps)
         model_obj = prepared["model"]
     report(0.2)
     motion = prepared["motion"]
@@ -263,13 +266,13 @@ def import_motion(filepath, body=None, model="open-smplx", gender=None, fps=None
     return arm
 
 
-def _prepare_new(source, model, gender, fps, up_axis):
+def _prepare_new(source, model, gender, fps, up_axis, file_fps):
     """Prepare a motion for a new body: the model of ``gender``, else of the motion's own gender."""
     spec = None if not isinstance(model, (str, os.PathLike)) else model
     model_obj, gender_arg = _new_body_model(model, gender, source)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        prepared = prepare_motion(source, model_obj, fps, up_axis)
+        prepared = prepare_motion(source, model_obj, fps, up_axis, file_fps=file_fps)
     wanted = prepared["gender"]
     if spec is not None and gender is None and wanted not in (None, model_obj.gender):
         try:
@@ -281,7 +284,7 @@ def _prepare_new(source, model, gender, fps, up_axis):
                           f"{model_obj.gender or 'neutral'} body", stacklevel=3)
         else:  # read again with the motion's gendered model (J_0 and the shape differ)
             model_obj, gender_arg, caught = gendered, wanted, []
-            prepared = prepare_motion(source, model_obj, fps, up_axis)
+            prepared = prepare_motion(source, model_obj, fps, up_axis, file_fps=file_fps)
     for warning in caught:
         warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
     prepared.update(model=model_obj, gender=gender_arg, model_spec=spec)

@@ -205,3 +205,26 @@ def test_export_operator_writes_fbx(motion_operators, tmp_path):
         obj.select_set(False)
     bpy.context.view_layer.objects.active = None
     assert not bpy.ops.smpl.export_fbx.poll()  # no body selected
+
+
+def test_easymocap_folder_in_its_world(tmp_path):
+    """EasyMocap (no frame rate, so fps is given): Blender's mesh == R(Rh) M(poses, shapes) + Th, the EasyMocap world."""
+    import json
+
+    model = synthetic_model("smpl")
+    rng = np.random.default_rng(11)
+    frames = [{"poses": rng.normal(0, 0.3, 72), "Rh": rng.normal(0, 0.5, 3), "Th": rng.normal(0, 0.5, 3),
+               "shapes": np.r_[0.4, -0.2, np.zeros(8)]} for _ in range(4)]  # fmt: skip
+    (tmp_path / "seq" / "smpl").mkdir(parents=True)
+    for i, frame in enumerate(frames):
+        record = [dict(id=0, **{k: [v.tolist()] for k, v in frame.items()})]
+        (tmp_path / "seq" / "smpl" / f"{i:06d}.json").write_text(json.dumps(record))
+    with pytest.raises(MotionFileError, match="frame rate"):
+        import_motion(str(tmp_path / "seq"), model=model)  # no rate in the files, none given
+    arm = import_motion(str(tmp_path / "seq"), model=model, fps=25)
+    assert bpy.context.scene.frame_end == 4 and scene_fps(bpy.context.scene) == pytest.approx(25)
+    bpy.context.scene.frame_set(3)
+    frame = frames[2]
+    local = model.forward(frame["shapes"], frame["poses"], dtype=np.float64).vertices[0]
+    expected = local @ core.rotations.axis_angle_to_matrix(frame["Rh"]).T + frame["Th"]
+    assert np.abs(evaluated_world_vertices(body_mesh(arm)) - expected).max() < 2e-5
