@@ -107,3 +107,69 @@ def test_alembic_sibling(motion_file, tmp_path):
     assert abc.returncode == 0, abc.stderr
     assert (tmp_path / "abc" / "wave.npz.abc").stat().st_size > 0
     assert json.loads((tmp_path / "abc" / "report.json").read_text())["inputs"][0]["frames"] == 11
+
+
+# -- the batch runner's pure parts (no Blender) ----------------------------------------------------------------------
+
+
+def _touch(path, content=b"x"):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(content)
+
+
+def test_inputs_outputs_never_collide_and_skip_the_output_folder(tmp_path):
+    from smpl_blender_addon import batch
+
+    data = tmp_path / "data"
+    for name in ("walk.npz", "walk.pkl", "walk.smpl", "sub/walk.npz", "pose.json", ".hidden.npz", "notes.txt",
+                 "out/report.json", ".cache/x.npz"):  # fmt: skip
+        _touch(data / name)
+    _touch(data / "easy" / "smpl" / "000000.json")  # an EasyMocap output folder: one input
+    _touch(data / "easy" / "smpl" / "000001.json")
+    entries = batch.collect_inputs([str(data)], ".fbx", exclude=str(data / "out"))
+    rel = [r for _, r in entries]
+    assert rel == sorted(rel) == ["easy.fbx", "pose.json.fbx", "sub/walk.npz.fbx", "walk.npz.fbx", "walk.pkl.fbx",
+                                  "walk.smpl.fbx"]  # fmt: skip
+    assert dict(entries)[str(data / "easy")] == "easy.fbx"
+    # two folders and a file: relative to their common folder, still unique
+    other = tmp_path / "more"
+    _touch(other / "walk.npz")
+    both = batch.collect_inputs([str(data / "sub"), str(other), str(data / "walk.npz")], ".glb")
+    assert [r for _, r in both] == ["data/sub/walk.npz.glb", "data/walk.npz.glb", "more/walk.npz.glb"]
+
+
+def test_shards_partition_any_list():
+    from smpl_blender_addon import batch
+
+    items = [(f"/x/{i:03d}.npz", f"{i:03d}.npz.fbx") for i in range(23)]
+    for n in (1, 2, 3, 7, 23, 30):
+        parts = [batch.shard(items, i, n) for i in range(n)]
+        assert sorted(sum(parts, [])) == items
+        assert max(map(len, parts)) - min(map(len, parts)) <= 1  # balanced
+    assert batch.parse_shard("2/10") == (2, 10)
+    for bad in ("10/10", "-1/3", "1", "a/b", "0/0"):
+        with pytest.raises(batch.UsageError):
+            batch.parse_shard(bad)
+
+
+def test_progress_bar_on_a_terminal_and_lines_otherwise():
+    import io
+
+    from smpl_blender_addon import batch
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    entries = [{"input": "a.npz", "output": "a.fbx", "status": "ok", "frames": 10, "seconds": 1.0, "error": None},
+               {"input": "b.npz", "output": "b.fbx", "status": "failed", "frames": None, "seconds": None,
+                "error": "b.npz: corrupt"}]  # fmt: skip
+    terminal, log = Terminal(), io.StringIO()
+    for stream in (terminal, log):
+        progress = batch.Progress(2, stream)
+        for entry in entries:
+            progress.finished(entry)
+    assert "\r[" in terminal.getvalue() and "2/2" in terminal.getvalue() and "failed: b.npz: corrupt" in terminal.getvalue()
+    lines = log.getvalue().splitlines()
+    assert len(lines) == 2 and lines[0].startswith("[1/2] ok") and "b.npz: corrupt" in lines[1]
+    assert "\r" not in log.getvalue()
