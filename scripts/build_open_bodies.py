@@ -31,7 +31,8 @@ but we gratefully credit the MakeHuman community, MPFB2 and Mika Suominen. No da
 FLAME, AMASS or any body-scan dataset was used. "SMPL"/"SMPL-X" refer only to the array layout, for interoperability; \
 this project is not affiliated with or endorsed by the Max Planck Society or Meshcapade. The shape space describes a \
 synthetic population and must not be used for anthropometric or medical conclusions."""
-FILES = [(kind, gender) for kind in ("smpl", "smplx") for gender in ("neutral", "female", "male")]
+# gender-major so the SMPL and SMPL-X files of one gender share the T-posed population
+FILES = [(kind, gender) for gender in ("neutral", "female", "male") for kind in ("smpl", "smplx")]
 
 
 def main(argv=None):

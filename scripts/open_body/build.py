@@ -112,10 +112,17 @@ def stature(verts):
     return verts[..., 1].max(-1) - verts[..., 1].min(-1)
 
 
+_POSED_CACHE = {}
+
+
 def build_model(shared, kind, gender, pops, quick=False, log=print):
     """All arrays of one open body. pops: {"female": (N, K) weights, "male": ...}. Returns (arrays, stats)."""
     weights_pop = np.concatenate([pops["female"], pops["male"]]) if gender == "neutral" else pops[gender]
-    posed = tpose_population(shared, weights_pop)
+    key = (gender, id(pops[gender if gender != "neutral" else "female"]))
+    if key not in _POSED_CACHE:  # the T-posed targets are shared by the SMPL and SMPL-X files of one gender
+        _POSED_CACHE.clear()
+        _POSED_CACHE[key] = tpose_population(shared, weights_pop)
+    posed = _POSED_CACHE[key]
     keep = vertex_set(shared, kind)
     mean_w = weights_pop.mean(0).astype(np.float64)
     full_template = posed.base + np.einsum("k,kvc->vc", mean_w, posed.targets)
@@ -221,7 +228,13 @@ def build_model(shared, kind, gender, pops, quick=False, log=print):
     offsets = np.concatenate([correctives.skin_difference(template, joints, parents, idx, w, poses[s:s + 50])
                               for s in range(0, n_poses, 50)]).astype(np.float32)
     posedirs, r2 = correctives.fit_posedirs(offsets, poses, skin, parents)
+    del offsets
     stats["posedirs_r2"] = r2
+    for name, pose_test in test_poses(joint_names).items():
+        gap_before, gap_after, size = correctives.corrective_effect(template, joints, parents, idx, w, posedirs, pose_test)
+        stats[f"corrective_{name}"] = (round(size * 1000, 1), round(gap_before * 1000, 1), round(gap_after * 1000, 1))
+    log("  correctives (max size / LBS-DQS gap before -> after, mm): "
+        + ", ".join(f"{k[11:]} {v[0]} / {v[1]} -> {v[2]}" for k, v in stats.items() if k.startswith("corrective_")))
     stats["posedirs_nonzero"] = float(np.count_nonzero(np.abs(posedirs) > 1e-7) / posedirs.size)
     log(f"  posedirs: {n_poses} poses, held-out R2 {r2:.3f}, {100 * stats['posedirs_nonzero']:.1f}% non-zero")
 
@@ -256,6 +269,18 @@ def build_model(shared, kind, gender, pops, quick=False, log=print):
         arrays["lmk_faces_idx"] = lmk_idx
         arrays["lmk_bary_coords"] = lmk_bary.astype(np.float32)
     return arrays, stats
+
+
+def test_poses(joint_names):
+    """Named single-joint test poses (J, 3) for the report."""
+    out = {}
+    for name, joint, aa in (("elbow90", "left_elbow", (0.0, -np.pi / 2, 0.0)), ("elbow135", "left_elbow", (0.0, -2.36, 0.0)),
+                            ("knee90", "left_knee", (np.pi / 2, 0.0, 0.0)), ("hip_flex90", "left_hip", (-np.pi / 2, 0.0, 0.0)),
+                            ("arm_down80", "left_shoulder", (0.0, 0.0, -np.radians(80)))):
+        pose = np.zeros((len(joint_names), 3))
+        pose[joint_names.index(joint)] = aa
+        out[name] = pose
+    return out
 
 
 def flex_axes(joint_names, joints, parents):

@@ -62,9 +62,21 @@ def skin_difference(verts, joints, parents, idx, w, pose_aa, clip=0.05):
     a = np.einsum("vk,nvkij->nvij", w, rot[:, idx])                     # (N, V, 3, 3)
     b = np.einsum("vk,nvki->nvi", w, trans[:, idx])
     lbs = np.einsum("nvij,vj->nvi", a, verts) + b
-    off = np.linalg.solve(a, (dqs - lbs)[..., None])[..., 0]
+    off = solve3(a, dqs - lbs)
     norm = np.linalg.norm(off, axis=-1, keepdims=True)
     return off * np.minimum(1.0, clip / np.maximum(norm, 1e-12))
+
+
+def solve3(a, b):
+    """Solve a x = b for stacks of 3x3 systems (..., 3, 3), (..., 3) by Cramer's rule (much faster than
+    np.linalg.solve on millions of tiny systems; A = sum w R is well conditioned except near-degenerate blends,
+    whose offsets are clipped anyway)."""
+    c0 = np.cross(a[..., 1, :], a[..., 2, :])
+    c1 = np.cross(a[..., 2, :], a[..., 0, :])
+    c2 = np.cross(a[..., 0, :], a[..., 1, :])
+    det = np.sum(a[..., 0, :] * c0, axis=-1)
+    det = np.where(np.abs(det) < 1e-9, 1e-9, det)
+    return (c0 * b[..., :1] + c1 * b[..., 1:2] + c2 * b[..., 2:]) / det[..., None]
 
 
 def feature_joints(influences, parents):
@@ -111,3 +123,18 @@ def fit_posedirs(offsets, pose_aa, weights, parents, ridge=1e-3, holdout=0.2, mi
         ss_res += float(np.sum((y[n_train:] - pred) ** 2))
         ss_tot += float(np.sum(y[n_train:] ** 2))
     return posedirs, 1.0 - ss_res / max(ss_tot, 1e-30)
+
+
+def corrective_effect(verts, joints, parents, idx, w, posedirs, pose):
+    """For one pose (J, 3): (max |DQS - LBS| before, after adding the correctives, max corrective size), metres."""
+    rot, trans = forward_kinematics(pose[None], joints, parents)
+    dqs = geometry.blend_dual_quaternion_skin(verts, idx, w, rot, trans)[0]
+    corr = posedirs @ pose_feature(pose[None])[0]
+    a = np.einsum("vk,vkij->vij", w, rot[0][idx])
+    b = np.einsum("vk,vki->vi", w, trans[0][idx])
+
+    def lbs(v):
+        return np.einsum("vij,vj->vi", a, v) + b
+    gap = np.linalg.norm(dqs - lbs(verts), axis=1).max()
+    gap_after = np.linalg.norm(dqs - lbs(verts + corr), axis=1).max()
+    return float(gap), float(gap_after), float(np.linalg.norm(corr, axis=1).max())
