@@ -4,10 +4,10 @@
 Imported only by :func:`smpl_blender_addon.register`, so importing the package itself never needs bpy.
 """
 
-from . import operators, panels, preferences, properties
+from . import motion_operators, operators, panels, preferences, properties
 
 # Registration order matters: property groups before the operators and panels that use them.
-MODULES = (preferences, properties, operators, panels)
+MODULES = (preferences, properties, operators, motion_operators, panels)
 
 
 def register():

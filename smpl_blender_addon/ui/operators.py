@@ -8,7 +8,6 @@ reported as an error and the operator is cancelled, which ``bpy.ops`` turns into
 """
 
 import contextlib
-import warnings
 
 import bpy
 from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, StringProperty
@@ -17,7 +16,6 @@ from bpy.types import Operator
 from ..blender import body as body_api
 from ..blender import correctives as correctives_api
 from ..blender import export as export_api
-from ..blender import motion as motion_api
 from ..blender import motion_export as motion_export_api
 from ..blender import pose as pose_api
 from ..blender import shape as shape_api
@@ -30,7 +28,6 @@ SHAPE_PART_ITEMS = (
     ("EXPRESSION", "Expression", "Facial expression (SMPL-X)"),
 )
 POSE_SIZES = (72, 156, 165)  # SMPL, SMPL-H, SMPL-X full axis-angle poses
-UP_AXIS_ARGUMENTS = {"DEFAULT": None, "Y": "Y", "Z": "Z", "CAMERA": "camera"}  # import_motion's up_axis argument
 
 
 class _BodyOperator:
@@ -426,68 +423,6 @@ class SMPL_OT_update_correctives(_BodyOperator, Operator):
         self.report({"INFO"}, f"Keyed pose correctives of {arm.name} at {len(frames)} frames")
 
 
-class SMPL_OT_import_motion(_OpenFile, Operator):
-    """Import a motion (AMASS / Meshcapade .npz, .smpl, SMPLify-X .pkl, pose .json, EasyMocap folder) as an animated
-    new body, or onto the active body"""
-
-    bl_idname = "smpl.import_motion"
-    bl_label = "Import SMPL Motion"
-    bl_options = {"REGISTER", "UNDO"}
-
-    filter_glob: StringProperty(default="*.npz;*.smpl;*.pkl;*.json", options={"HIDDEN"})
-    target: EnumProperty(
-        name="Animate",
-        items=(("NEW", "New Body", "Add a new body for the motion"), ("ACTIVE", "Active Body", "Animate the active body")),
-        default="NEW",
-    )
-    model: StringProperty(
-        name="Model", description='New body: built-in ("open-smplx", "open-smpl") or a model file path', default="open-smplx"
-    )
-    gender: EnumProperty(name="Gender", items=properties.GENDER_ITEMS, default="DEFAULT")
-    name: StringProperty(name="Name", description="Name of a new body (default: the file's name)")
-    fps: FloatProperty(name="Frame rate", description="Resample to this rate; 0 = the scene's rate", default=0.0, min=0.0)
-    frame_start: IntProperty(name="Start frame", description="Scene frame of the motion's first frame", default=1)
-    correctives: BoolProperty(name="Key correctives", description="Key the pose correctives at every frame", default=True)
-    up_axis: EnumProperty(
-        name="Data world",
-        items=(
-            ("DEFAULT", "Format default", "The world the file format uses (AMASS: Z-up, .smpl: Y-up, fits: camera)"),
-            ("Y", "Y up", ""),
-            ("Z", "Z up", ""),
-            ("CAMERA", "Camera", "OpenCV camera frame (x right, y down, z forward)"),
-        ),
-        default="DEFAULT",
-    )
-
-    @classmethod
-    def poll(cls, context):
-        return SMPL_OT_add_body.poll(context)
-
-    def execute(self, context):
-        return _run(self, self.import_file, context)
-
-    def import_file(self, context):
-        body = None
-        if self.target == "ACTIVE":
-            body = properties.active_body(context)
-            if body is None:
-                raise ValueError("import motion: no SMPL body is selected to animate")
-        model = bpy.path.abspath(self.model) if self.model.startswith("//") else self.model
-        with _progress(context), warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            arm = motion_api.import_motion(
-                bpy.path.abspath(self.filepath), body=body, model=model, gender=properties.gender_argument(self.gender),
-                fps=self.fps or None, correctives=self.correctives, name=self.name or None,
-                frame_start=self.frame_start, up_axis=UP_AXIS_ARGUMENTS[self.up_axis],
-                progress=context.window_manager.progress_update,
-            )
-        for warning in caught:  # e.g. a missing gendered built-in body: worth telling, not worth failing
-            self.report({"WARNING"}, str(warning.message))
-        _make_active(context, arm)
-        properties.sync_shape_sliders(arm)
-        self.report({"INFO"}, f"Imported {bpy.path.basename(self.filepath)} onto {arm.name}")
-
-
 class SMPL_OT_export_motion(_BodyOperator, Operator):
     """Write the active body's animation as SMPL parameters: AMASS .npz (Z-up) or Meshcapade .smpl (Y-up)"""
 
@@ -533,21 +468,26 @@ class SMPL_OT_export_motion(_BodyOperator, Operator):
         self.report({"INFO"}, f"Wrote {path}")
 
 
-EXPORT_FORMATS = {"FBX": ".fbx", "GLB": ".glb", "ABC": ".abc"}
+EXPORT_FORMATS = {"GLB": ".glb", "ABC": ".abc"}
 
 
-class _ExportBody(_BodyOperator):
-    """Options and work shared by smpl.export_body and smpl.export_fbx (Blender cannot subclass a registered operator)."""
+class SMPL_OT_export_body(_BodyOperator, Operator):
+    """Export the active body to glTF (.glb: skin, morph targets, sampled animation) or Alembic (deformed mesh per
+    frame). FBX is smpl.export_fbx"""
+
+    bl_idname = "smpl.export_body"
+    bl_label = "Export SMPL Body (glTF / Alembic)"
+    bl_options = {"REGISTER", "UNDO"}
 
     filepath: StringProperty(name="File", subtype="FILE_PATH")
-    target: EnumProperty(
-        name="FBX for",
+    filter_glob: StringProperty(default="*.glb;*.abc", options={"HIDDEN"})
+    format: EnumProperty(
+        name="Format",
         items=(
-            ("blender", "Blender", "Y-up, centimetres: round trips into Blender"),
-            ("unity", "Unity", "Y-up, metres, node scale 1"),
-            ("unreal", "Unreal", "Z-up, centimetres, node scale 1"),
+            ("GLB", "glTF (.glb)", "Skin, morph targets and the animation sampled at every frame"),
+            ("ABC", "Alembic", "The deformed mesh of every frame"),
         ),
-        default="blender",
+        default="GLB",
     )
     correctives: EnumProperty(
         name="Correctives",
@@ -574,55 +514,19 @@ class _ExportBody(_BodyOperator):
         start, end = (None, None) if self.use_action_range else (self.frame_start, self.frame_end)
         common = dict(frame_start=start, frame_end=end, progress=context.window_manager.progress_update)
         with _progress(context):
-            if self.format == "FBX":
-                done = export_api.export_fbx(arm, path, target=self.target, correctives=self.correctives, **common)
-            elif self.format == "GLB":
+            if self.format == "GLB":
                 done = export_api.export_gltf(arm, path, correctives=self.correctives, **common)
             else:
                 done = export_api.export_abc(arm, path, **common)
         self.report({"INFO"}, f"Wrote {done['path']}: {done['frames']} frames in {done['seconds']:.1f} s")
 
 
-class SMPL_OT_export_body(_ExportBody, Operator):
-    """Export the active body (armature and skinned mesh, baked animation) to FBX, glTF (.glb) or Alembic"""
-
-    bl_idname = "smpl.export_body"
-    bl_label = "Export SMPL Body"
-    bl_options = {"REGISTER", "UNDO"}
-
-    filter_glob: StringProperty(default="*.fbx;*.glb;*.abc", options={"HIDDEN"})
-    format: EnumProperty(
-        name="Format",
-        items=(
-            ("FBX", "FBX", "Armature, skinned mesh, shape keys and their animation"),
-            ("GLB", "glTF (.glb)", "Skin, morph targets and the animation sampled at every frame"),
-            ("ABC", "Alembic", "The deformed mesh of every frame"),
-        ),
-        default="FBX",
-    )
-
-
-class SMPL_OT_export_fbx(_ExportBody, Operator):
-    """Export the active body to FBX for Blender, Unity or Unreal (no leaf bones, root motion on the pelvis)"""
-
-    bl_idname = "smpl.export_fbx"
-    bl_label = "Export SMPL Body (FBX)"
-    bl_options = {"REGISTER", "UNDO"}
-
-    filter_glob: StringProperty(default="*.fbx", options={"HIDDEN"})
-    format: EnumProperty(name="Format", items=(("FBX", "FBX", ""),), default="FBX", options={"HIDDEN"})
-
-
 def menu_export_body(self, context):
-    self.layout.operator(SMPL_OT_export_body.bl_idname, text="SMPL body (.fbx/.glb/.abc)")
+    self.layout.operator(SMPL_OT_export_body.bl_idname, text="SMPL body (.glb/.abc)")
 
 
 def menu_export_motion(self, context):
     self.layout.operator(SMPL_OT_export_motion.bl_idname, text="SMPL motion (.npz/.smpl)")
-
-
-def menu_import_motion(self, context):
-    self.layout.operator(SMPL_OT_import_motion.bl_idname, text="SMPL motion (.npz/.smpl/.pkl/.json)")
 
 
 def menu_import_body(self, context):
@@ -648,15 +552,12 @@ CLASSES = (
     SMPL_OT_hand_pose,
     SMPL_OT_write_pose,
     SMPL_OT_update_correctives,
-    SMPL_OT_import_motion,
     SMPL_OT_export_motion,
     SMPL_OT_export_body,
-    SMPL_OT_export_fbx,
 )
 MENUS = (
     (bpy.types.TOPBAR_MT_file_import, menu_import_body),
     (bpy.types.TOPBAR_MT_file_import, menu_import_pose),
-    (bpy.types.TOPBAR_MT_file_import, menu_import_motion),
     (bpy.types.TOPBAR_MT_file_export, menu_export_body),
     (bpy.types.TOPBAR_MT_file_export, menu_export_motion),
 )

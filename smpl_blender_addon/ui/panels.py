@@ -8,6 +8,7 @@ import bpy
 from bpy.types import Panel, UIList
 
 from ..blender import body as body_api
+from . import motion_operators as motion_ops
 from . import operators as ops
 from . import properties
 
@@ -46,7 +47,7 @@ class SMPL_PT_body(_SidebarPanel):
         add.gender = settings.gender
         row = layout.row(align=True)
         row.operator(ops.SMPL_OT_import_body.bl_idname, text="Body File...", icon="FILEBROWSER")
-        row.operator(ops.SMPL_OT_import_motion.bl_idname, text="Motion...", icon="ANIM")
+        row.operator(motion_ops.SMPL_OT_import_motion.bl_idname, text="Motion...", icon="ANIM")
         arm = properties.active_body(context)
         if arm is not None:
             box = layout.box()
@@ -123,8 +124,8 @@ class SMPL_PT_pose(_SidebarPanel):
             column.operator(ops.SMPL_OT_update_correctives.bl_idname, text=label, icon="SHAPEKEY_DATA").scope = scope
         layout.label(text="Export")
         row = layout.row(align=True)
-        row.operator(ops.SMPL_OT_export_fbx.bl_idname, text="FBX...", icon="EXPORT")
-        row.operator(ops.SMPL_OT_export_body.bl_idname, text="glTF / ABC...").format = "GLB"
+        row.operator(motion_ops.SMPL_OT_export_fbx.bl_idname, text="FBX...", icon="EXPORT")
+        row.operator(ops.SMPL_OT_export_body.bl_idname, text="glTF / ABC...")
         row.operator(ops.SMPL_OT_export_motion.bl_idname, text="Motion...")
 
 

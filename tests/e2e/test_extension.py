@@ -207,8 +207,8 @@ def test_install_register_use_and_unregister(extension_zip, model_folder, tmp_pa
         installed_package = os.path.dirname(os.path.realpath(result["installed_in"]))
         assert os.path.realpath(result["builtin_path"]) == os.path.join(installed_package, "assets", "open_smplx_neutral.npz")
 
-    assert result["menu_entries"] == ["menu_export_body", "menu_export_motion", "menu_import_body", "menu_import_motion",
-                                      "menu_import_pose"]
+    assert result["menu_entries"] == ["menu_export", "menu_export_body", "menu_export_motion", "menu_import",
+                                      "menu_import_body", "menu_import_pose"]  # menu_import/export: motion_operators
     assert result["handlers"] == ["on_depsgraph_update", "on_frame_change"]  # automatic correctives
     assert result["after_disable"] == {"enabled": False, "operators": [], "panel": False, "object_property": False,
                                        "menu_entries": [], "handlers": []}
