@@ -79,7 +79,8 @@ def main():
         naive_motion = write_motion(os.path.join(tmp, "naive.npz"), args.naive_frames, seed=1)
         naive = time_naive(naive_motion, args.model)
     model = body_api.load_body_model(args.model)[0]
-    print(f"import_motion: {args.frames} {model.kind} frames ({model.num_vertices} vertices, {9 * (model.num_joints - 1)} "
+    correctives = 9 * (model.num_joints - 1)
+    print(f"import_motion: {args.frames} {model.kind} frames ({model.num_vertices} vertices, {correctives} "
           f"correctives keyed, 10 expressions keyed) in {warm:.2f} s = {args.frames / warm:.0f} frames/s "
           f"(best of {args.repeat}; first call with the model load: {cold:.2f} s); target < 2 s: "
           f"{'met' if warm < 2.0 else 'NOT met'}")  # fmt: skip

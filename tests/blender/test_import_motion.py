@@ -208,7 +208,7 @@ def test_export_operator_writes_fbx(motion_operators, tmp_path):
 
 
 def test_easymocap_folder_in_its_world(tmp_path):
-    """EasyMocap (no frame rate, so fps is given): Blender's mesh == R(Rh) M(poses, shapes) + Th, the EasyMocap world."""
+    """EasyMocap (no frame rate: fps given): Blender's mesh == R(Rh) M(poses, shapes) + Th, the EasyMocap world."""
     import json
 
     model = synthetic_model("smpl")
