@@ -14,7 +14,8 @@ import pytest
 
 pytest.importorskip("bpy")
 
-from smpl_blender_addon.core import layouts  # noqa: E402
+from smpl_blender_addon import core  # noqa: E402
+from smpl_blender_addon.core import conversions, layouts  # noqa: E402
 from smpl_blender_addon.core.motion import Motion, write_amass_npz  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -101,7 +102,7 @@ def test_corrupt_input_fails_alone(first_run, data):
 def test_fbx_read_back_with_ufbx(first_run, data):
     out, _ = first_run
     fbx = os.path.join(out, "nested", "c_jump.npz.fbx")  # an SMPL-H motion on the open SMPL body
-    done = subprocess.run([sys.executable, UFBX_READER, fbx, "--frames", "1", "5", "9"], capture_output=True,
+    done = subprocess.run([sys.executable, UFBX_READER, fbx, "--frames", "1", "3", "5", "9"], capture_output=True,
                           text=True, timeout=120)  # fmt: skip
     assert done.returncode == 0, done.stderr
     info = json.loads(done.stdout)
@@ -116,6 +117,17 @@ def test_fbx_read_back_with_ufbx(first_run, data):
     assert len(pose_channels) == 9 * 23
     weights = np.array([[s["weights"][c] for c in pose_channels] for s in info["samples"]])
     assert np.ptp(weights, axis=0).max() > 0.05  # the correctives are animated, not static
+    # scene frame 3 = output frame 2 at t = 0.1 s = file frame 3 (30 fps): the FBX joints (Y-up, cm) are the core
+    # joints of that file frame in its Z-up world, the SMPL-H pose mapped to SMPL by hand (formats.md §3.2)
+    source = np.load(os.path.join(data, "nested", "c_jump.npz"))
+    pose = np.zeros(72)
+    pose[:66] = source["poses"][3, :66]
+    model = core.load_model("open-smpl")
+    joints_z_up = model.forward(pose=pose, transl=source["trans"][3], dtype=np.float64).joints[0]
+    expected = 100.0 * joints_z_up @ conversions.Z_UP_TO_Y_UP.T
+    world = info["samples"][1]["world"]
+    got = np.array([np.array(world[name])[:3, 3] for name in model.joint_names])
+    np.testing.assert_allclose(got, expected, atol=2e-3)  # 0.02 mm
 
 
 def test_rerun_skips_and_force_redoes(first_run, data):
