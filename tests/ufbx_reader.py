@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Read an FBX file with ufbx (independent of Blender) and print what it holds as JSON; heavy arrays go to an .npz.
 
-    python tests/ufbx_reader.py FILE.fbx [--frames 1 5 10 | --times 0.5 1.0] [--npz OUT.npz] [--shape-step N]
+    python tests/ufbx_reader.py FILE.fbx [--frames 1 5 10 | --times 0.5 1.0] [--npz OUT.npz [--skinned]] [--shape-step N]
 
 Run it in a subprocess: ufbx 0.0.5 can crash when scenes are freed (blender-notes.md), so every scene stays referenced
 and the process ends with ``os._exit``. Frames are converted to seconds with the file's frame rate (frame f at f/fps,
@@ -11,7 +11,9 @@ JSON: ``settings`` (unit_meters, axes, fps), ``nodes`` (name, parent, is_bone, r
 ``stacks`` (name, time_begin, time_end), ``meshes`` (name, node, num_vertices, num_faces, skin cluster bone names and
 bind_to_world 4x4, blend channel names and static weights), ``samples`` (per time: world 4x4 of every node, blend weights).
 NPZ (plain arrays, ``allow_pickle=False`` safe): ``mesh{i}_positions (V,3)``, ``mesh{i}_skin (V,C)`` dense cluster
-weights, ``mesh{i}_shapes (S,V,3)`` dense position offsets of every ``shape-step``-th channel (``mesh{i}_shape_index``).
+weights, ``mesh{i}_shapes (S,V,3)`` dense position offsets of every ``shape-step``-th channel (``mesh{i}_shape_index``);
+with ``--skinned``, ``sample{k}_mesh{i}_skinned (V,3)``: world vertex positions as ufbx deforms them (blend shapes, then
+skin) at each sampled time.
 """
 
 import argparse
@@ -122,15 +124,35 @@ def mesh_arrays(scene, shape_step=1):
     return arrays
 
 
-def sample(scene, times, keep):
-    """World matrices of every node and blend weights of every channel at ``times`` (seconds), first anim stack."""
+def skinned_world_vertices(mesh, node):
+    """(V, 3) skinned (blend shapes + skin) vertex positions of an evaluated mesh, world space."""
+    skinned = _k(mesh.skinned_position)
+    positions = _vec3_array(skinned.values)
+    indices = np.array(_items(skinned.indices), dtype=np.int64)
+    per_vertex = np.zeros((mesh.num_vertices, 3))
+    per_vertex[np.array(_items(mesh.vertex_indices), dtype=np.int64)] = positions[indices]
+    if mesh.skinned_is_local and node is not None:
+        m = np.array(_matrix(_k(node.geometry_to_world)))
+        per_vertex = per_vertex @ m[:3, :3].T + m[:3, 3]
+    return per_vertex
+
+
+def sample(scene, times, keep, skinned=None):
+    """World matrices of every node and blend weights of every channel at ``times`` (seconds), first anim stack.
+
+    ``skinned``: dict that receives ``sample{k}_mesh{i}_skinned (V, 3)`` world vertex positions (ufbx skinning).
+    """
     out = []
     if not len(scene.anim_stacks):
         return out
     anim = _k(_k(scene.anim_stacks[0]).anim)
-    for t in times:
-        evaluated = ufbx.evaluate_scene(scene, anim, float(t))
+    for k, t in enumerate(times):
+        evaluated = ufbx.evaluate_scene(scene, anim, float(t), evaluate_skinning=skinned is not None)
         keep.append(evaluated)  # never free a scene while the process runs (ufbx 0.0.5 crash)
+        if skinned is not None:
+            nodes = {_k(n.mesh).element_id: n for n in _items(evaluated.nodes) if _k(n.mesh) is not None}
+            for i, mesh in enumerate(_items(evaluated.meshes)):
+                skinned[f"sample{k}_mesh{i}_skinned"] = skinned_world_vertices(mesh, nodes.get(mesh.element_id))
         nodes = {n.name: _matrix(n.node_to_world) for n in _items(evaluated.nodes) if not n.is_root}
         weights = {}
         for mesh in _items(evaluated.meshes):
@@ -148,6 +170,7 @@ def main(argv=None):
     parser.add_argument("--times", type=float, nargs="*", default=[])
     parser.add_argument("--npz")
     parser.add_argument("--shape-step", type=int, default=1)
+    parser.add_argument("--skinned", action="store_true", help="also skinned world vertices per sample (to the npz)")
     args = parser.parse_args(argv)
     keep = []
     scene = ufbx.load_file(args.file)
@@ -155,9 +178,10 @@ def main(argv=None):
     info = read_scene(scene)
     fps = info["settings"]["fps"] or 24.0
     times = list(args.times) + [f / fps for f in args.frames]
-    info["samples"] = sample(scene, times, keep)
+    skinned = {} if args.npz and args.skinned else None
+    info["samples"] = sample(scene, times, keep, skinned)
     if args.npz:
-        np.savez(args.npz, **mesh_arrays(scene, args.shape_step))
+        np.savez(args.npz, **mesh_arrays(scene, args.shape_step), **(skinned or {}))
     sys.stdout.write(json.dumps(info))
     sys.stdout.flush()
     os._exit(0)

@@ -62,12 +62,13 @@ FBX_PRESETS = {
                     global_scale=1.0, bake_space_transform=False),
     "unity": dict(axis_forward="-Z", axis_up="Y", apply_unit_scale=True, apply_scale_options="FBX_SCALE_ALL",
                   global_scale=1.0, bake_space_transform=False),
-    # the body is exported from a temporary copy scaled x100 (see _centimetre_copies); FBX_SCALE_ALL with 0.01 then
+    # the body is exported from a temporary copy scaled x100 (see _transformed_copies); FBX_SCALE_ALL with 0.01 then
     # writes UnitScaleFactor 1 (cm) and leaves the data and every node scale as they are
     "unreal": dict(axis_forward="Y", axis_up="Z", apply_unit_scale=True, apply_scale_options="FBX_SCALE_ALL",
                    global_scale=0.01, bake_space_transform=False),
 }
-UNREAL_SCALE = 100.0  # metres -> centimetres, in the exported data itself
+# Targets exported from temporary copies: (length scale baked into the data, axis conversion baked into the data)
+COPY_TRANSFORMS = {"unity": (1.0, True), "unreal": (100.0, False)}
 
 
 def fbx_options(target="blender"):
@@ -265,19 +266,28 @@ def _restore_names(undo):
         old.name = name
 
 
-@contextlib.contextmanager
-def _centimetre_copies(armature, mesh_obj, scale=UNREAL_SCALE):
-    """Temporary copies of the body with lengths x ``scale``: rest bones, mesh and shape keys, location F-curves.
+def _object_animated(id_block):
+    """True when an object's own transform (not its pose bones) has F-curves."""
+    bag = channelbag(id_block)
+    return bag is not None and any(not fc.data_path.startswith("pose.bones[") for fc in bag.fcurves)
 
-    Unreal builds its skeleton from the FBX nodes: a root node scaled x100 (Blender's usual way to write centimetres)
-    becomes a scaled root bone. With the lengths in the data, every node has scale 1 and the file's unit is the
-    centimetre. The copies carry the originals' names (the originals are renamed meanwhile); everything is removed and
-    renamed back on exit. Yields (armature copy, mesh copy or None).
+
+@contextlib.contextmanager
+def _transformed_copies(armature, mesh_obj, scale=1.0, rotation=None):
+    """Temporary copies of the body whose data (rest bones, mesh, shape keys) is rotated and scaled.
+
+    ``scale``: lengths x scale in the data and the location F-curves (Unreal: centimetres in the bones themselves, so
+    no node is scaled). ``rotation`` (4x4, the exporter's axis conversion): the data is rotated by it and the objects
+    by its inverse, so the world is unchanged and the exporter's conversion cancels on the root nodes (Unity: root
+    rotation 0). Bone-local values (rotations, locations) do not change under a rotation of the rest frames.
+    The copies carry the originals' names (the originals are renamed meanwhile); everything is removed and renamed
+    back on exit. Yields (armature copy, mesh copy or None).
     """
     from mathutils import Matrix
 
     collection = bpy.context.scene.collection
-    matrix = Matrix.Scale(scale, 4)
+    rotation = Matrix.Identity(4) if rotation is None or _object_animated(armature) else rotation
+    data_matrix = rotation @ Matrix.Scale(scale, 4)
     created = []
     undo = []
     try:
@@ -288,7 +298,8 @@ def _centimetre_copies(armature, mesh_obj, scale=UNREAL_SCALE):
         arm_copy.data = arm_data
         arm_copy.animation_data_clear()
         collection.objects.link(arm_copy)
-        arm_data.transform(matrix)
+        arm_data.transform(data_matrix)
+        arm_copy.matrix_basis = armature.matrix_basis @ rotation.inverted()
         ad = armature.animation_data
         if ad is not None and ad.action is not None:
             action = ad.action.copy()
@@ -297,8 +308,8 @@ def _centimetre_copies(armature, mesh_obj, scale=UNREAL_SCALE):
             new_ad.action = action
             new_ad.action_slot = action.slots[ad.action_slot.identifier] if ad.action_slot else None
             bag = channelbag(arm_copy)
-            for fc in bag.fcurves if bag is not None else ():
-                if fc.data_path.endswith(".location"):
+            for fc in bag.fcurves if bag is not None and scale != 1.0 else ():
+                if fc.data_path.startswith("pose.bones[") and fc.data_path.endswith(".location"):
                     co = np.empty(2 * len(fc.keyframe_points), dtype=np.float32)
                     for prop in ("co", "handle_left", "handle_right"):
                         fc.keyframe_points.foreach_get(prop, co)
@@ -317,9 +328,11 @@ def _centimetre_copies(armature, mesh_obj, scale=UNREAL_SCALE):
             created.append(mesh_copy)
             mesh_copy.data = mesh_data
             collection.objects.link(mesh_copy)
-            mesh_data.transform(matrix, shape_keys=True)
+            mesh_data.transform(data_matrix, shape_keys=True)
             mesh_copy.parent = arm_copy
-            mesh_copy.matrix_parent_inverse = mesh_obj.matrix_parent_inverse
+            # world' = A R^-1 (R P) (B R^-1) = A P B R^-1: the rotated data lands where it was
+            mesh_copy.matrix_parent_inverse = rotation @ mesh_obj.matrix_parent_inverse
+            mesh_copy.matrix_basis = mesh_obj.matrix_basis @ rotation.inverted()
             for mod in mesh_copy.modifiers:
                 if mod.type == "ARMATURE" and mod.object == armature:
                     mod.object = arm_copy
@@ -337,6 +350,13 @@ def _centimetre_copies(armature, mesh_obj, scale=UNREAL_SCALE):
                     bpy.data.armatures.remove(id_block)
                 elif isinstance(id_block, bpy.types.Action):
                     bpy.data.actions.remove(id_block)
+
+
+def _axis_conversion(options):
+    """The exporter's axis conversion (Blender -> file axes) for a preset, 4x4."""
+    from bpy_extras.io_utils import axis_conversion
+
+    return axis_conversion(to_forward=options["axis_forward"], to_up=options["axis_up"]).to_4x4()
 
 
 # ------------------------------------------------------------------------------------ fast bake of shape-key values
@@ -489,8 +509,10 @@ def export_fbx(armature, filepath, target="blender", correctives="keys", frame_s
     with contextlib.ExitStack() as stack:
         tmp = stack.enter_context(_atomic_output(filepath))
         stack.enter_context(_scene_kept(objects, start, end))
-        if target == "unreal":
-            armature, mesh = stack.enter_context(_centimetre_copies(armature, mesh))
+        if target in COPY_TRANSFORMS:
+            scale, rotate = COPY_TRANSFORMS[target]
+            rotation = _axis_conversion(options) if rotate else None
+            armature, mesh = stack.enter_context(_transformed_copies(armature, mesh, scale, rotation))
             objects = [armature] + ([mesh] if mesh is not None else [])
         if mesh is not None and correctives == "none":
             stack.enter_context(_mesh_without_correctives(mesh))

@@ -42,10 +42,10 @@ def animated_body(kind="smplx", frames=FRAMES, seed=0, betas=None):
     return arm, model, poses, transl
 
 
-def read_fbx(path, frames=(), npz=None):
+def read_fbx(path, frames=(), npz=None, skinned=False):
     cmd = [sys.executable, str(READER), str(path), "--frames", *map(str, frames)]
     if npz:
-        cmd += ["--npz", str(npz)]
+        cmd += ["--npz", str(npz)] + (["--skinned"] if skinned else [])
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
     info = json.loads(out.stdout)
@@ -69,7 +69,7 @@ def test_fbx_blender_preset_joints_and_weights_equal_the_core(tmp_path):
     mid = 7
     result = export_fbx(arm, tmp_path / "body.fbx")
     assert result["frames"] == FRAMES and result["fast"] and os.path.isfile(result["path"])
-    info, arrays = read_fbx(tmp_path / "body.fbx", frames=[mid], npz=tmp_path / "body.npz")
+    info, arrays = read_fbx(tmp_path / "body.fbx", frames=[mid], npz=tmp_path / "body.npz", skinned=True)
     assert info["settings"]["unit_meters"] == pytest.approx(0.01)  # centimetres
     assert info["settings"]["axes"]["up"] == 2  # UFBX_COORDINATE_AXIS_POSITIVE_Y
     bones = [n["name"] for n in info["nodes"] if n["is_bone"]]
@@ -97,6 +97,9 @@ def test_fbx_blender_preset_joints_and_weights_equal_the_core(tmp_path):
     np.testing.assert_allclose(got_w, weights, atol=2e-5)
     assert got_w.min() < -0.1  # values outside [0, 1] are carried
     np.testing.assert_allclose([sample["weights"][f"Shape{i:03d}"] for i in range(10)], betas, atol=1e-6)
+    # the whole chain as ufbx deforms it (betas, expression, correctives, skin) equals the core's vertices
+    vertices = model.forward(betas=betas, pose=poses[mid - 1], transl=transl[mid - 1], dtype=np.float64).vertices[0]
+    np.testing.assert_allclose(arrays["sample0_mesh0_skinned"], vertices * 100.0, atol=5e-4)
 
 
 def test_fast_bake_writes_what_the_plain_exporter_writes(tmp_path):
@@ -116,12 +119,14 @@ def test_fast_bake_writes_what_the_plain_exporter_writes(tmp_path):
 def test_fbx_targets_axes_units_and_joint_positions(tmp_path, target, unit, up, scale):
     arm, model, poses, transl = animated_body("smpl", frames=6)
     export_fbx(arm, tmp_path / "body.fbx", target=target)
-    info, _ = read_fbx(tmp_path / "body.fbx", frames=[4])
+    info, arrays = read_fbx(tmp_path / "body.fbx", frames=[4], npz=tmp_path / "body.npz", skinned=True)
     assert info["settings"]["unit_meters"] == pytest.approx(unit)
     assert info["settings"]["axes"]["up"] == up  # 2: +Y (Unity), 4: +Z (Unreal)
     roots = [n for n in info["nodes"] if n["parent"] is None]
-    for node in roots:  # node scale 1: units are in the data, not in a scaled root
+    assert {n["name"] for n in roots} == {arm.name, body_mesh(arm).name}
+    for node in roots:  # scale 1 and rotation 0: units and axes are in the data, not in the root nodes
         np.testing.assert_allclose(node["scale"], [1.0, 1.0, 1.0], atol=1e-6)
+        np.testing.assert_allclose(np.abs(node["rotation"]), [0.0, 0.0, 0.0, 1.0], atol=1e-6)
     # bones keep their lengths: rest pelvis-to-spine distance equals the core's, in file units
     rest = {n["name"]: np.array(n["node_to_world"])[:3, 3] for n in info["nodes"]}
     J0 = model.rest_joints()
@@ -131,6 +136,9 @@ def test_fbx_targets_axes_units_and_joint_positions(tmp_path, target, unit, up, 
     expected = joints if up == 2 else to_blender(joints)  # Y-up files hold SMPL axes, Z-up files Blender's
     got = np.array([world_position(info["samples"][0], n) for n in model.joint_names])
     np.testing.assert_allclose(got, expected * scale, atol=2e-3 * scale / 100 + 1e-5)
+    vertices = model.forward(pose=poses[3], transl=transl[3], dtype=np.float64).vertices[0]
+    vertices = vertices if up == 2 else to_blender(vertices)
+    np.testing.assert_allclose(arrays["sample0_mesh0_skinned"], vertices * scale, atol=5e-6 * scale)
 
 
 def test_correctives_none_drops_pose_keys_and_leaves_the_scene(tmp_path):
@@ -181,6 +189,42 @@ def test_scene_restored_other_objects_not_exported_and_range_default(tmp_path):
     assert not any(target.iterdir())
     with pytest.raises(ValueError, match="not an SMPL body"):
         export_fbx(cube, tmp_path / "cube.fbx")
+
+
+def test_unreal_copies_leave_no_trace_and_pose_mode_is_kept(tmp_path):
+    arm, model, _, _ = animated_body("smpl", frames=5)
+    mesh = body_mesh(arm)
+    bpy.context.view_layer.objects.active = arm
+    bpy.ops.object.mode_set(mode="POSE")
+
+    def snapshot():
+        bag = animation.channelbag(arm)
+        co = {fc.data_path + str(fc.array_index): [tuple(k.co) for k in fc.keyframe_points] for fc in bag.fcurves}
+        counts = tuple(len(c) for c in (bpy.data.objects, bpy.data.meshes, bpy.data.armatures, bpy.data.actions,
+                                        bpy.data.shape_keys))  # fmt: skip
+        names = (arm.name, arm.data.name, mesh.name, mesh.data.name, arm.mode, bpy.context.view_layer.objects.active)
+        rest = [tuple(b.head_local) for b in arm.data.bones]
+        return counts, names, co, rest, tuple(mesh.data.vertices[0].co)
+
+    before = snapshot()
+    result = export_fbx(arm, tmp_path / "ue.fbx", target="unreal", correctives="none")
+    assert result["fast"]
+    assert snapshot() == before
+    info, _ = read_fbx(tmp_path / "ue.fbx")
+    assert {n["name"] for n in info["nodes"]} >= {arm.name, mesh.name}  # the copies carried the original names
+
+
+def test_body_without_animation_or_correctives_exports_the_scene_range(tmp_path):
+    arm = add_body(synthetic_model("smpl"), correctives=False)
+    scene = bpy.context.scene
+    scene.frame_start, scene.frame_end = 2, 4
+    result = export_fbx(arm, tmp_path / "still.fbx")
+    assert result["frames"] == 3
+    info, _ = read_fbx(tmp_path / "still.fbx")
+    assert not any(c["name"].startswith("Pose") for c in info["meshes"][0]["channels"])
+    with pytest.raises(ValueError, match="empty"):
+        export_fbx(arm, tmp_path / "none.fbx", frame_start=5, frame_end=4)
+    assert not (tmp_path / "none.fbx").exists()
 
 
 def test_fbx_import_keeps_values_outside_unit_range(tmp_path):
