@@ -26,7 +26,7 @@ from .body import (DEFAULT_MAX_BETAS, DEFAULT_MAX_EXPRESSIONS, add_body, body_be
                    body_model, find_body, load_body_model)
 from .keyed_correctives import key_correctives
 
-__all__ = ["import_motion", "prepare_motion", "scene_fps", "set_scene_fps"]
+__all__ = ["import_motion", "prepare_motion", "scene_fps", "set_scene_fps", "set_frame_range"]
 
 # SMPL and SMPL-H share a shape space (formats.md §3.1); the open bodies have their own (open-body.md §3).
 _SHARED_SHAPE_SPACES = ({"smpl", "smplh"},)
@@ -46,6 +46,14 @@ def set_scene_fps(scene, fps):
     return scene_fps(scene)
 
 
+def set_frame_range(scene, start, end):
+    """Set the scene range in the order that never has start > end (Blender would push the other end along)."""
+    if start > scene.frame_end:
+        scene.frame_end, scene.frame_start = end, start
+    else:
+        scene.frame_start, scene.frame_end = start, end
+
+
 def motion_name(filepath):
     """Name of the action (and default name of the body) for a motion file or EasyMocap folder."""
     path = os.path.normpath(os.fspath(filepath))
@@ -54,7 +62,8 @@ def motion_name(filepath):
 
 def _shape_spaces_match(model, motion_kind):
     """True when the motion's betas mean the same shape in ``model`` (official models of a shared kind only)."""
-    if getattr(model, "name", None) in core.BUILTIN_MODELS:
+    name = str(getattr(model, "name", ""))
+    if name in core.BUILTIN_MODELS or os.path.basename(name).startswith("open_"):  # by name or by asset file
         return False
     return model.kind == motion_kind or any({model.kind, motion_kind} <= s for s in _SHARED_SHAPE_SPACES)
 
@@ -254,8 +263,7 @@ def import_motion(filepath, body=None, model="open-smplx", gender=None, fps=None
         if correctives and keys is not None:
             key_correctives(arm, frames=frames, progress=lambda f: report(0.6 + 0.4 * f))
         if created:
-            scene.frame_start = int(frame_start)
-            scene.frame_end = int(frame_start + motion.num_frames - 1)
+            set_frame_range(scene, int(frame_start), int(frame_start + motion.num_frames - 1))
             if abs(scene_fps(scene) - fps) > 1e-9:
                 set_scene_fps(scene, fps)
         scene.frame_set(scene.frame_current)
