@@ -275,28 +275,40 @@ def import_motion(filepath, body=None, model="open-smplx", gender=None, fps=None
 
 
 def _prepare_new(source, model, gender, fps, up_axis, file_fps):
-    """Prepare a motion for a new body: the model of ``gender``, else of the motion's own gender."""
-    spec = None if not isinstance(model, (str, os.PathLike)) else model
-    model_obj, gender_arg = _new_body_model(model, gender, source)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        prepared = prepare_motion(source, model_obj, fps, up_axis, file_fps=file_fps)
-    wanted = prepared["gender"]
-    if spec is not None and gender is None and wanted not in (None, model_obj.gender):
-        try:
-            gendered = load_body_model(model, wanted)[0]
-        except core.ModelFileError:
-            if os.fspath(model) not in core.BUILTIN_MODELS:
-                raise
-            warnings.warn(f"{source}: no {wanted} variant of the built-in body {model!r} is installed: using the "
-                          f"{model_obj.gender or 'neutral'} body", stacklevel=3)
-        else:  # read again with the motion's gendered model (J_0 and the shape differ)
-            model_obj, gender_arg, caught = gendered, wanted, []
-            prepared = prepare_motion(source, model_obj, fps, up_axis, file_fps=file_fps)
-    for warning in caught:
-        warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
-    prepared.update(model=model_obj, gender=gender_arg, model_spec=spec)
+    """Prepare a motion for a new body of ``model``: of ``gender``, else of the motion's own gender."""
+    spec = model if isinstance(model, (str, os.PathLike)) else None
+    if spec is None or gender is not None:
+        model_obj, gender = _new_body_model(model, gender, source)
+    else:
+        model_obj, gender = _model_of_motion_gender(spec, _motion_gender(source, up_axis, file_fps), source)
+    prepared = prepare_motion(source, model_obj, fps, up_axis, file_fps=file_fps)
+    prepared.update(model=model_obj, gender=gender, model_spec=spec)
     return prepared
+
+
+def _motion_gender(source, up_axis, file_fps):
+    """The gender a motion file states, or None (none stated, or a format that needs the model to be read; a bad
+    file is reported by the full read that follows)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return read_motion(source, up_axis=up_axis, fps=file_fps).gender
+    except ValueError:
+        return None
+
+
+def _model_of_motion_gender(spec, wanted, source):
+    """The model of the motion's gender; when ``spec`` has no such variant (a built-in body still building, a folder
+    without it), its default model with a warning. Returns (core model, gender argument)."""
+    try:
+        return _new_body_model(spec, wanted, source)
+    except core.ModelFileError:
+        if wanted is None:
+            raise
+    model_obj, gender = _new_body_model(spec, None, source)
+    warnings.warn(f"{source}: the motion is {wanted} but {os.fspath(spec)!r} has no {wanted} model: using its "
+                  f"{model_obj.gender or 'default'} model", stacklevel=4)
+    return model_obj, gender
 
 
 def _undo_import(created, previous, action):

@@ -228,3 +228,19 @@ def test_easymocap_folder_in_its_world(tmp_path):
     local = model.forward(frame["shapes"], frame["poses"], dtype=np.float64).vertices[0]
     expected = local @ core.rotations.axis_angle_to_matrix(frame["Rh"]).T + frame["Th"]
     assert np.abs(evaluated_world_vertices(body_mesh(arm)) - expected).max() < 2e-5
+
+
+def test_new_body_takes_the_motions_gender_from_a_model_folder(tmp_path):
+    """A folder of official-style files without a neutral model: the motion's gender picks the file."""
+    from synthetic_body import official_layout_arrays, synthetic_arrays
+
+    folder = tmp_path / "models"
+    folder.mkdir()
+    for seed, gender in enumerate(("FEMALE", "MALE")):
+        np.savez(folder / f"SMPLX_{gender}.npz", **official_layout_arrays(synthetic_arrays("smplx", seed=20 + seed)))
+    path, _ = amass_file(tmp_path / "male.npz", "smplx", 3, 30.0)
+    np.savez(path, **dict(np.load(path), gender=np.array("male")))
+    arm = import_motion(path, model=str(folder), fps=30, correctives=False)
+    assert arm["smpl_gender"] == "male"
+    arm = import_motion(path, model=str(folder), gender="female", fps=30, correctives=False)
+    assert arm["smpl_gender"] == "female"
