@@ -20,6 +20,7 @@ once per process (blender.body's cache) and reused.
 
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -27,6 +28,7 @@ import time
 
 FORMATS = {"export-fbx": ("fbx", ".fbx"), "export-gltf": ("gltf", ".glb"), "export-abc": ("abc", ".abc")}
 MOTION_EXTENSIONS = (".npz", ".smpl", ".pkl", ".json")
+REPORT_PATTERN = re.compile(r"report(\.shard-\d+-of-\d+)?\.json")  # our own reports are never inputs
 REPORT_VERSION = 1
 
 
@@ -61,8 +63,8 @@ def _walk_motions(folder, exclude=None):
             elif is_easymocap_folder(path):
                 found.append(path)
                 dirs.remove(d)
-        found.extend(os.path.join(root, f) for f in sorted(files)
-                     if f.lower().endswith(MOTION_EXTENSIONS) and not f.startswith("."))  # fmt: skip
+        found.extend(os.path.join(root, f) for f in sorted(files) if f.lower().endswith(MOTION_EXTENSIONS)
+                     and not f.startswith(".") and not REPORT_PATTERN.fullmatch(f))  # fmt: skip
     return found
 
 
@@ -351,7 +353,7 @@ def _run_workers(todo, options, jobs, report, progress, log_dir):
     for k in range(jobs):
         items = todo[k::jobs]
         read_fd, write_fd = os.pipe()
-        task_file = os.path.join(log_dir, f"worker-{k}.task.json")
+        task_file = os.path.join(log_dir, f".worker-{k}.task")
         write_json_atomic(task_file, {"items": items, "options": options, "result_fd": write_fd})
         log = open(os.path.join(log_dir, f"worker-{k}.log"), "w")
         proc = subprocess.Popen(worker_command(task_file), stdout=log, stderr=subprocess.STDOUT, pass_fds=(write_fd,))

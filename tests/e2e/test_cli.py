@@ -121,7 +121,7 @@ def test_inputs_outputs_never_collide_and_skip_the_output_folder(tmp_path):
 
     data = tmp_path / "data"
     for name in ("walk.npz", "walk.pkl", "walk.smpl", "sub/walk.npz", "pose.json", ".hidden.npz", "notes.txt",
-                 "out/report.json", ".cache/x.npz"):  # fmt: skip
+                 "out/report.json", ".cache/x.npz", "old/report.json", "old/report.shard-1-of-4.json"):  # fmt: skip
         _touch(data / name)
     _touch(data / "easy" / "smpl" / "000000.json")  # an EasyMocap output folder: one input
     _touch(data / "easy" / "smpl" / "000001.json")
