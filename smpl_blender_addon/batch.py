@@ -363,17 +363,22 @@ def _run_workers(todo, options, jobs, report, progress, log_dir):
         workers.append((proc, log, results, pending))
         selector.register(results, selectors.EVENT_READ, pending)
     open_streams = len(workers)
-    while open_streams:
-        for key, _ in selector.select():
-            line = key.fileobj.readline()
-            if not line:
-                selector.unregister(key.fileobj)
-                open_streams -= 1
-                continue
-            result = json.loads(line)
-            source = result.pop("input")
-            key.data.discard(source)
-            progress.finished(report.update(source, **result))
+    try:
+        while open_streams:
+            for key, _ in selector.select():
+                line = key.fileobj.readline()
+                if not line:
+                    selector.unregister(key.fileobj)
+                    open_streams -= 1
+                    continue
+                result = json.loads(line)
+                source = result.pop("input")
+                key.data.discard(source)
+                progress.finished(report.update(source, **result))
+    except BaseException:  # interrupted (Ctrl-C): stop the workers too; the report keeps what finished
+        for proc, *_ in workers:
+            proc.terminate()
+        raise
     for proc, log, results, pending in workers:
         code = proc.wait()
         log.close()
