@@ -290,7 +290,11 @@ def _transformed_copies(armature, mesh_obj, scale=1.0, rotation=None):
     data_matrix = rotation @ Matrix.Scale(scale, 4)
     created = []
     undo = []
+    # the originals leave the depsgraph meanwhile: else the original mesh is still evaluated at every baked frame
+    hidden = [(o, o.hide_viewport) for o in (armature, mesh_obj) if o is not None]
     try:
+        for o, _ in hidden:
+            o.hide_viewport = True
         arm_data = armature.data.copy()
         created.append(arm_data)
         arm_copy = armature.copy()
@@ -340,6 +344,8 @@ def _transformed_copies(armature, mesh_obj, scale=1.0, rotation=None):
         yield arm_copy, mesh_copy
     finally:
         _restore_names(undo)
+        for o, hide in hidden:
+            o.hide_viewport = hide
         for id_block in reversed(created):
             with contextlib.suppress(ReferenceError):
                 if isinstance(id_block, bpy.types.Object):
