@@ -300,6 +300,7 @@ def _transformed_copies(armature, mesh_obj, scale=1.0, rotation=None):
         arm_copy = armature.copy()
         created.append(arm_copy)
         arm_copy.data = arm_data
+        arm_copy.hide_viewport = False  # copied from the hidden original
         arm_copy.animation_data_clear()
         collection.objects.link(arm_copy)
         arm_data.transform(data_matrix)
@@ -331,6 +332,7 @@ def _transformed_copies(armature, mesh_obj, scale=1.0, rotation=None):
             mesh_copy = mesh_obj.copy()
             created.append(mesh_copy)
             mesh_copy.data = mesh_data
+            mesh_copy.hide_viewport = False
             collection.objects.link(mesh_copy)
             mesh_data.transform(data_matrix, shape_keys=True)
             mesh_copy.parent = arm_copy
