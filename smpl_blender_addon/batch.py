@@ -153,7 +153,7 @@ class Report:
             "version": REPORT_VERSION, "command": command, "out": out_dir, "options": options,
             "started": _iso(self.started), "finished": None, "summary": {},
             "inputs": [{"input": src, "output": os.path.join(out_dir, rel), "status": "pending", "frames": None,
-                        "seconds": None, "error": None} for src, rel in entries],
+                        "seconds": None, "error": None, "warnings": []} for src, rel in entries],
         }  # fmt: skip
         self.index = {entry["input"]: entry for entry in self.data["inputs"]}
         self.previous = self._read_previous()
@@ -166,13 +166,15 @@ class Report:
         except (OSError, ValueError, AttributeError):
             return {}
 
-    def update(self, source, **fields):
+    def update(self, source, write=True, **fields):
+        """Set an input's fields and rewrite the report (``write=False``: the caller writes once for many)."""
         entry = self.index[source]
         if fields.get("status") == "skipped":
             old = self.previous.get(source, {})
             fields.setdefault("frames", old.get("frames"))
         entry.update(fields)
-        self.write()
+        if write:
+            self.write()
         return entry
 
     def counts(self):
@@ -254,7 +256,10 @@ def _accepted(function, **kwargs):
 
 
 def run_one(source, output, options):
-    """Import ``source`` into an empty scene and export it to ``output``. Returns (frames, seconds of the input)."""
+    """Import ``source`` into an empty scene and export it to ``output``.
+
+    Returns (frames, seconds for the input, warnings: the import's notes, e.g. betas that do not carry over).
+    """
     import warnings
 
     import bpy
@@ -265,8 +270,8 @@ def run_one(source, output, options):
     bpy.ops.wm.read_factory_settings(use_empty=True)
     os.makedirs(os.path.dirname(output), exist_ok=True)
     keys = options["correctives"] == "keys"
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # betas / gender notes: the batch reports failures, not advice
+    with warnings.catch_warnings(record=True) as caught:  # notes go to the report, not to the progress output
+        warnings.simplefilter("always")
         arm = import_motion(source, model=options["model"], gender=options["gender"],
                             fps=options["fps"] or "source", correctives=keys)  # fmt: skip
     export = export_function(options["format"])
@@ -274,19 +279,20 @@ def run_one(source, output, options):
     result = export(arm, output, **_accepted(export, target=options["target"], correctives=options["correctives"],
                                              frame_start=scene.frame_start, frame_end=scene.frame_end))  # fmt: skip
     frames = (result or {}).get("frames", scene.frame_end - scene.frame_start + 1)
-    return int(frames), time.perf_counter() - t0
+    notes = list(dict.fromkeys(str(w.message) for w in caught))
+    return int(frames), time.perf_counter() - t0, notes
 
 
 def process(source, output, options):
     """Run one input, never raising: the report entry fields."""
     try:
-        frames, seconds = run_one(source, output, options)
+        frames, seconds, notes = run_one(source, output, options)
     except Exception as err:  # isolate every failure; ValueErrors already name the file and the problem
         message = str(err) if isinstance(err, ValueError) else f"{type(err).__name__}: {err}"
         if source not in message:
             message = f"{source}: {message}"
         return {"status": "failed", "error": message, "frames": None, "seconds": None}
-    return {"status": "ok", "error": None, "frames": frames, "seconds": round(seconds, 3)}
+    return {"status": "ok", "error": None, "frames": frames, "seconds": round(seconds, 3), "warnings": notes}
 
 
 # ------------------------------------------------------------------------------------------------------------------
@@ -312,7 +318,7 @@ def run_batch(command, inputs, out_dir, options, shard_spec=None, jobs=1, force=
     for source, rel in entries:
         output = os.path.join(out_dir, rel)
         if not force and output_complete(source, output):
-            progress.finished(report.update(source, status="skipped"))
+            progress.finished(report.update(source, write=False, status="skipped"))
         else:
             todo.append((source, output))
     report.write()

@@ -55,7 +55,8 @@ def data(tmp_path_factory):
     for name, kind in zip(GOOD, kinds):
         size = 3 * len(layouts.JOINT_NAMES[kind])
         motion = Motion(fps=SOURCE_FPS, poses=rng.normal(0, 0.3, (SOURCE_FRAMES, size)),
-                        trans=rng.normal(0, 0.1, (SOURCE_FRAMES, 3)), betas=np.zeros(10), gender="neutral",
+                        trans=rng.normal(0, 0.1, (SOURCE_FRAMES, 3)),
+                        betas=np.linspace(-1, 1, 10) if name == "b_run.npz" else np.zeros(10), gender="neutral",
                         kind=kind, up_axis="Z")  # fmt: skip
         os.makedirs(os.path.dirname(folder / name), exist_ok=True)
         write_amass_npz(folder / name, motion)
@@ -92,6 +93,8 @@ def test_corrupt_input_fails_alone(first_run, data):
         assert entries[name]["frames"] == TARGET_FRAMES
         assert entries[name]["seconds"] > 0
         assert entries[name]["output"] == os.path.join(out, name + ".fbx")
+    assert any("shape spaces" in w for w in entries["b_run.npz"]["warnings"])  # official betas, open body
+    assert entries["a_walk.npz"]["warnings"] == []
     assert report["summary"] == dict(report["summary"], ok=4, failed=1, skipped=0, pending=0, total=5)
     assert report["finished"] is not None
     # not a TTY: one line per input on stderr, the failure named
