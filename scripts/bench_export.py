@@ -77,7 +77,8 @@ def compare(a, b, arrays_a, arrays_b):
     """Largest differences between two ufbx readings. Returns a dict of named maxima (0 = identical)."""
     out = {}
     out["same_node_names"] = [n["name"] for n in a["nodes"]] == [n["name"] for n in b["nodes"]]
-    out["same_bones"] = [n["name"] for n in a["nodes"] if n["is_bone"]] == [n["name"] for n in b["nodes"] if n["is_bone"]]
+    bones_a = [n["name"] for n in a["nodes"] if n["is_bone"]]
+    out["same_bones"] = bones_a == [n["name"] for n in b["nodes"] if n["is_bone"]]
     out["rest_world"] = max(np.abs(np.array(x["node_to_world"]) - np.array(y["node_to_world"])).max()
                             for x, y in zip(a["nodes"], b["nodes"]))  # fmt: skip
     ma, mb = a["meshes"][0], b["meshes"][0]
@@ -115,8 +116,9 @@ def main(argv=None):
     out.mkdir(parents=True, exist_ok=True)
     arm, t_correctives = build_scene(args.model, args.frames)
     F = args.frames
-    print(f"{args.model}: {F} frames, {len(arm.pose.bones)} bones, "
-          f"{len(arm.children[0].data.shape_keys.key_blocks) - 1} shape keys (correctives keyed in {t_correctives:.2f} s)")
+    keys = len(arm.children[0].data.shape_keys.key_blocks) - 1
+    print(f"{args.model}: {F} frames, {len(arm.pose.bones)} bones, {keys} shape keys "
+          f"(correctives keyed in {t_correctives:.2f} s)")
     plain_path, ours_path = out / "plain.fbx", out / "ours.fbx"
     t_plain = plain_export(arm, plain_path, args.target)
     result = export_fbx(arm, ours_path, target=args.target)

@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Read an FBX file with ufbx (independent of Blender) and print what it holds as JSON; heavy arrays go to an .npz.
 
-    python tests/ufbx_reader.py FILE.fbx [--frames 1 5 10 | --times 0.5 1.0] [--npz OUT.npz [--skinned]] [--shape-step N]
+    python tests/ufbx_reader.py FILE.fbx [--frames 1 5 | --times 0.5 1.0] [--npz OUT.npz [--skinned]] [--shape-step N]
 
 Run it in a subprocess: ufbx 0.0.5 can crash when scenes are freed (blender-notes.md), so every scene stays referenced
 and the process ends with ``os._exit``. Frames are converted to seconds with the file's frame rate (frame f at f/fps,
@@ -9,7 +9,8 @@ as Blender writes them).
 
 JSON: ``settings`` (unit_meters, axes, fps), ``nodes`` (name, parent, is_bone, rest local TRS and node_to_world 4x4),
 ``stacks`` (name, time_begin, time_end), ``meshes`` (name, node, num_vertices, num_faces, skin cluster bone names and
-bind_to_world 4x4, blend channel names and static weights), ``samples`` (per time: world 4x4 of every node, blend weights).
+bind_to_world 4x4, blend channel names and static weights), ``samples`` (per time: world 4x4 of every node and
+every blend weight).
 NPZ (plain arrays, ``allow_pickle=False`` safe): ``mesh{i}_positions (V,3)``, ``mesh{i}_skin (V,C)`` dense cluster
 weights, ``mesh{i}_shapes (S,V,3)`` dense position offsets of every ``shape-step``-th channel (``mesh{i}_shape_index``);
 with ``--skinned``, ``sample{k}_mesh{i}_skinned (V,3)``: world vertex positions as ufbx deforms them (blend shapes, then

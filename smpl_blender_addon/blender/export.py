@@ -224,7 +224,8 @@ def _mesh_without_correctives(mesh_obj):
     F-curves of the removed keys no longer resolve and are skipped by Blender.
     """
     original = mesh_obj.data
-    if original.shape_keys is None or not any(b.name.startswith(CORRECTIVE_PREFIX) for b in original.shape_keys.key_blocks):
+    keys = original.shape_keys
+    if keys is None or not any(b.name.startswith(CORRECTIVE_PREFIX) for b in keys.key_blocks):
         yield
         return
     name = original.name
@@ -249,7 +250,7 @@ def _mesh_without_correctives(mesh_obj):
 # ------------------------------------------------------------------------------ target="unreal": centimetre copies
 
 def _swap_names(pairs):
-    """Give each ``new`` ID the name of its ``old`` partner (the old one gets a temporary name). Returns the undo list."""
+    """Give each ``new`` ID the name of its ``old`` partner (the old one gets a temporary name). Returns the undo."""
     undo = []
     for old, new in pairs:
         name = old.name

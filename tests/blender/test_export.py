@@ -30,7 +30,7 @@ FPS = 30
 
 
 def animated_body(kind="smplx", frames=FRAMES, seed=0, betas=None):
-    """Body keyed at frames 1..frames with random poses and root motion, correctives keyed. Returns arm, model, poses, transl."""
+    """Body keyed at frames 1..frames: random poses, root motion, correctives. Returns arm, model, poses, transl."""
     model = synthetic_model(kind)
     bpy.context.scene.render.fps = FPS
     arm = add_body(model, betas=betas)
@@ -168,8 +168,11 @@ def test_scene_restored_other_objects_not_exported_and_range_default(tmp_path):
     scene = bpy.context.scene
     scene.frame_start, scene.frame_end = 3, 50
     scene.frame_set(5)
-    state = lambda: (scene.frame_current, scene.frame_start, scene.frame_end, bpy.context.view_layer.objects.active,  # noqa: E731
-                     [o.name for o in bpy.context.selected_objects], mesh.hide_get(), arm.hide_viewport)  # fmt: skip
+
+    def state():
+        return (scene.frame_current, scene.frame_start, scene.frame_end, bpy.context.view_layer.objects.active,
+                [o.name for o in bpy.context.selected_objects], mesh.hide_get(), arm.hide_viewport)
+
     before = state()
     calls = []
     result = export_fbx(mesh, tmp_path / "a.fbx", progress=calls.append)
