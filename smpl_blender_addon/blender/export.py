@@ -19,6 +19,7 @@ Blender would not evaluate as a plain action (drivers, NLA, partial influence, n
 """
 
 import contextlib
+import importlib
 import os
 import shutil
 import tempfile
@@ -454,8 +455,8 @@ def _mesh_off_during_bake(mesh_obj):
     """
     key = mesh_obj.data.shape_keys if mesh_obj is not None else None
     curves = _value_curves(key) if key is not None else None
-    try:
-        from io_scene_fbx import export_fbx_bin
+    try:  # the exporter add-on's module, as its operator uses it (bundled with Blender, enabled by default)
+        export_fbx_bin = importlib.import_module("io_scene_fbx.export_fbx_bin")
     except ImportError:
         export_fbx_bin = None
     original = getattr(export_fbx_bin, "fbx_animations", None)
