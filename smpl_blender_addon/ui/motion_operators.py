@@ -22,6 +22,7 @@ from ..blender import motion as motion_api
 from . import properties
 
 MOTION_GLOB = "*.npz;*.smpl;*.pkl;*.json"
+UP_AXES = {"DEFAULT": None, "Y": "Y", "Z": "Z", "CAMERA": "camera"}  # import_motion's up_axis argument
 
 
 def _report_warnings(operator, caught):
@@ -72,6 +73,16 @@ class SMPL_OT_import_motion(Operator):
     correctives: BoolProperty(name="Key correctives", default=True,
                               description="Key the pose-corrective shape keys at every frame")
     frame_start: IntProperty(name="Start frame", default=1, description="Scene frame of the motion's first frame")
+    name: StringProperty(name="Name", description="Name of a new body (default: the file's name)")
+    up_axis: EnumProperty(
+        name="Data world",
+        items=(("DEFAULT", "Format default", "The world of the file format (AMASS, EasyMocap: Z-up; .smpl, pose "
+                                             "files: Y-up; SMPLify-X fits: their camera)"),
+               ("Y", "Y up", "The data is in a Y-up world (SMPL model space)"),
+               ("Z", "Z up", "The data is in a Z-up world (AMASS)"),
+               ("CAMERA", "Camera", "SMPLify-X fits: OpenCV camera frame (x right, y down, z forward)")),  # fmt: skip
+        default="DEFAULT",
+    )
 
     @classmethod
     def poll(cls, context):
@@ -100,7 +111,8 @@ class SMPL_OT_import_motion(Operator):
                 arm = _with_progress(context, lambda progress: motion_api.import_motion(
                     bpy.path.abspath(self.filepath), body=target, model=self.model,
                     gender=properties.gender_argument(self.gender), fps=fps, correctives=self.correctives,
-                    frame_start=self.frame_start, progress=progress))  # fmt: skip
+                    name=self.name or None, frame_start=self.frame_start, progress=progress,
+                    up_axis=UP_AXES[self.up_axis]))  # fmt: skip
         except ValueError as err:  # MotionFileError / ModelFileError name the file; nothing was changed
             self.report({"ERROR"}, str(err))
             return {"CANCELLED"}
@@ -109,6 +121,7 @@ class SMPL_OT_import_motion(Operator):
             other.select_set(False)
         arm.select_set(True)
         context.view_layer.objects.active = arm
+        properties.sync_shape_sliders(arm)  # a new body may carry the motion's betas
         frames = arm.animation_data.action.frame_range
         self.report({"INFO"}, f"Imported {os.path.basename(self.filepath)} onto {arm.name}: frames "
                               f"{int(frames[0])}-{int(frames[1])}")  # fmt: skip

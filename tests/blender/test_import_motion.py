@@ -155,19 +155,20 @@ def test_missing_frame_rate_is_an_error_naming_the_file(tmp_path):
     assert scene_state() == before
 
 
-# -- operators (ui/motion_operators.py, registered here on their own: the ui package wires them for the add-on) -----
+# -- operators (ui/motion_operators.py, registered with the add-on) ------------------------------------------------
 
 
 @pytest.fixture
 def motion_operators():
+    import smpl_blender_addon
     from smpl_blender_addon.ui import motion_operators
 
     registered = hasattr(bpy.types, "SMPL_OT_import_motion")
     if not registered:
-        motion_operators.register()
+        smpl_blender_addon.register()
     yield motion_operators
     if not registered:
-        motion_operators.unregister()
+        smpl_blender_addon.unregister()
 
 
 def test_import_operator_new_body_then_selected_body(motion_operators, tmp_path):
@@ -244,3 +245,18 @@ def test_new_body_takes_the_motions_gender_from_a_model_folder(tmp_path):
     assert arm["smpl_gender"] == "male"
     arm = import_motion(path, model=str(folder), gender="female", fps=30, correctives=False)
     assert arm["smpl_gender"] == "female"
+
+
+def test_import_operator_names_the_body_and_fills_its_sliders(motion_operators, tmp_path):
+    from smpl_blender_addon.ui import properties
+
+    path, source = amass_file(tmp_path / "shape.npz", "smpl", 4, 30.0, seed=12)
+    result = bpy.ops.smpl.import_motion(filepath=path, model="open-smpl", name="Walker", up_axis="Y",
+                                        fps_mode="SOURCE")  # fmt: skip
+    assert result == {"FINISHED"}
+    arm = bpy.context.view_layer.objects.active
+    assert arm.name == "Walker" and properties.sliders_in_sync(arm)
+    # up_axis="Y": the data is taken as Y-up, so the root rotation is keyed as it is in the file
+    q = np.stack([key_values(arm, 'pose.bones["pelvis"].rotation_quaternion', i)[1] for i in range(4)], 1)
+    expected = core.rotations.axis_angle_to_quaternion(source.poses[:, :3])
+    np.testing.assert_allclose(np.abs(np.sum(q * expected, axis=1)), 1.0, atol=1e-6)
