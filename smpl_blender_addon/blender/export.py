@@ -160,6 +160,10 @@ def _scene_kept(objects, frame_start, frame_end):
             o.hide_viewport = False
             if o.hide_get():
                 o.hide_set(False)
+        for o in objects:
+            if not o.visible_get(view_layer=view_layer):
+                raise ValueError(f"{o.name}: not visible in the view layer (excluded or hidden collection?); "
+                                 "Blender does not evaluate its animation there")
         if frame_start is not None:
             _set_frame_range(scene, frame_start, frame_end)
         yield

@@ -192,6 +192,18 @@ def test_scene_restored_other_objects_not_exported_and_range_default(tmp_path):
     assert not any(target.iterdir())
     with pytest.raises(ValueError, match="not an SMPL body"):
         export_fbx(cube, tmp_path / "cube.fbx")
+    # a body in an excluded collection: a clear error, nothing written, the scene as it was
+    hidden = bpy.data.collections.new("hidden")
+    scene.collection.children.link(hidden)
+    for obj in (arm, mesh):
+        hidden.objects.link(obj)
+        for user in list(obj.users_collection):
+            if user != hidden:
+                user.objects.unlink(obj)
+    bpy.context.view_layer.layer_collection.children["hidden"].exclude = True
+    with pytest.raises(ValueError, match="not visible"):
+        export_fbx(arm, tmp_path / "hidden.fbx")
+    assert not (tmp_path / "hidden.fbx").exists() and scene.frame_current == 5
 
 
 def test_unreal_copies_leave_no_trace_and_pose_mode_is_kept(tmp_path):
@@ -230,9 +242,11 @@ def test_body_without_animation_or_correctives_exports_the_scene_range(tmp_path)
     assert not (tmp_path / "none.fbx").exists()
 
 
-def test_fbx_import_keeps_values_outside_unit_range(tmp_path):
-    arm, model, poses, _ = animated_body("smpl", frames=6)
+def test_fbx_blender_round_trip_keeps_the_animation_and_values_outside_unit_range(tmp_path):
+    arm, model, poses, transl = animated_body("smpl", frames=6, betas=np.linspace(1.5, -1.5, 10))
     export_fbx(arm, tmp_path / "body.fbx")
+    bpy.context.scene.frame_set(4)
+    vertices = evaluated_world_vertices(body_mesh(arm))
     expected = core.pose_corrective_weights(poses[3], model)[0]
     assert expected.min() < -0.05 and np.abs(expected).max() > 0.05
     bpy.ops.wm.read_factory_settings(use_empty=True)
@@ -247,6 +261,9 @@ def test_fbx_import_keeps_values_outside_unit_range(tmp_path):
     got = np.array([blocks[f"Pose{i:03d}"].value for i in range(len(expected))])
     np.testing.assert_allclose(got, expected, atol=1e-5)
     assert min(b.slider_min for b in blocks) < 0.0  # the importer widened the slider ranges
+    np.testing.assert_allclose([blocks[f"Shape{i:03d}"].value for i in range(10)], np.linspace(1.5, -1.5, 10), atol=1e-6)
+    # the same deformed body: the imported scene evaluates to the original's mesh at that frame
+    np.testing.assert_allclose(evaluated_world_vertices(imported), vertices, atol=1e-5)
 
 
 # ----------------------------------------------------------------------------------------------------------- glTF
