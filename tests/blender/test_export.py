@@ -261,7 +261,8 @@ def test_fbx_blender_round_trip_keeps_the_animation_and_values_outside_unit_rang
     got = np.array([blocks[f"Pose{i:03d}"].value for i in range(len(expected))])
     np.testing.assert_allclose(got, expected, atol=1e-5)
     assert min(b.slider_min for b in blocks) < 0.0  # the importer widened the slider ranges
-    np.testing.assert_allclose([blocks[f"Shape{i:03d}"].value for i in range(10)], np.linspace(1.5, -1.5, 10), atol=1e-6)
+    betas = [blocks[f"Shape{i:03d}"].value for i in range(10)]
+    np.testing.assert_allclose(betas, np.linspace(1.5, -1.5, 10), atol=1e-6)
     # the same deformed body: the imported scene evaluates to the original's mesh at that frame
     np.testing.assert_allclose(evaluated_world_vertices(imported), vertices, atol=1e-5)
 
