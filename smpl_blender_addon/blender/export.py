@@ -29,7 +29,7 @@ import bpy
 import numpy as np
 
 from .animation import channelbag, sample_fcurve
-from .body import body_mesh, find_body
+from .body import PROP_MESH, body_mesh, find_body
 
 TARGETS = ("blender", "unity", "unreal")
 CORRECTIVES = ("keys", "none")
@@ -156,6 +156,8 @@ def _scene_kept(objects, frame_start, frame_end):
     saved_hidden = [(o, o.hide_viewport, o.hide_get()) for o in objects]
     saved_mode = saved_active.mode if saved_active is not None else "OBJECT"
     try:
+        if saved_mode not in ("OBJECT", "POSE"):  # edit / paint modes: flush their data to the mesh before copying it
+            bpy.ops.object.mode_set(mode="OBJECT")
         for o in objects:
             o.hide_viewport = False
             if o.hide_get():
@@ -483,16 +485,21 @@ def _mesh_off_during_bake(mesh_obj):
         blocks.foreach_set("value", feed_values.values(scene.frame_current + scene.frame_subframe))
 
     def fast_animations(scene_data):
-        hidden = mesh_obj.hide_viewport
+        # this mesh, and the skins of other bodies in the scene (not exported, as costly to evaluate), sit out the bake
+        skins = [o for o in scene.objects if o.type == "MESH" and o.get(PROP_MESH) and not o.hide_viewport]
+        skins = [mesh_obj] + [o for o in skins if o != mesh_obj]
+        hidden = [(o, o.hide_viewport) for o in skins]
         saved = np.empty(len(blocks), dtype=np.float32)
         blocks.foreach_get("value", saved)
-        mesh_obj.hide_viewport = True
+        for o in skins:
+            o.hide_viewport = True
         bpy.app.handlers.frame_change_post.insert(0, feed)
         try:
             return original(scene_data)
         finally:
             bpy.app.handlers.frame_change_post.remove(feed)
-            mesh_obj.hide_viewport = hidden
+            for o, hide in hidden:
+                o.hide_viewport = hide
             blocks.foreach_set("value", saved)
 
     export_fbx_bin.fbx_animations = fast_animations

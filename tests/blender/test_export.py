@@ -103,6 +103,7 @@ def test_fbx_blender_preset_joints_and_weights_equal_the_core(tmp_path):
 
 
 def test_fast_bake_writes_what_the_plain_exporter_writes(tmp_path):
+    other, _, _, _ = animated_body("smplx", frames=8, seed=1)  # another body in the scene, not exported
     arm, _, _, _ = animated_body("smplh", frames=8)
     fast = export_fbx(arm, tmp_path / "fast.fbx")
     plain = export_fbx(arm, tmp_path / "plain.fbx", fast=False)
@@ -113,6 +114,8 @@ def test_fast_bake_writes_what_the_plain_exporter_writes(tmp_path):
     assert a["samples"] == b["samples"]  # every node's world matrix and every blend weight, exactly
     for key in arrays_a:
         np.testing.assert_array_equal(arrays_a[key], arrays_b[key])
+    assert other.name not in {n["name"] for n in a["nodes"]}
+    assert not body_mesh(other).hide_viewport and not body_mesh(arm).hide_viewport
 
 
 @pytest.mark.parametrize("target, unit, up, scale", [("unity", 1.0, 2, 1.0), ("unreal", 0.01, 4, 100.0)])
