@@ -232,6 +232,18 @@ def test_unreal_copies_leave_no_trace_and_pose_mode_is_kept(tmp_path):
     assert {n["name"] for n in info["nodes"]} >= {arm.name, mesh.name}  # the copies carried the original names
 
 
+def test_export_from_edit_mode_returns_to_edit_mode(tmp_path):
+    arm, _, _, _ = animated_body("smpl", frames=3)
+    mesh = body_mesh(arm)
+    bpy.context.view_layer.objects.active = mesh
+    bpy.ops.object.mode_set(mode="EDIT")
+    result = export_fbx(arm, tmp_path / "edit.fbx", correctives="none")
+    assert result["frames"] == 3 and os.path.isfile(tmp_path / "edit.fbx")
+    assert bpy.context.view_layer.objects.active == mesh and mesh.mode == "EDIT"
+    bpy.ops.object.mode_set(mode="OBJECT")
+    assert len(mesh.data.shape_keys.key_blocks) == 1 + 10 + 9 * 23
+
+
 def test_body_without_animation_or_correctives_exports_the_scene_range(tmp_path):
     arm = add_body(synthetic_model("smpl"), correctives=False)
     scene = bpy.context.scene
