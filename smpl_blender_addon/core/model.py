@@ -160,20 +160,7 @@ class BodyModel:
     def _arrays(self, dtype):
         dtype = np.dtype(dtype)
         if dtype not in self._cache:
-            V, J = self.num_vertices, self.num_joints
-            dirs = np.concatenate([self.shapedirs, self.exprdirs], axis=2).astype(dtype, copy=False)  # (V, 3, S)
-            # the regressor is linear: regress every shape direction once instead of the shaped mesh per frame
-            joint_dirs = self.J_regressor.astype(dtype, copy=False) @ dirs.reshape(V, -1)  # (J, 3S)
-            # Vertex arrays are stored channel-major (x of all vertices, then y, then z) so the skinning pass
-            # works on contiguous rows of V values; posedirs/shapedirs are (columns, 3V) for one GEMM per chunk.
-            self._cache[dtype] = {
-                "v_template": self.v_template.T.reshape(1, 3 * V).astype(dtype),
-                "dirs": np.ascontiguousarray(dirs.transpose(1, 0, 2).reshape(3 * V, -1).T, dtype=dtype),  # (S, 3V)
-                "j_template": (self.J_regressor.astype(np.float64) @ self.v_template).reshape(1, 3 * J).astype(dtype),
-                "joint_dirs": np.ascontiguousarray(joint_dirs.reshape(3 * J, -1).T),  # (S, 3J)
-                "posedirs": np.ascontiguousarray(self.posedirs.transpose(1, 0, 2).reshape(3 * V, -1).T, dtype=dtype),
-                "weights_t": np.ascontiguousarray(self.weights.T, dtype=dtype),  # (J, V)
-            }
+            self._cache[dtype] = _Precomputed(self, dtype)
         return self._cache[dtype]
 
     # -- shape -------------------------------------------------------------------------------------------------
@@ -260,6 +247,48 @@ class BodyModel:
         return ForwardOutput(vertices, joints)
 
     __call__ = forward
+
+
+class _Precomputed(dict):
+    """The model's arrays in the forward pass's layout and dtype, each built on first use (so rest joints never pay
+    for the pose-blend layout). Vertex arrays are channel-major (x of all vertices, then y, then z) so the skinning
+    pass works on contiguous rows of V values; blend-shape bases are ``(columns, 3V)`` for one GEMM per chunk."""
+
+    def __init__(self, model, dtype):
+        super().__init__()
+        self.model, self.dtype = model, dtype
+
+    def __missing__(self, key):
+        self[key] = value = getattr(self, f"_build_{key}")()
+        return value
+
+    def _channel_major(self, dirs):  # (V, 3, S) -> (S, 3V)
+        V = dirs.shape[0]
+        return np.ascontiguousarray(dirs.transpose(1, 0, 2).reshape(3 * V, -1).T, dtype=self.dtype)
+
+    def _build_v_template(self):
+        return self.model.v_template.T.reshape(1, -1).astype(self.dtype)
+
+    def _build_dirs(self):
+        m = self.model
+        return self._channel_major(np.concatenate([m.shapedirs, m.exprdirs], axis=2))
+
+    def _build_j_template(self):
+        m = self.model
+        return (m.J_regressor.astype(np.float64) @ m.v_template).reshape(1, -1).astype(self.dtype)
+
+    def _build_joint_dirs(self):
+        # the regressor is linear: regress every shape direction once instead of the shaped mesh per frame
+        m = self.model
+        dirs = np.concatenate([m.shapedirs, m.exprdirs], axis=2).astype(self.dtype, copy=False)
+        joint_dirs = m.J_regressor.astype(self.dtype, copy=False) @ dirs.reshape(m.num_vertices, -1)  # (J, 3S)
+        return np.ascontiguousarray(joint_dirs.reshape(3 * m.num_joints, -1).T)  # (S, 3J)
+
+    def _build_posedirs(self):
+        return self._channel_major(self.model.posedirs)
+
+    def _build_weights_t(self):
+        return np.ascontiguousarray(self.model.weights.T, dtype=self.dtype)  # (J, V)
 
 
 def _tree_levels(parents):
