@@ -452,61 +452,135 @@ class _KeyValueFeed:
         return values
 
 
-@contextlib.contextmanager
-def _mesh_off_during_bake(mesh_obj):
-    """While the exporter bakes, keep the body mesh out of the depsgraph and feed its key values from the F-curves.
+class _MeshSitsOut:
+    """Take the body mesh (and other bodies' skins) out of the depsgraph and feed its key values from its F-curves.
 
-    Wraps the FBX exporter's bake function (``fbx_animations``) for the duration of one export; geometry, skin and
-    shape-key targets are gathered before it runs and do not see the change. Yields True when the fast path is active.
+    ``start()`` / ``stop()`` bracket an exporter's sampling loop, which reads the bones' pose and the key *values*
+    after each ``scene.frame_set`` but not the deformed mesh. ``prepare`` returns None when the key animation is not a
+    plain action that :class:`_KeyValueFeed` reproduces, or when the values Blender's animation gives at the current
+    frame differ from the F-curves' (then the exporter runs unchanged).
     """
-    key = mesh_obj.data.shape_keys if mesh_obj is not None else None
-    curves = _value_curves(key) if key is not None else None
-    try:  # the exporter add-on's module, as its operator uses it (bundled with Blender, enabled by default)
-        export_fbx_bin = importlib.import_module("io_scene_fbx.export_fbx_bin")
-    except ImportError:
-        export_fbx_bin = None
-    original = getattr(export_fbx_bin, "fbx_animations", None)
-    if curves is None or original is None:
-        yield False
-        return
-    scene = bpy.context.scene
-    blocks = key.key_blocks
-    feed_values = _KeyValueFeed(blocks, curves, scene.frame_start, scene.frame_end)
-    # The values Blender's animation gives at the current frame must be what the F-curves give: else keep the plain path
-    scene.frame_set(scene.frame_current, subframe=scene.frame_subframe)  # flush the animation to the key blocks
-    now = feed_values.values(scene.frame_current + scene.frame_subframe)
-    current = np.empty(len(blocks), dtype=np.float32)
-    blocks.foreach_get("value", current)
-    if not np.allclose(now, current, rtol=0.0, atol=1e-6):
-        yield False
-        return
 
-    def feed(scene, depsgraph=None):
-        blocks.foreach_set("value", feed_values.values(scene.frame_current + scene.frame_subframe))
+    def __init__(self, mesh_obj, key, feed_values):
+        self.mesh_obj, self.blocks, self.feed_values = mesh_obj, key.key_blocks, feed_values
+        self.hidden = None
 
-    def fast_animations(scene_data):
-        # this mesh, and the skins of other bodies in the scene (not exported, as costly to evaluate), sit out the bake
+    @classmethod
+    def prepare(cls, mesh_obj):
+        key = mesh_obj.data.shape_keys if mesh_obj is not None else None
+        curves = _value_curves(key) if key is not None else None
+        if curves is None:
+            return None
+        scene = bpy.context.scene
+        blocks = key.key_blocks
+        feed_values = _KeyValueFeed(blocks, curves, scene.frame_start, scene.frame_end)
+        scene.frame_set(scene.frame_current, subframe=scene.frame_subframe)  # flush the animation to the key blocks
+        current = np.empty(len(blocks), dtype=np.float32)
+        blocks.foreach_get("value", current)
+        now = feed_values.values(scene.frame_current + scene.frame_subframe)
+        if not np.allclose(now, current, rtol=0.0, atol=1e-6):
+            return None
+        return cls(mesh_obj, key, feed_values)
+
+    def feed(self, scene, depsgraph=None):
+        self.blocks.foreach_set("value", self.feed_values.values(scene.frame_current + scene.frame_subframe))
+
+    def start(self):
+        if self.hidden is not None:
+            return
+        # this mesh, and the skins of other bodies in the scene (not exported, as costly to evaluate), sit out
+        scene = bpy.context.scene
         skins = [o for o in scene.objects if o.type == "MESH" and o.get(PROP_MESH) and not o.hide_viewport]
-        skins = [mesh_obj] + [o for o in skins if o != mesh_obj]
-        hidden = [(o, o.hide_viewport) for o in skins]
-        saved = np.empty(len(blocks), dtype=np.float32)
-        blocks.foreach_get("value", saved)
+        skins = [self.mesh_obj] + [o for o in skins if o != self.mesh_obj]
+        self.hidden = [(o, o.hide_viewport) for o in skins]
+        self.saved = np.empty(len(self.blocks), dtype=np.float32)
+        self.blocks.foreach_get("value", self.saved)
         for o in skins:
             o.hide_viewport = True
-        bpy.app.handlers.frame_change_post.insert(0, feed)
-        try:
-            return original(scene_data)
-        finally:
-            bpy.app.handlers.frame_change_post.remove(feed)
-            for o, hide in hidden:
-                o.hide_viewport = hide
-            blocks.foreach_set("value", saved)
+        bpy.app.handlers.frame_change_post.insert(0, self.feed)
 
-    export_fbx_bin.fbx_animations = fast_animations
+    def stop(self):
+        if self.hidden is None:
+            return
+        bpy.app.handlers.frame_change_post.remove(self.feed)
+        for o, hide in self.hidden:
+            o.hide_viewport = hide
+        self.blocks.foreach_set("value", self.saved)
+        self.hidden = None
+
+
+def _exporter_module(name):
+    """An exporter add-on's module as its operator uses it (bundled with Blender), or None."""
     try:
-        yield True
+        return importlib.import_module(name)
+    except ImportError:
+        return None
+
+
+@contextlib.contextmanager
+def _patched(module, name, make_wrapper):
+    """``module.name`` replaced by ``make_wrapper(original)`` for the duration of the block."""
+    original = getattr(module, name)
+    setattr(module, name, make_wrapper(original))
+    try:
+        yield
     finally:
-        export_fbx_bin.fbx_animations = original
+        setattr(module, name, original)
+
+
+@contextlib.contextmanager
+def _mesh_off_during_bake(mesh_obj):
+    """FBX: the mesh sits out the exporter's bake step (``fbx_animations``); yields True when the fast path is active.
+
+    Geometry, skin and shape-key targets are gathered before the bake runs and do not see the change.
+    """
+    module = _exporter_module("io_scene_fbx.export_fbx_bin")
+    sits_out = _MeshSitsOut.prepare(mesh_obj) if getattr(module, "fbx_animations", None) else None
+    if sits_out is None:
+        yield False
+        return
+
+    def wrap(original):
+        def fast_animations(scene_data):
+            sits_out.start()
+            try:
+                return original(scene_data)
+            finally:
+                sits_out.stop()
+        return fast_animations
+
+    with _patched(module, "fbx_animations", wrap):
+        yield True
+
+
+@contextlib.contextmanager
+def _mesh_off_during_sampling(armature, mesh_obj):
+    """glTF: the mesh sits out the exporter's animation sampling, from its first sampled frame to the end of the export.
+
+    The sampler (``sampling_cache.object_caching``, called once per frame after ``frame_set``) runs after the scene's
+    meshes, skins and morph targets are gathered. It reads the mesh object's ``matrix_world``, which stays as it was
+    while the mesh is out of the depsgraph: only used when the armature object itself is not animated.
+    Yields True when the fast path is active.
+    """
+    module = _exporter_module("io_scene_gltf2.blender.exp.animation.sampled.sampling_cache")
+    usable = getattr(module, "object_caching", None) is not None and not _object_animated(armature)
+    sits_out = _MeshSitsOut.prepare(mesh_obj) if usable else None
+    if sits_out is None:
+        yield False
+        return
+
+    def wrap(original):
+        def object_caching(*args, **kwargs):
+            result = original(*args, **kwargs)
+            sits_out.start()  # after the first frame: the sampler's loop goes on with the mesh out
+            return result
+        return object_caching
+
+    try:
+        with _patched(module, "object_caching", wrap):
+            yield True
+    finally:
+        sits_out.stop()
 
 
 # --------------------------------------------------------------------------------------------------------- exports
@@ -544,9 +618,10 @@ def export_fbx(armature, filepath, target="blender", correctives="keys", frame_s
                 fast=used_fast)
 
 
-def export_gltf(armature, filepath, correctives="keys", frame_start=None, frame_end=None, progress=None):
+def export_gltf(armature, filepath, correctives="keys", frame_start=None, frame_end=None, progress=None, fast=True):
     """Write the body to a binary glTF (.glb): skin, morph targets (Pose### left out with correctives="none") and
-    the animation sampled at every frame of the range. Returns ``dict(frames, seconds, path)``."""
+    one animation sampled at every frame of the range. fast=False runs Blender's exporter unchanged.
+    Returns ``dict(frames, seconds, path, fast)``."""
     if correctives not in CORRECTIVES:
         raise ValueError(f"unknown correctives mode {correctives!r}; use one of {', '.join(CORRECTIVES)}")
     armature, mesh = _body_objects(armature)
@@ -558,9 +633,11 @@ def export_gltf(armature, filepath, correctives="keys", frame_start=None, frame_
         stack.enter_context(_scene_kept(objects, start, end))
         if mesh is not None and correctives == "none":
             stack.enter_context(_mesh_without_correctives(mesh))
+        used_fast = stack.enter_context(_mesh_off_during_sampling(armature, mesh)) if fast else False
         stack.enter_context(_frame_progress(progress, start, end))
         _call_exporter(bpy.ops.export_scene.gltf, objects, filepath=tmp, **gltf_options())
-    return dict(frames=end - start + 1, seconds=time.perf_counter() - t0, path=os.path.abspath(os.fspath(filepath)))
+    return dict(frames=end - start + 1, seconds=time.perf_counter() - t0, path=os.path.abspath(os.fspath(filepath)),
+                fast=used_fast)
 
 
 def gltf_options():
@@ -568,6 +645,7 @@ def gltf_options():
     return dict(
         export_format="GLB",
         use_selection=True,
+        use_active_scene=True,  # else every scene of the file is written
         export_apply=False,
         export_animations=True,
         export_animation_mode="ACTIVE_ACTIONS",  # the active actions of armature and shape keys merged into one
