@@ -112,46 +112,91 @@ def stature(verts):
     return verts[..., 1].max(-1) - verts[..., 1].min(-1)
 
 
-_POSED_CACHE = {}
+_POSED_CACHE = {}  # one population per process: the SMPL and SMPL-X files of a gender share its T-posed targets
 
 
 def build_model(shared, kind, gender, pops, quick=False, log=print):
     """All arrays of one open body. pops: {"female": (N, K) weights, "male": ...}. Returns (arrays, stats)."""
     weights_pop = np.concatenate([pops["female"], pops["male"]]) if gender == "neutral" else pops[gender]
-    key = (gender, id(pops[gender if gender != "neutral" else "female"]))
-    if key not in _POSED_CACHE:  # the T-posed targets are shared by the SMPL and SMPL-X files of one gender
+    if gender not in _POSED_CACHE:
         _POSED_CACHE.clear()
-        _POSED_CACHE[key] = tpose_population(shared, weights_pop)
-    posed = _POSED_CACHE[key]
+        _POSED_CACHE[gender] = tpose_population(shared, weights_pop)
+    posed = _POSED_CACHE[gender]
     keep = vertex_set(shared, kind)
-    mean_w = weights_pop.mean(0).astype(np.float64)
-    full_template = posed.base + np.einsum("k,kvc->vc", mean_w, posed.targets)
     joint_names = rig.SMPL_JOINTS if kind == "smpl" else rig.SMPLX_JOINTS
     parents = np.array(rig.SMPL_PARENTS if kind == "smpl" else rig.SMPLX_PARENTS)
+    template, joints, heads, shift = rest_geometry(shared, posed, weights_pop.mean(0).astype(np.float64), kind, keep)
+    tris, vt, ft = triangulate(shared, keep, template)
+    if signed_volume(template, tris) < 0:
+        tris, ft = tris[:, ::-1], ft[:, ::-1]
+    skin = merged_skin_weights(shared, kind, keep)
+    j_reg = joint_regressor(shared, kind, keep, template, skin, joints, heads, shift, log)
+    joints = j_reg @ template
+    dirs, stats = shape_space(shared, posed, keep, weights_pop, template, tris, log)
+    shapedirs = dirs
+    if kind == "smplx":
+        shapedirs, expr_stats = with_expressions(shared, keep, dirs, log)
+        stats.update(expr_stats)
+    n_poses = 300 if quick else (1200 if kind == "smpl" else 1500)
+    posedirs, pose_stats = pose_correctives(template, joints, parents, skin, joint_names, n_poses, log)
+    stats.update(pose_stats)
+    arrays = {
+        "v_template": template.astype(np.float32),
+        "f": tris.astype(np.int32),
+        "J_regressor": j_reg.astype(np.float32),
+        "weights": skin.astype(np.float32),
+        "kintree_table": np.stack([np.where(parents < 0, 2 ** 32 - 1, parents), np.arange(len(parents))]).astype(np.int64),
+        "shapedirs": shapedirs.astype(np.float16),
+        "posedirs": posedirs.astype(np.float16),
+        "vt": vt.astype(np.float32),
+        "ft": ft.astype(np.int32),
+        "joint_names": np.array(joint_names),
+        "model_type": np.array(kind),
+        "gender": np.array(gender),
+        "num_betas": np.array(NUM_BETAS, np.int64),
+    }
+    if kind == "smplx":
+        arrays["num_expressions"] = np.array(NUM_EXPRESSIONS, np.int64)
+        hands, stats["hand_pca_var6"] = hand_pca_arrays(joints)
+        arrays.update(hands)
+        lmk_idx, lmk_bary = faces.placeholder_landmarks(template, tris, joints[15])
+        arrays["lmk_faces_idx"] = lmk_idx
+        arrays["lmk_bary_coords"] = lmk_bary.astype(np.float32)
+    return arrays, stats
+
+
+def rest_geometry(shared, posed, mean_w, kind, keep):
+    """T-pose template (V, 3) of the kept vertices, joint locations (J, 3) from the MH rig, posed bone heads (B, 3)
+    and the shift applied to put the pelvis at PELVIS_AT."""
+    full_template = posed.base + np.einsum("k,kvc->vc", mean_w, posed.targets)
     loc, tail = rig.joint_location_map(shared.rig, kind), rig.joint_tail_map(shared.rig, kind)
     heads = posed.heads_base + np.einsum("k,kbc->bc", mean_w, posed.heads_targets)
     tails = posed.tails_base + np.einsum("k,kbc->bc", mean_w, posed.tails_targets)
     joints = loc @ heads + tail @ tails
     shift = PELVIS_AT - joints[0]
-    template = full_template[keep] + shift
-    joints = joints + shift
-    tris, vt, ft = triangulate(shared, keep, template)
-    if signed_volume(template, tris) < 0:
-        tris, ft = tris[:, ::-1], ft[:, ::-1]
+    return full_template[keep] + shift, joints + shift, heads, shift
 
-    # skin weights: MH bones summed per joint; eyeballs rigid on their eye joint
+
+def merged_skin_weights(shared, kind, keep):
+    """(V, J) skin weights: MH bone weights summed per joint; the SMPL-X eyeballs rigid on their eye joint."""
     skin = shared.bone_weights[keep] @ rig.bone_to_joint(shared.rig, kind)
     if kind == "smplx":
         n_body = len(shared.groups["body"])
         skin[n_body:] = 0.0
-        skin[n_body:n_body + 72, joint_names.index("left_eye_smplhf")] = 1.0
-        skin[n_body + 72:, joint_names.index("right_eye_smplhf")] = 1.0
+        skin[n_body:n_body + 72, rig.SMPLX_JOINTS.index("left_eye_smplhf")] = 1.0
+        skin[n_body + 72:, rig.SMPLX_JOINTS.index("right_eye_smplhf")] = 1.0
     skin[skin < 1e-5] = 0.0
-    skin /= skin.sum(axis=1, keepdims=True)
+    return skin / skin.sum(axis=1, keepdims=True)
 
-    # joint regressor over the skin (eyeballs: their own vertices; SMPL hands: mean of the four knuckle rings)
+
+def joint_regressor(shared, kind, keep, template, skin, joints, heads, shift, log=print):
+    """(J, V) surface-ring regressor; SMPL-X eyes: mean of their eyeball; SMPL hands: mean of the four knuckle rings."""
+    joint_names = rig.SMPL_JOINTS if kind == "smpl" else rig.SMPLX_JOINTS
+    parents = np.array(rig.SMPL_PARENTS if kind == "smpl" else rig.SMPLX_PARENTS)
+    joints = joints.copy()
     fixed = {}
     if kind == "smplx":
+        n_body = len(shared.groups["body"])
         for j, lo in ((23, n_body), (24, n_body + 72)):
             row = np.zeros(len(keep))
             row[lo:lo + 72] = 1.0 / 72
@@ -170,12 +215,17 @@ def build_model(shared, kind, gender, pops, quick=False, log=print):
     j_reg, reg_report = regressor.ring_regressor(template, skin, joints, parents, joint_names, fixed_rows=fixed)
     j_reg[j_reg < 1e-7] = 0.0
     j_reg /= j_reg.sum(axis=1, keepdims=True)
-    joints = j_reg @ template
     worst = max(reg_report.items(), key=lambda kv: kv[1][2])
     log(f"  regressor: {min(v[1] for v in reg_report.values())}-{max(v[1] for v in reg_report.values())} non-zeros/row,"
         f" worst fit {worst[0]} {worst[1][2] * 1000:.2f} mm")
+    return j_reg
 
-    # shape space: exact PCA of the population in the T-pose (samples = mean + (w - w_mean) @ targets)
+
+def shape_space(shared, posed, keep, weights_pop, template, tris, log=print):
+    """(V, 3, NUM_BETAS) shapedirs = sqrt(var_k) u_k of the exact T-pose population PCA, and population stats.
+
+    Samples are mean + (w - w_mean) @ targets, so the PCA is an SVD in the K-dim target space after a QR of the
+    (3V, K) target matrix. Signs: +beta1 = taller, other components + = more volume."""
     centred = (weights_pop - weights_pop.mean(0)).astype(np.float64)
     tmat = posed.targets[:, keep].reshape(len(posed.targets), -1).astype(np.float64)      # (K, 3V)
     q, r = np.linalg.qr(tmat.T)                                                             # 3V x K
@@ -206,21 +256,24 @@ def build_model(shared, kind, gender, pops, quick=False, log=print):
              "pca_var16": float(explained[NUM_BETAS - 1]), "volume": signed_volume(template, tris)}
     log(f"  stature {stats['stature_mean']:.3f} +- {stats['stature_sd']:.3f} m; beta1 -2/+2: "
         f"{stats['beta1_pm2'][0]:.3f} / {stats['beta1_pm2'][1]:.3f} m")
+    return dirs, stats
 
-    shapedirs = dirs
-    arrays = {}
-    if kind == "smplx":
-        rng_e = np.random.default_rng(SEEDS["expressions"])
-        exp_dirs, exp_var = faces.expression_basis(rng_e, shared.unit_names, shared.units[:, keep])
-        shapedirs = np.zeros((len(keep), 3, 400))
-        shapedirs[:, :, :NUM_BETAS] = dirs
-        shapedirs[:, :, 300:300 + NUM_EXPRESSIONS] = exp_dirs
-        stats["expr_var10"] = float(exp_var.sum())
-        stats["expr_max_mm_at_2"] = float(2 * np.linalg.norm(exp_dirs, axis=1).max() * 1000)
-        log(f"  expressions: 10 comps explain {100 * exp_var.sum():.1f}%, +2 sd moves <= {stats['expr_max_mm_at_2']:.1f} mm")
 
-    # pose correctives
-    n_poses = 300 if quick else (1200 if kind == "smpl" else 1500)
+def with_expressions(shared, keep, dirs, log=print):
+    """(V, 3, 400) SMPL-X shapedirs: betas at 0:16, zeros to 300, 10 expressions at 300:310, zeros to 400."""
+    rng_e = np.random.default_rng(SEEDS["expressions"])
+    exp_dirs, exp_var = faces.expression_basis(rng_e, shared.unit_names, shared.units[:, keep])
+    shapedirs = np.zeros((len(keep), 3, 400))
+    shapedirs[:, :, :NUM_BETAS] = dirs
+    shapedirs[:, :, 300:300 + NUM_EXPRESSIONS] = exp_dirs
+    stats = {"expr_var10": float(exp_var.sum()),
+             "expr_max_mm_at_2": float(2 * np.linalg.norm(exp_dirs, axis=1).max() * 1000)}
+    log(f"  expressions: 10 comps explain {100 * exp_var.sum():.1f}%, +2 sd moves <= {stats['expr_max_mm_at_2']:.1f} mm")
+    return shapedirs, stats
+
+
+def pose_correctives(template, joints, parents, skin, joint_names, n_poses, log=print):
+    """(V, 3, 9(J-1)) posedirs regressed from LBS-vs-DQS offsets of n_poses random poses, and their stats."""
     rng_p = np.random.default_rng(SEEDS["poses"])
     flex = flex_axes(joint_names, joints, parents)
     poses = correctives.sample_poses(rng_p, n_poses, joint_names, flex)
@@ -229,7 +282,7 @@ def build_model(shared, kind, gender, pops, quick=False, log=print):
                               for s in range(0, n_poses, 50)]).astype(np.float32)
     posedirs, r2 = correctives.fit_posedirs(offsets, poses, skin, parents)
     del offsets
-    stats["posedirs_r2"] = r2
+    stats = {"posedirs_r2": r2}
     for name, pose_test in test_poses(joint_names).items():
         gap_before, gap_after, size = correctives.corrective_effect(template, joints, parents, idx, w, posedirs, pose_test)
         stats[f"corrective_{name}"] = (round(size * 1000, 1), round(gap_before * 1000, 1), round(gap_after * 1000, 1))
@@ -237,38 +290,22 @@ def build_model(shared, kind, gender, pops, quick=False, log=print):
         + ", ".join(f"{k[11:]} {v[0]} / {v[1]} -> {v[2]}" for k, v in stats.items() if k.startswith("corrective_")))
     stats["posedirs_nonzero"] = float(np.count_nonzero(np.abs(posedirs) > 1e-7) / posedirs.size)
     log(f"  posedirs: {n_poses} poses, held-out R2 {r2:.3f}, {100 * stats['posedirs_nonzero']:.1f}% non-zero")
+    return posedirs, stats
 
-    arrays.update({
-        "v_template": template.astype(np.float32),
-        "f": tris.astype(np.int32),
-        "J_regressor": j_reg.astype(np.float32),
-        "weights": skin.astype(np.float32),
-        "kintree_table": np.stack([np.where(parents < 0, 2 ** 32 - 1, parents), np.arange(len(parents))]).astype(np.int64),
-        "shapedirs": shapedirs.astype(np.float16),
-        "posedirs": posedirs.astype(np.float16),
-        "vt": vt.astype(np.float32),
-        "ft": ft.astype(np.int32),
-        "joint_names": np.array(joint_names),
-        "model_type": np.array(kind),
-        "gender": np.array(gender),
-        "num_betas": np.array(NUM_BETAS, np.int64),
-    })
-    if kind == "smplx":
-        arrays["num_expressions"] = np.array(NUM_EXPRESSIONS, np.int64)
-        rng_h = np.random.default_rng(SEEDS["hands"])
-        for side, first in (("l", 25), ("r", 40)):
-            child = [first + i + 1 if (i % 3) < 2 else first + i for i in range(15)]
-            fdirs = np.array([joints[c] - joints[first + i] if c != first + i else
-                              joints[first + i] - joints[first + i - 1] for i, c in enumerate(child)])
-            fdirs /= np.linalg.norm(fdirs, axis=1, keepdims=True)
-            comps, mean, hvar = faces.hand_pose_pca(rng_h, fdirs, np.array([0.0, -1.0, 0.0]))
-            arrays[f"hands_components{side}"] = comps.astype(np.float32)
-            arrays[f"hands_mean{side}"] = mean.astype(np.float32)
-        stats["hand_pca_var6"] = float(hvar[:6].sum())
-        lmk_idx, lmk_bary = faces.placeholder_landmarks(template, tris, joints[15])
-        arrays["lmk_faces_idx"] = lmk_idx
-        arrays["lmk_bary_coords"] = lmk_bary.astype(np.float32)
-    return arrays, stats
+
+def hand_pca_arrays(joints):
+    """hands_components{l,r} (45, 45) and hands_mean{l,r} (45,) from a PCA of synthetic finger curls (faces.py)."""
+    rng_h = np.random.default_rng(SEEDS["hands"])
+    arrays = {}
+    for side, first in (("l", 25), ("r", 40)):
+        child = [first + i + 1 if (i % 3) < 2 else first + i for i in range(15)]
+        fdirs = np.array([joints[c] - joints[first + i] if c != first + i else
+                          joints[first + i] - joints[first + i - 1] for i, c in enumerate(child)])
+        fdirs /= np.linalg.norm(fdirs, axis=1, keepdims=True)
+        comps, mean, hvar = faces.hand_pose_pca(rng_h, fdirs, np.array([0.0, -1.0, 0.0]))
+        arrays[f"hands_components{side}"] = comps.astype(np.float32)
+        arrays[f"hands_mean{side}"] = mean.astype(np.float32)
+    return arrays, float(hvar[:6].sum())
 
 
 def test_poses(joint_names):

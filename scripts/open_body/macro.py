@@ -16,6 +16,7 @@ THREE_LEVEL = {"muscle": ("minmuscle", "averagemuscle", "maxmuscle"),
                "cupsize": ("mincup", "averagecup", "maxcup"),
                "firmness": ("minfirmness", "averagefirmness", "maxfirmness")}
 YEARS_AT_SLIDER_HALF, YEARS_AT_SLIDER_ONE = 25.0, 90.0
+HEIGHT_PRIOR = {"female": (0.015, 0.055), "male": (0.05, 0.055)}  # (mean, sd) of the height-target stature change, m
 
 
 def target_paths(data):
@@ -77,13 +78,15 @@ def sample_prior(rng, n, sex):
     """Draw n synthetic adult phenotypes. sex: "female" / "male" (gender slider U(0, .25) / U(.75, 1)).
 
     Priors (invented, not measured): age 25-70 y, muscle N(.5, .15), weight N(.5, .2), proportions U(.5, 1),
-    race Dirichlet(1, 1, 1), cup / firmness N(.5, .15), and a height slider mapped so stature SD is about 7 cm
-    (MakeHuman's height targets add ~144 cm per unit above .5 but ~73 cm per unit below).
+    race Dirichlet(1, 1, 1), cup / firmness N(.5, .15), and a height slider mapped from a stature change in metres
+    (MakeHuman's height targets add ~144 cm per unit above .5 but ~73 cm per unit below), shifted per sex so the mean
+    statures land near 1.62 m (female) and 1.75 m (male), with an SD of about 7 cm including the other sliders.
     """
     gender = rng.uniform(0.0, 0.25, n) if sex == "female" else rng.uniform(0.75, 1.0, n)
     years = rng.uniform(25.0, 70.0, n)
-    z = rng.standard_normal(n)
-    height = 0.5 + np.where(z > 0, z * 0.07 / 1.44, z * 0.07 / 0.73)
+    shift, spread = HEIGHT_PRIOR[sex]
+    metres = shift + spread * rng.standard_normal(n)  # stature change asked of the height targets
+    height = 0.5 + np.where(metres > 0, metres / 1.44, metres / 0.73)
     pheno = {
         "gender": gender,
         "age": 0.5 + 0.5 * (years - YEARS_AT_SLIDER_HALF) / (YEARS_AT_SLIDER_ONE - YEARS_AT_SLIDER_HALF),

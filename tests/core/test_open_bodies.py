@@ -85,8 +85,7 @@ def test_weights_and_regressor_rows(body):
     for key in ("weights", "J_regressor"):
         m = body[key].astype(np.float64)
         assert m.min() >= 0.0
-        axis = 1
-        np.testing.assert_allclose(m.sum(axis=axis), 1.0, atol=1e-5)
+        np.testing.assert_allclose(m.sum(axis=1), 1.0, atol=1e-5)
     assert (body["J_regressor"] > 0).sum(axis=1).min() >= 3  # rings, not single vertices
 
 
@@ -136,6 +135,20 @@ def test_elbow_correctives(body):
     size = np.linalg.norm(offsets, axis=1)
     assert size.max() > 0.005
     assert np.count_nonzero(size > 1e-4) < 0.2 * len(size)  # local, not global
+
+
+def test_relaxed_hand_mean_curls_fingers_toward_palm(body):
+    if body["kind"] != "smplx":
+        pytest.skip("SMPL has no finger joints")
+    from smpl_blender_addon import core
+
+    model = core.load_model(str(body["path"]))
+    pose = np.zeros(model.pose_size, np.float32)
+    pose[75:120], pose[120:165] = body["hands_meanl"], body["hands_meanr"]
+    flat, relaxed = model.forward().vertices[0], model.forward(pose=pose).vertices[0]
+    fingers = body["weights"][:, 25:55].astype(np.float64).sum(axis=1) > 0.5
+    drop = flat[fingers, 1] - relaxed[fingers, 1]  # palms face -Y in the T-pose
+    assert np.median(drop) > 0.005 and np.all(np.abs(relaxed[fingers, 0]) < np.abs(flat[fingers, 0]).max())
 
 
 def _random_params(body, rng):
