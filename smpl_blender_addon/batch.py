@@ -1,23 +1,33 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Headless batch export: motion files in, one FBX / glTF / Alembic file out per input, and a JSON report.
+"""Headless batch runs: one runner for every batch command, a JSON report, resume, workers and shards.
 
-The runner (``python -m smpl_blender_addon export-fbx ...``, see cli.py and docs/batch.md):
-* collects the inputs (files, or folders searched recursively for ``*.npz *.smpl *.pkl *.json`` and EasyMocap output
-  folders), sorted by their path relative to a common root; the output of each input is that relative path plus the
-  format's extension (``walk.npz`` -> ``walk.npz.fbx``), so two inputs can never share an output;
+Commands (:data:`COMMANDS`, see cli.py and docs/batch.md):
+* ``export-fbx`` / ``export-gltf`` / ``export-abc``: motion files in, one animated body file out per input;
+* ``export-motion``: ``.blend`` / ``.fbx`` scenes in, one AMASS ``.npz`` or Meshcapade ``.smpl`` file out per body
+  found in each input (issue #8; bodies of this add-on and foreign SMPL-named rigs, see blender/rig_import.py).
+
+The runner:
+* collects the inputs (files, or folders searched recursively for the command's file types; EasyMocap output
+  folders for the motion exports), sorted by their path relative to a common root; the output of each input is that
+  relative path plus the output's extension (``walk.npz`` -> ``walk.npz.fbx``), so two inputs can never share an
+  output (export-motion: ``scene.blend`` -> ``scene.blend.npz``, or ``scene.blend.<body>.npz`` per body when the
+  scene holds several);
 * ``--shard I/N`` keeps every N-th input from the I-th (round robin on the sorted list): the N shards of a dataset
   cover each input exactly once, whatever machine or scheduler runs them;
 * ``--jobs N`` starts N worker processes of this same entry, each with a round-robin slice of the inputs; they print
   one result line per input and the parent alone writes the report;
-* skips inputs whose output is complete (written atomically by the exporter, newer than the input) unless ``--force``;
+* skips inputs whose output is complete (written atomically by the exporter, newer than the input; for
+  export-motion: every file the last report lists for the input) unless ``--force``;
 * writes ``report.json`` (``report.shard-I-of-N.json`` for a shard) atomically after every input, so an interrupted
   batch leaves a valid report and a re-run resumes;
 * isolates failures: a failing input is reported and the next one runs; the exit code is 0 only if all succeeded.
 
-Each input runs in a fresh empty Blender scene (``read_factory_settings(use_empty=True)``); the core model is loaded
-once per process (blender.body's cache) and reused.
+Each input runs in a fresh empty Blender scene (``read_factory_settings(use_empty=True)``) or in the file it opens;
+the core model is loaded once per process (blender.body's cache) and reused.
 """
 
+import contextlib
+import dataclasses
 import json
 import os
 import re
@@ -28,6 +38,8 @@ import time
 
 FORMATS = {"export-fbx": ("fbx", ".fbx"), "export-gltf": ("gltf", ".glb"), "export-abc": ("abc", ".abc")}
 MOTION_EXTENSIONS = (".npz", ".smpl", ".pkl", ".json")
+SCENE_EXTENSIONS = (".blend", ".fbx")
+MOTION_FORMATS = {"amass": ".npz", "smpl": ".smpl"}  # export-motion --format -> output extension
 REPORT_PATTERN = re.compile(r"report(\.shard-\d+-of-\d+)?\.json")  # our own reports are never inputs
 REPORT_VERSION = 1
 
@@ -48,10 +60,11 @@ def is_easymocap_folder(folder):
     return os.path.basename(os.path.normpath(folder)) == "smpl" and any(n.endswith(".json") for n in os.listdir(folder))
 
 
-def _walk_motions(folder, exclude=None):
-    """Motion inputs under ``folder``: motion files and EasyMocap folders (whose frames are not inputs themselves).
-    ``exclude``: a folder not to enter (the output folder, when it lies inside an input folder)."""
-    if is_easymocap_folder(folder):
+def _walk_inputs(folder, exclude=None, extensions=MOTION_EXTENSIONS, easymocap=True):
+    """Inputs under ``folder``: files with one of ``extensions``, and EasyMocap folders (whose frames are not inputs
+    themselves) when ``easymocap``. ``exclude``: a folder not to enter (the output folder, when it lies inside an
+    input folder)."""
+    if easymocap and is_easymocap_folder(folder):
         return [folder]
     found = []
     for root, dirs, files in os.walk(folder):
@@ -60,19 +73,20 @@ def _walk_motions(folder, exclude=None):
             path = os.path.join(root, d)
             if d.startswith(".") or path == exclude:
                 dirs.remove(d)
-            elif is_easymocap_folder(path):
+            elif easymocap and is_easymocap_folder(path):
                 found.append(path)
                 dirs.remove(d)
-        found.extend(os.path.join(root, f) for f in sorted(files) if f.lower().endswith(MOTION_EXTENSIONS)
+        found.extend(os.path.join(root, f) for f in sorted(files) if f.lower().endswith(extensions)
                      and not f.startswith(".") and not REPORT_PATTERN.fullmatch(f))  # fmt: skip
     return found
 
 
-def collect_inputs(paths, extension, exclude=None):
+def collect_inputs(paths, extension, exclude=None, extensions=MOTION_EXTENSIONS, easymocap=True, what="motion files"):
     """``[(input path, output relative path), ...]`` sorted by the relative path; duplicates removed.
 
     The relative path is taken from the common root of the arguments (a folder argument counts as its own root, a file
-    as its folder), so distinct inputs always get distinct outputs. Raises UsageError for a missing path or no input.
+    as its folder), so distinct inputs always get distinct outputs. Folders are searched for ``extensions`` (and
+    EasyMocap folders when ``easymocap``). Raises UsageError for a missing path or no input.
     """
     paths = [os.path.abspath(p) for p in paths]
     missing = [p for p in paths if not os.path.exists(p)]
@@ -82,12 +96,12 @@ def collect_inputs(paths, extension, exclude=None):
     root = os.path.commonpath(roots)
     found = {}
     for p in paths:
-        for item in (_walk_motions(p, exclude) if os.path.isdir(p) else [p]):
+        for item in (_walk_inputs(p, exclude, extensions, easymocap) if os.path.isdir(p) else [p]):
             rel = os.path.relpath(item, root) if item != root else os.path.basename(item)
             found[os.path.normpath(item)] = rel + extension
     if not found:
-        raise UsageError(f"no motion files ({', '.join('*' + e for e in MOTION_EXTENSIONS)}) or EasyMocap folders "
-                         f"found in {', '.join(paths)}")
+        folders = " or EasyMocap folders" if easymocap else ""
+        raise UsageError(f"no {what} ({', '.join('*' + e for e in extensions)}){folders} found in {', '.join(paths)}")
     return sorted(found.items(), key=lambda item: (item[1], item[0]))
 
 
@@ -121,6 +135,15 @@ def output_complete(input_path, output_path):
         return False
 
 
+def outputs_complete(input_path, previous):
+    """export-motion: an input is done when the last report lists it as done and every file it lists is complete
+    (the number of outputs depends on the bodies in the input, so only the report knows them)."""
+    listed = (previous or {}).get("outputs") or []
+    if (previous or {}).get("status") not in ("ok", "skipped") or not listed:
+        return False
+    return all(isinstance(o, dict) and output_complete(input_path, str(o.get("path"))) for o in listed)
+
+
 # ------------------------------------------------------------------------------------------------------------------
 # Report.
 
@@ -146,14 +169,15 @@ def write_json_atomic(path, data):
 class Report:
     """The batch's report: every input with its status, updated and written atomically as inputs finish."""
 
-    def __init__(self, path, command, out_dir, entries, options):
+    def __init__(self, path, command, out_dir, entries, options, entry_fields=None):
         self.path = path
         self.started = time.time()
         self.data = {
             "version": REPORT_VERSION, "command": command, "out": out_dir, "options": options,
             "started": _iso(self.started), "finished": None, "summary": {},
             "inputs": [{"input": src, "output": os.path.join(out_dir, rel), "status": "pending", "frames": None,
-                        "seconds": None, "error": None, "warnings": []} for src, rel in entries],
+                        "seconds": None, "error": None, "warnings": [], **(entry_fields or {})}
+                       for src, rel in entries],
         }  # fmt: skip
         self.index = {entry["input"]: entry for entry in self.data["inputs"]}
         self.previous = self._read_previous()
@@ -172,6 +196,9 @@ class Report:
         if fields.get("status") == "skipped":
             old = self.previous.get(source, {})
             fields.setdefault("frames", old.get("frames"))
+            if "outputs" in old:
+                fields.setdefault("outputs", old["outputs"])
+                fields.setdefault("output", old.get("output", entry["output"]))
         entry.update(fields)
         if write:
             self.write()
@@ -214,8 +241,11 @@ class Progress:
         if self.tty:
             self._bar(entry)
         else:
+            files = len(entry.get("outputs") or ())
             detail = entry["error"] if entry["status"] == "failed" else \
                 f"{entry['frames']} frames, {entry['seconds']} s" if entry["status"] == "ok" else "output exists"
+            if entry["status"] == "ok" and files > 1:
+                detail += f", {files} files"
             print(f"[{self.done}/{self.total}] {entry['status']:7s} {entry['input']} -> {entry['output']} ({detail})",
                   file=self.stream, flush=True)  # fmt: skip
 
@@ -235,7 +265,7 @@ class Progress:
 
 
 # ------------------------------------------------------------------------------------------------------------------
-# Work: one input in a fresh scene.
+# Work: one input.
 
 
 def export_function(fmt):
@@ -255,44 +285,194 @@ def _accepted(function, **kwargs):
     return {k: v for k, v in kwargs.items() if k in params}
 
 
-def run_one(source, output, options):
-    """Import ``source`` into an empty scene and export it to ``output``.
+def export_scene(source, output, options):
+    """export-fbx / -gltf / -abc: import the motion ``source`` into an empty scene and export the body to ``output``.
 
-    Returns (frames, seconds for the input, warnings: the import's notes, e.g. betas that do not carry over).
+    Returns ``{"frames": int}``.
     """
-    import warnings
-
     import bpy
 
     from .blender.motion import import_motion
 
-    t0 = time.perf_counter()
     bpy.ops.wm.read_factory_settings(use_empty=True)
     os.makedirs(os.path.dirname(output), exist_ok=True)
     keys = options["correctives"] == "keys"
-    with warnings.catch_warnings(record=True) as caught:  # notes go to the report, not to the progress output
-        warnings.simplefilter("always")
-        arm = import_motion(source, model=options["model"], gender=options["gender"],
-                            fps=options["fps"] or "source", correctives=keys)  # fmt: skip
+    arm = import_motion(source, model=options["model"], gender=options["gender"],
+                        fps=options["fps"] or "source", correctives=keys)  # fmt: skip
     export = export_function(options["format"])
     scene = bpy.context.scene
     result = export(arm, output, **_accepted(export, target=options["target"], correctives=options["correctives"],
                                              frame_start=scene.frame_start, frame_end=scene.frame_end))  # fmt: skip
-    frames = (result or {}).get("frames", scene.frame_end - scene.frame_start + 1)
-    notes = list(dict.fromkeys(str(w.message) for w in caught))
-    return int(frames), time.perf_counter() - t0, notes
+    return {"frames": int((result or {}).get("frames", scene.frame_end - scene.frame_start + 1))}
 
 
-def process(source, output, options):
-    """Run one input, never raising: the report entry fields."""
+# -- export-motion ---------------------------------------------------------------------------------------------------
+
+DEFAULT_RIG_MODELS = {"smplx": "open-smplx", "smplh": "open-smpl", "smpl": "open-smpl"}  # SMPL-H: shares SMPL's body
+
+
+def open_scene_file(source):
+    """Make ``source`` Blender's current file: a ``.blend`` opened (no UI, no scripts: the file is not trusted), or an
+    ``.fbx`` imported into an empty scene with its keys at the frames it stores (``anim_offset=0``).
+
+    Raises MotionFileError naming the file when Blender cannot read it.
+    """
+    import bpy
+
+    from .core.errors import MotionFileError
+
+    ext = os.path.splitext(source)[1].lower()
+    if ext not in SCENE_EXTENSIONS:
+        raise MotionFileError(source, f"export-motion reads {' and '.join(SCENE_EXTENSIONS)} files, not {ext or 'this'}")
     try:
-        frames, seconds, notes = run_one(source, output, options)
+        if ext == ".blend":
+            bpy.ops.wm.open_mainfile(filepath=source, load_ui=False, use_scripts=False)
+        else:
+            bpy.ops.wm.read_factory_settings(use_empty=True)
+            if "FINISHED" not in bpy.ops.import_scene.fbx(filepath=source, anim_offset=0.0):
+                raise RuntimeError("the importer cancelled")
+    except Exception as err:  # Blender reports unreadable files as RuntimeError; its FBX importer may raise anything
+        detail = " ".join(str(err).split()) or type(err).__name__
+        raise MotionFileError(source, f"Blender cannot read this {ext} file ({detail})") from None
+
+
+def body_file_names(output, body_names):
+    """Output path per body: ``output`` itself for one body, ``<output stem>.<body name><ext>`` for several (names
+    made file-safe and unique)."""
+    if len(body_names) == 1:
+        return [output]
+    base, ext = os.path.splitext(output)
+    paths, used = [], set()
+    for name in body_names:
+        safe = re.sub(r"[^\w.-]+", "_", name).strip("._") or "body"
+        candidate, k = safe, 2
+        while candidate in used:
+            candidate, k = f"{safe}-{k}", k + 1
+        used.add(candidate)
+        paths.append(f"{base}.{candidate}{ext}")
+    return paths
+
+
+def _frame_range(default, frame_start, frame_end):
+    start = default[0] if frame_start is None else int(frame_start)
+    end = default[1] if frame_end is None else int(frame_end)
+    if end < start:
+        raise ValueError(f"frame range {start}..{end} is empty")
+    return start, end
+
+
+def write_body_motion(armature, path, options):
+    """Write one body's animation to ``path``: a body of this add-on through blender.motion_export, any other
+    SMPL-named rig through blender.rig_import. Returns the output record ``{"body", "path", "frames", "kind", "rig"}``."""
+    import numpy as np
+
+    from .blender.body import find_body, load_body_model
+    from .blender.motion_export import animation_frame_range, export_motion
+    from .blender.rig_import import foreign_body_motion, rig_joints
+    from .core.motion import read_motion, write_amass_npz, write_smpl_codec
+
+    fmt = options["format"]
+    if find_body(armature) is armature:
+        export_motion(armature, path, format=fmt.upper(), frame_start=options["frame_start"],
+                      frame_end=options["frame_end"], fps=options["fps"])  # fmt: skip
+        motion, rig = read_motion(path), "body"  # the frame count and kind as written
+    else:
+        kind = rig_joints(armature)[0]
+        model, _ = load_body_model(options["model"] or DEFAULT_RIG_MODELS[kind])
+        start, end = _frame_range(animation_frame_range(armature), options["frame_start"], options["frame_end"])
+        frames = np.arange(start, end + 1, dtype=np.float64)
+        motion = foreign_body_motion(armature, model, frames, up_axis="Z" if fmt == "amass" else "Y")
+        if options["fps"] is not None and abs(options["fps"] - motion.fps) > 1e-9:
+            motion = motion.resample(options["fps"])
+        (write_amass_npz if fmt == "amass" else write_smpl_codec)(path, motion)
+        rig = "rig"
+    return {"body": armature.name, "path": path, "frames": int(motion.num_frames), "kind": motion.kind, "rig": rig}
+
+
+def export_scene_motions(source, output, options):
+    """export-motion: open ``source`` (.blend / .fbx) and write one motion file per SMPL body in its scene.
+
+    The files of an input are all written or, on error, all removed (each one atomically). Returns
+    ``{"frames": most frames of a body, "outputs": [record per body], "output": first path}``.
+    """
+    import bpy
+
+    from .blender.rig_import import find_smpl_armatures
+    from .core.errors import MotionFileError
+
+    open_scene_file(source)
+    armatures = find_smpl_armatures(bpy.context.scene)
+    if not armatures:
+        found = [o.name for o in bpy.context.scene.objects if o.type == "ARMATURE"]
+        raise MotionFileError(source, "no SMPL body in its scene (no armature whose bones carry an SMPL / SMPL-H / "
+                                      f"SMPL-X joint-name set; armatures: {', '.join(found) or 'none'})")  # fmt: skip
+    os.makedirs(os.path.dirname(output), exist_ok=True)
+    records = []
+    try:
+        for armature, path in zip(armatures, body_file_names(output, [a.name for a in armatures])):
+            try:
+                records.append(write_body_motion(armature, path, options))
+            except ValueError as err:
+                text = str(err)
+                raise MotionFileError(source, text if armature.name in text else f"body {armature.name!r}: {text}") from None
+    except BaseException:
+        for record in records:
+            with contextlib.suppress(OSError):
+                os.remove(record["path"])
+        raise
+    return {"frames": max(r["frames"] for r in records), "outputs": records, "output": records[0]["path"]}
+
+
+# -- commands ----------------------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Command:
+    """What a batch command does with its inputs: which inputs it takes, what each becomes, when that is done."""
+
+    name: str
+    run: object  # run(source, output, options) -> {"frames": int, ...report fields}; may raise
+    extensions: tuple = MOTION_EXTENSIONS  # input files searched for in folders
+    easymocap: bool = True  # EasyMocap output folders are inputs too
+    what: str = "motion files"  # the inputs, in the "nothing found" usage error
+    entry_fields: dict = None  # extra report fields of every input
+    output_extension: object = None  # options -> extension of the output
+
+    def complete(self, source, output, previous):
+        """True when the input's output is already there (resume)."""
+        if self.entry_fields and "outputs" in self.entry_fields:
+            return outputs_complete(source, previous)
+        return output_complete(source, output)
+
+
+COMMANDS = {
+    **{name: Command(name, export_scene, output_extension=lambda options, ext=ext: ext)
+       for name, (_, ext) in FORMATS.items()},
+    "export-motion": Command("export-motion", export_scene_motions, extensions=SCENE_EXTENSIONS, easymocap=False,
+                             what=".blend or .fbx files", entry_fields={"outputs": []},
+                             output_extension=lambda options: MOTION_FORMATS[options["format"]]),
+}  # fmt: skip
+
+
+def process(command, source, output, options):
+    """Run one input of ``command``, never raising: the report entry fields.
+
+    Warnings (e.g. betas that do not carry over) go to the entry's ``warnings``, not to the progress output.
+    """
+    import warnings
+
+    t0 = time.perf_counter()
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            result = COMMANDS[command].run(source, output, options)
     except Exception as err:  # isolate every failure; ValueErrors already name the file and the problem
         message = str(err) if isinstance(err, ValueError) else f"{type(err).__name__}: {err}"
         if source not in message:
             message = f"{source}: {message}"
         return {"status": "failed", "error": message, "frames": None, "seconds": None}
-    return {"status": "ok", "error": None, "frames": frames, "seconds": round(seconds, 3), "warnings": notes}
+    notes = list(dict.fromkeys(str(w.message) for w in caught))
+    return dict(result, status="ok", error=None, seconds=round(time.perf_counter() - t0, 3), warnings=notes)
 
 
 # ------------------------------------------------------------------------------------------------------------------
@@ -304,30 +484,34 @@ def run_batch(command, inputs, out_dir, options, shard_spec=None, jobs=1, force=
 
     Returns the exit code: 0 if every input of this shard succeeded (or was already done), 1 otherwise.
     """
-    fmt, extension = FORMATS[command]
-    options = dict(options, format=fmt)
+    spec = COMMANDS[command]
+    if command in FORMATS:
+        options = dict(options, format=FORMATS[command][0])
     out_dir = os.path.abspath(out_dir)
-    entries = collect_inputs(inputs, extension, exclude=out_dir)
+    entries = collect_inputs(inputs, spec.output_extension(options), exclude=out_dir, extensions=spec.extensions,
+                             easymocap=spec.easymocap, what=spec.what)  # fmt: skip
     if shard_spec is not None:
         entries = shard(entries, *shard_spec)
     os.makedirs(out_dir, exist_ok=True)
     report = Report(os.path.join(out_dir, report_name(shard_spec)), command, out_dir, entries,
-                    dict(options, shard=None if shard_spec is None else "%d/%d" % shard_spec, jobs=jobs, force=force))
+                    dict(options, shard=None if shard_spec is None else "%d/%d" % shard_spec, jobs=jobs, force=force),
+                    entry_fields=spec.entry_fields)  # fmt: skip
     progress = Progress(len(entries), stream)
     todo = []
     for source, rel in entries:
         output = os.path.join(out_dir, rel)
-        if not force and output_complete(source, output):
+        if not force and spec.complete(source, output, report.previous.get(source)):
             progress.finished(report.update(source, write=False, status="skipped"))
         else:
             todo.append((source, output))
     report.write()
     if jobs <= 1 or len(todo) <= 1:
         for source, output in todo:
-            progress.finished(report.update(source, **process(source, output, options)))
+            progress.finished(report.update(source, **process(command, source, output, options)))
     else:
         tag = os.path.splitext(os.path.basename(report.path))[0]  # concurrent shards in one DIR: distinct logs
-        _run_workers(todo, options, min(jobs, len(todo)), report, progress, os.path.join(out_dir, "logs", tag))
+        _run_workers(command, todo, options, min(jobs, len(todo)), report, progress,
+                     os.path.join(out_dir, "logs", tag))  # fmt: skip
     report.write(finished=True)
     counts = report.counts()
     return 0 if counts["failed"] == 0 and counts["pending"] == 0 else 1
@@ -346,7 +530,7 @@ def worker_command(task_file):
     return [sys.executable, script, "batch-worker", task_file]
 
 
-def _run_workers(todo, options, jobs, report, progress, log_dir):
+def _run_workers(command, todo, options, jobs, report, progress, log_dir):
     """Start ``jobs`` workers on round-robin slices of ``todo``; collect their result lines as they arrive.
 
     Results come back on a pipe of their own (not stdout, where Blender prints), one JSON line per input.
@@ -360,7 +544,7 @@ def _run_workers(todo, options, jobs, report, progress, log_dir):
         items = todo[k::jobs]
         read_fd, write_fd = os.pipe()
         task_file = os.path.join(log_dir, f".worker-{k}.task")
-        write_json_atomic(task_file, {"items": items, "options": options, "result_fd": write_fd})
+        write_json_atomic(task_file, {"command": command, "items": items, "options": options, "result_fd": write_fd})
         log = open(os.path.join(log_dir, f"worker-{k}.log"), "w")
         proc = subprocess.Popen(worker_command(task_file), stdout=log, stderr=subprocess.STDOUT, pass_fds=(write_fd,))
         os.close(write_fd)
@@ -400,7 +584,7 @@ def run_worker(task_file):
         task = json.load(f)
     with os.fdopen(task["result_fd"], "w") as results:
         for source, output in task["items"]:
-            result = process(source, output, task["options"])
+            result = process(task["command"], source, output, task["options"])
             results.write(json.dumps(dict(result, input=source)) + "\n")
             results.flush()
     return 0

@@ -8,6 +8,7 @@ Commands:
                 and write a .blend, the pose (JSON) and an FBX into --out
   export-fbx INPUT... --out DIR    motion files / folders -> one FBX per input and DIR/report.json
   export-gltf, export-abc          the same, to glTF (.glb) and Alembic (.abc)
+  export-motion INPUT... --out DIR .blend / .fbx scenes -> one AMASS .npz or .smpl file per SMPL body + report.json
 
 Exit codes: 0 success, 1 some input failed, 2 usage error. See docs/batch.md (resume, --jobs, --shard, Slurm).
 """
@@ -128,6 +129,22 @@ def cmd_export(args):
                            force=args.force)  # fmt: skip
 
 
+def cmd_export_motion(args):
+    from . import batch
+
+    shard_spec = batch.parse_shard(args.shard) if args.shard else None
+    if args.jobs < 1:
+        raise batch.UsageError("--jobs must be at least 1")
+    if args.fps is not None and not args.fps > 0:
+        raise batch.UsageError("--fps must be a positive number")
+    if None not in (args.frame_start, args.frame_end) and args.frame_end < args.frame_start:
+        raise batch.UsageError(f"--frame-end {args.frame_end} is before --frame-start {args.frame_start}")
+    options = {"format": args.format, "model": args.model, "fps": args.fps, "frame_start": args.frame_start,
+               "frame_end": args.frame_end}  # fmt: skip
+    return batch.run_batch(args.command, args.inputs, args.out, options, shard_spec=shard_spec, jobs=args.jobs,
+                           force=args.force)  # fmt: skip
+
+
 WORKER_COMMAND = "batch-worker"
 EXPORT_HELP = {
     "export-fbx": "motion files -> FBX (one per input) + report.json",
@@ -164,6 +181,48 @@ def _add_export_parser(sub, command):
     p.set_defaults(func=cmd_export)
 
 
+MOTION_HELP = "Blender / FBX scenes -> SMPL parameters: one AMASS .npz or Meshcapade .smpl per body + report.json"
+MOTION_EPILOG = """\
+INPUT: .blend or .fbx files, or folders searched recursively for them. Every SMPL body in the file's scene is
+exported: bodies made by this add-on (shape, gender and model from the body), and armatures whose bones carry a full
+SMPL / SMPL-H / SMPL-X joint-name set (our FBX files re-imported, the official add-ons' and Meshcapade's rigs, the
+SMPL FBX rig's Pelvis, L_Hip, ... with m_avg_ / f_avg_ prefixes), read from Blender's evaluated pose whatever the
+bone roll, axes or unit. Such a rig's rest pose must be the SMPL T-pose. Its betas are NOT recovered, unless the rig
+is ours (its mesh carries our Shape### keys): the motion gets the --model's mean shape, and transl puts the model's
+pelvis where the rig's pelvis is.
+Output: DIR/<input path relative to the inputs' common folder>.npz (or .smpl), e.g. scene.blend -> scene.blend.npz;
+a scene with several bodies gives DIR/<...>.<body name>.npz per body. Files are written atomically and hold numbers
+only (np.load(..., allow_pickle=False)). AMASS files are Z-up (Blender's world), .smpl files Y-up.
+DIR/report.json lists every input (status, frames, seconds, error, and "outputs": one record per body file).
+A re-run skips inputs whose listed outputs are complete. Exit code: 0 if every input succeeded, 1 if any failed,
+2 for usage errors.
+Example: python -m smpl_blender_addon export-motion shots/ --out params/ --format smpl --fps 30 --jobs 2"""
+
+
+def _add_export_motion_parser(sub):
+    p = sub.add_parser("export-motion", help=MOTION_HELP, description=MOTION_HELP, epilog=MOTION_EPILOG,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help=".blend / .fbx files or folders")
+    p.add_argument("--out", required=True, metavar="DIR", help="output folder (created if needed)")
+    p.add_argument("--format", default="amass", choices=("amass", "smpl"),
+                   help="amass: AMASS-style .npz, Z-up (default); smpl: Meshcapade .smpl (smplcodec), Y-up")
+    p.add_argument("--model", default=None, metavar="NAME|PATH",
+                   help="body model of rigs that are not bodies of this add-on, for the rest pelvis (transl) and rest "
+                        "joints: default open-smplx for SMPL-X rigs, open-smpl for SMPL / SMPL-H rigs. Betas are not "
+                        "recovered from an FBX unless its rig is ours")  # fmt: skip
+    p.add_argument("--fps", type=float, default=None, metavar="N",
+                   help="resample to N frames per second, by time (default: the scene's rate)")
+    p.add_argument("--frame-start", type=int, default=None, metavar="N",
+                   help="first frame (default: the start of each body's action, else of the scene)")
+    p.add_argument("--frame-end", type=int, default=None, metavar="N",
+                   help="last frame (default: the end of each body's action, else of the scene)")
+    p.add_argument("--jobs", type=int, default=1, metavar="N", help="worker processes (default 1)")
+    p.add_argument("--shard", default=None, metavar="I/N",
+                   help="process only shard I of N (round robin on the sorted inputs; e.g. a Slurm array task)")
+    p.add_argument("--force", action="store_true", help="redo inputs whose outputs already exist")
+    p.set_defaults(func=cmd_export_motion)
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog="python -m smpl_blender_addon", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
@@ -180,6 +239,7 @@ def build_parser():
     p.set_defaults(func=cmd_demo)
     for command in EXPORT_HELP:
         _add_export_parser(sub, command)
+    _add_export_motion_parser(sub)
     return parser
 
 
