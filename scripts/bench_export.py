@@ -2,6 +2,7 @@
 """Benchmark FBX export of a 1000-frame SMPL-X animation with keyed correctives: plain exporter vs export_fbx.
 
     python scripts/bench_export.py [--frames 1000] [--target blender] [--out DIR] [--shape-step 1] [--no-compare]
+                                   [--gltf]
 
 Builds the open SMPL-X body, keys a smooth random animation (animation.key_pose_sequence) and its correctives
 (keyed_correctives.key_correctives), then times, in this one process:
@@ -10,6 +11,7 @@ Builds the open SMPL-X body, keys a smooth random animation (animation.key_pose_
 It prints seconds, frames/s and file sizes of both and the speed ratio, then reads both files with ufbx (in a
 subprocess, tests/ufbx_reader.py) and compares nodes, bones, rest and bind matrices, skin weights, blend-shape targets
 (every --shape-step-th channel) and the animated world transforms and blend weights at several frames.
+With --gltf, export_gltf is timed the same way (Blender's sampling vs the fast one) and the two .glb files compared.
 """
 
 import argparse
@@ -98,6 +100,19 @@ def compare(a, b, arrays_a, arrays_b):
     return out
 
 
+def bench_gltf(arm, out, frames):
+    """export_gltf with Blender's sampling unchanged (fast=False) vs the fast sampling; the two .glb must be equal."""
+    from smpl_blender_addon.blender.export import export_gltf
+
+    plain = export_gltf(arm, out / "plain.glb", fast=False)
+    ours = export_gltf(arm, out / "ours.glb")
+    same = (out / "plain.glb").read_bytes() == (out / "ours.glb").read_bytes()
+    for label, r in (("glTF plain", plain), (f"glTF fast={ours['fast']}", ours)):
+        print(f"{label:31s} {r['seconds']:8.2f} s  {frames / r['seconds']:8.1f} frames/s  "
+              f"{os.path.getsize(r['path']) / 2**20:7.1f} MiB")
+    print(f"glTF speed-up: {plain['seconds'] / ours['seconds']:.1f}x, identical bytes: {same}")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--frames", type=int, default=1000)
@@ -106,6 +121,7 @@ def main(argv=None):
     parser.add_argument("--out", help="folder for the two FBX files (default: a temporary folder)")
     parser.add_argument("--shape-step", type=int, default=1, help="compare every N-th blend-shape target")
     parser.add_argument("--no-compare", action="store_true")
+    parser.add_argument("--gltf", action="store_true", help="also time export_gltf plain vs fast (compares the bytes)")
     args = parser.parse_args(argv)
 
     import bpy  # noqa: F401  (first: bmesh and mathutils come with it)
@@ -129,6 +145,8 @@ def main(argv=None):
     print(f"export_fbx (fast={result['fast']}):    {t_ours:8.2f} s  {F / t_ours:8.1f} frames/s  "
           f"{os.path.getsize(ours_path) / mb:7.1f} MiB")
     print(f"speed-up: {t_plain / t_ours:.1f}x  (one worker process)")
+    if args.gltf:
+        bench_gltf(arm, out, F)
     if args.no_compare:
         return 0
     frames = sorted({1, 2, F // 3, F // 2, F - 1, F})

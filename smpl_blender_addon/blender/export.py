@@ -6,16 +6,18 @@ changes), also on error, and writes its file atomically: into a temporary folder
 ``os.replace``. The frame range defaults to the body's action range (the scene range when it has no action).
 
 FBX presets (docs/fbx-presets.md): no leaf bones, bone axes Y/X kept (FBX joint rotations are SMPL rotations),
-root motion on the pelvis bone; "blender" (Y-up, centimetres: Blender round trip), "unity" (Y-up, metres, node scale 1),
-"unreal" (Z-up, centimetres baked into the data, node scale 1).
+root motion on the pelvis bone; "blender" (Y-up, centimetres: Blender round trip), "unity" (Y-up, metres, root
+nodes with rotation 0 and scale 1), "unreal" (Z-up, centimetres baked into the data, node scale 1). Unity and Unreal
+files are written from temporary transformed copies of the body.
 
-Speed: Blender's FBX bake calls ``scene.frame_set`` per frame and reads only the bones' pose matrices and the
-shape-key *values*, but each ``frame_set`` also evaluates the body mesh with its ~500 shape keys (16-80 ms, most of the
-export time). During the bake the mesh object is switched off in the depsgraph, and the shape-key values it would have
-received from its animation are written to the key blocks from the same F-curves, evaluated by Blender
-(``FCurve.evaluate``), in a ``frame_change_post`` handler. The exporter then reads exactly the values it reads in a
-plain export (checked against a plain export with ufbx in tests and in scripts/bench_export.py). Key animation that
-Blender would not evaluate as a plain action (drivers, NLA, partial influence, non-value channels) keeps the plain path.
+Speed: Blender's FBX bake (and the glTF sampler) calls ``scene.frame_set`` per frame and reads only the bones' pose
+and the shape-key *values*, but each ``frame_set`` also evaluates the body mesh with its ~500 shape keys (16-90 ms,
+nearly all of the export time). During the bake the mesh object is taken out of the depsgraph, and the values its key
+animation would have written are written to the key blocks from the same F-curves (read in bulk at whole frames,
+``FCurve.evaluate`` elsewhere, clamped like the animation system) in a ``frame_change_post`` handler. The exporter
+then reads exactly the values of a plain export: the FBX files are the same for ufbx, the .glb files byte for byte
+(tests, scripts/bench_export.py). Key animation that is not a plain action (drivers, NLA, partial influence, other
+channels) keeps the plain path.
 """
 
 import contextlib
@@ -656,6 +658,7 @@ def gltf_options():
         export_def_bones=False,
         export_leaf_bone=False,
         export_skins=True,
+        export_all_influences=True,  # SMPL skins have up to 4+ joints per vertex: keep every weight (JOINTS_1...)
         export_morph=True,
         export_morph_animation=True,
         export_morph_normal=False,

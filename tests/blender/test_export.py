@@ -19,7 +19,7 @@ import pytest
 from blender_helpers import evaluated_world_vertices, synthetic_model
 
 from smpl_blender_addon import core
-from smpl_blender_addon.blender import add_body, animation, body_mesh
+from smpl_blender_addon.blender import add_body, animation, body_mesh, body_model
 from smpl_blender_addon.blender.body import to_blender
 from smpl_blender_addon.blender.export import export_abc, export_fbx, export_gltf
 from smpl_blender_addon.blender.keyed_correctives import key_correctives
@@ -30,10 +30,13 @@ FPS = 30
 
 
 def animated_body(kind="smplx", frames=FRAMES, seed=0, betas=None):
-    """Body keyed at frames 1..frames: random poses, root motion, correctives. Returns arm, model, poses, transl."""
-    model = synthetic_model(kind)
+    """Body keyed at frames 1..frames: random poses, root motion, correctives. Returns arm, model, poses, transl.
+
+    kind: a synthetic model kind ("smpl", "smplh", "smplx") or a built-in body name ("open-smpl").
+    """
     bpy.context.scene.render.fps = FPS
-    arm = add_body(model, betas=betas)
+    arm = add_body(kind if kind.startswith("open-") else synthetic_model(kind), betas=betas)
+    model = body_model(arm)
     rng = np.random.default_rng(seed)
     poses = rng.normal(0, 0.5, (frames, model.pose_size))
     transl = rng.normal(0, 0.3, (frames, 3))
@@ -324,7 +327,7 @@ def _accessor(gltf, blob, index):
 def test_gltf_valid_with_animated_morph_weights(tmp_path):
     import pygltflib
 
-    arm, model, poses, _ = animated_body("smpl", frames=6)
+    arm, model, poses, _ = animated_body("open-smpl", frames=6)  # up to 6 joints per vertex: 2 glTF weight sets
     result = export_gltf(arm, tmp_path / "body.glb")
     assert result["frames"] == 6
     report = _validate_glb(tmp_path / "body.glb")
@@ -334,8 +337,12 @@ def test_gltf_valid_with_animated_morph_weights(tmp_path):
     (skin,) = gltf.skins
     assert sorted(gltf.nodes[j].name for j in skin.joints) == sorted(model.joint_names)
     (mesh,) = gltf.meshes
+    (primitive,) = mesh.primitives
+    sets = sum(getattr(primitive.attributes, f"WEIGHTS_{i}", None) is not None for i in range(4))
+    assert sets == int(np.ceil(np.count_nonzero(model.weights, axis=1).max() / 4)) > 1  # every influence kept
     targets = mesh.extras["targetNames"]
-    assert len(targets) == 10 + 9 * (model.num_joints - 1)
+    num_betas = len(arm["smpl_betas"])
+    assert len(targets) == num_betas + 9 * (model.num_joints - 1)
     (anim,) = gltf.animations
     weights = [c for c in anim.channels if c.target.path == "weights"]
     assert len(weights) == 1
@@ -345,14 +352,19 @@ def test_gltf_valid_with_animated_morph_weights(tmp_path):
     values = _accessor(gltf, blob, sampler.output).reshape(len(times), len(targets))
     pose_cols = [i for i, name in enumerate(targets) if name.startswith("Pose")]
     np.testing.assert_allclose(values[3, pose_cols], core.pose_corrective_weights(poses[3], model)[0], atol=2e-5)
-    # the fast sampling (mesh out of the depsgraph, key values from their F-curves) writes the same bytes
+
+
+def test_gltf_fast_sampling_writes_the_same_bytes_and_correctives_none(tmp_path):
+    import pygltflib
+
+    arm, _, _, _ = animated_body("smplh", frames=6)
+    fast = export_gltf(arm, tmp_path / "fast.glb")
     plain = export_gltf(arm, tmp_path / "plain.glb", fast=False)
-    assert result["fast"] and not plain["fast"]
-    assert (tmp_path / "plain.glb").read_bytes() == (tmp_path / "body.glb").read_bytes()
-    # correctives="none": no Pose### morph targets
-    export_gltf(arm, tmp_path / "skel.glb", correctives="none")
+    assert fast["fast"] and not plain["fast"]
+    assert (tmp_path / "plain.glb").read_bytes() == (tmp_path / "fast.glb").read_bytes()
+    export_gltf(arm, tmp_path / "skel.glb", correctives="none")  # no Pose### morph targets
     skel = pygltflib.GLTF2().load(str(tmp_path / "skel.glb"))
-    assert skel.meshes[0].extras["targetNames"] == [f"Shape{i:03d}" for i in range(10)]
+    assert skel.meshes[0].extras["targetNames"] == [f"Shape{i:03d}" for i in range(len(arm["smpl_betas"]))]
 
 
 # -------------------------------------------------------------------------------------------------------- Alembic
