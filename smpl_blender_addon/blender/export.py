@@ -117,8 +117,9 @@ def _resolve_range(armature, frame_start, frame_end):
 def _atomic_output(filepath):
     """Yield a temporary path with the target's file name in a hidden folder beside it; move it into place on success.
 
-    The exporter writes the path it is given into the file (FBX DocumentUrl, glTF uri of .bin), so the temporary file
-    keeps the final name. On any error the temporary folder is removed and no partial file is left at ``filepath``.
+    The temporary file keeps the final name, so nothing an exporter derives from the name (glTF's .bin uri for
+    separate files, texture folders) changes. On any error the temporary folder is removed and no partial file is left
+    at ``filepath``.
     """
     filepath = os.path.abspath(os.fspath(filepath))
     folder = os.path.dirname(filepath)
