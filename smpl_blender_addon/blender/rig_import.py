@@ -190,18 +190,20 @@ def _evaluated_world_poses(armature, bone_names, frames):
     """World matrices of the named pose bones at ``frames``: (F, J, 4, 4) float64 (``matrix_world @ matrix``).
 
     The scene is stepped frame by frame (constraints, drivers, NLA and object animation included) with every mesh
-    switched off meanwhile (their shape keys dominate the evaluation cost); frame and visibility are restored.
+    switched off meanwhile (their shape keys dominate the evaluation cost) and the armature switched on (Blender does
+    not evaluate hidden objects); frame and visibility are restored.
     """
     scene = bpy.context.scene
     order = {pb.name: i for i, pb in enumerate(armature.pose.bones)}
     pick = [order[n] for n in bone_names]
     flat = np.empty(16 * len(armature.pose.bones), dtype=np.float32)
     out = np.empty((len(frames), len(bone_names), 4, 4))
-    meshes = [(o, o.hide_viewport) for o in scene.objects if o.type == "MESH"]
+    switched = [(o, o.hide_viewport, True) for o in scene.objects if o.type == "MESH"]
+    switched.append((armature, armature.hide_viewport, False))
     saved = (scene.frame_current, scene.frame_subframe)
     try:
-        for o, _ in meshes:
-            o.hide_viewport = True
+        for o, _, hide in switched:
+            o.hide_viewport = hide
         for f, frame in enumerate(frames):
             scene.frame_set(int(np.floor(frame)), subframe=float(frame - np.floor(frame)))
             evaluated = armature.evaluated_get(bpy.context.evaluated_depsgraph_get())
@@ -209,7 +211,7 @@ def _evaluated_world_poses(armature, bone_names, frames):
             pose = flat.reshape(-1, 4, 4).transpose(0, 2, 1)[pick].astype(np.float64)
             out[f] = np.array(evaluated.matrix_world) @ pose
     finally:
-        for o, hidden in meshes:
+        for o, hidden, _ in switched:
             o.hide_viewport = hidden
         scene.frame_set(saved[0], subframe=saved[1])
     return out
