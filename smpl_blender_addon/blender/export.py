@@ -387,10 +387,12 @@ def _value_curves(key):
     tracks, influence < 1, combine modes, F-curves on other properties): those keep the plain (slow) bake.
     """
     ad = key.animation_data
-    if ad is None or ad.action is None:
+    if ad is None:
         return []
     if len(ad.drivers) or any(not t.mute and len(t.strips) for t in ad.nla_tracks):
-        return None
+        return None  # drivers (e.g. keys driven by bones) need Blender's evaluation of the key
+    if ad.action is None:
+        return []
     if ad.action_influence != 1.0 or ad.action_blend_type != "REPLACE" or ad.action_extrapolation != "HOLD":
         return None
     action = ad.action

@@ -247,6 +247,24 @@ def test_export_from_edit_mode_returns_to_edit_mode(tmp_path):
     assert len(mesh.data.shape_keys.key_blocks) == 1 + 10 + 9 * 23
 
 
+def test_shape_keys_driven_by_bones_keep_the_plain_bake(tmp_path):
+    arm = add_body(synthetic_model("smpl"))
+    animation.key_pose_sequence(arm, np.array([1.0, 5.0]), np.random.default_rng(2).normal(0, 0.5, (2, 72)))
+    key = body_mesh(arm).data.shape_keys
+    fcurve = key.key_blocks["Pose000"].driver_add("value")
+    var = fcurve.driver.variables.new()
+    var.type = "TRANSFORMS"
+    var.targets[0].id = arm
+    var.targets[0].bone_target = "left_hip"
+    var.targets[0].transform_type = "ROT_X"
+    fcurve.driver.expression = var.name
+    result = export_fbx(arm, tmp_path / "driven.fbx")
+    assert not result["fast"]
+    info, _ = read_fbx(tmp_path / "driven.fbx", frames=[1, 5])
+    values = [s["weights"]["Pose000"] for s in info["samples"]]
+    assert values[0] != pytest.approx(values[1])  # the driven value is animated in the file
+
+
 def test_body_without_animation_or_correctives_exports_the_scene_range(tmp_path):
     arm = add_body(synthetic_model("smpl"), correctives=False)
     scene = bpy.context.scene
