@@ -265,6 +265,27 @@ def test_shape_keys_driven_by_bones_keep_the_plain_bake(tmp_path):
     assert values[0] != pytest.approx(values[1])  # the driven value is animated in the file
 
 
+def test_live_automatic_correctives_bake_the_same_with_the_fast_path(tmp_path):
+    from smpl_blender_addon.blender import auto_correctives
+
+    arm = add_body(synthetic_model("smpl"))  # correctives not keyed: the frame handler sets them from the pose
+    poses = np.random.default_rng(3).normal(0, 0.5, (4, 72))
+    animation.key_pose_sequence(arm, np.arange(1.0, 5.0), poses)
+    auto_correctives.enable()
+    try:
+        fast = export_fbx(arm, tmp_path / "fast.fbx")
+        plain = export_fbx(arm, tmp_path / "plain.fbx", fast=False)
+    finally:
+        auto_correctives.disable()
+    assert fast["fast"]
+    a, _ = read_fbx(tmp_path / "fast.fbx", frames=[2, 3])
+    b, _ = read_fbx(tmp_path / "plain.fbx", frames=[2, 3])
+    assert a["samples"] == b["samples"]
+    model = body_model(arm)
+    got = [a["samples"][0]["weights"][f"Pose{i:03d}"] for i in range(9 * 23)]
+    np.testing.assert_allclose(got, core.pose_corrective_weights(poses[1], model)[0], atol=2e-5)
+
+
 def test_body_without_animation_or_correctives_exports_the_scene_range(tmp_path):
     arm = add_body(synthetic_model("smpl"), correctives=False)
     scene = bpy.context.scene
