@@ -323,7 +323,8 @@ def open_scene_file(source):
 
     ext = os.path.splitext(source)[1].lower()
     if ext not in SCENE_EXTENSIONS:
-        raise MotionFileError(source, f"export-motion reads {' and '.join(SCENE_EXTENSIONS)} files, not {ext or 'this'}")
+        kinds = " and ".join(SCENE_EXTENSIONS)
+        raise MotionFileError(source, f"export-motion reads {kinds} files, not {ext or 'files without an extension'}")
     try:
         if ext == ".blend":
             bpy.ops.wm.open_mainfile(filepath=source, load_ui=False, use_scripts=False)
@@ -363,7 +364,8 @@ def _frame_range(default, frame_start, frame_end):
 
 def write_body_motion(armature, path, options):
     """Write one body's animation to ``path``: a body of this add-on through blender.motion_export, any other
-    SMPL-named rig through blender.rig_import. Returns the output record ``{"body", "path", "frames", "kind", "rig"}``."""
+    SMPL-named rig through blender.rig_import. Returns the output record
+    ``{"body", "path", "frames", "kind", "rig"}``."""
     import numpy as np
 
     from .blender.body import find_body, load_body_model
@@ -413,8 +415,8 @@ def export_scene_motions(source, output, options):
             try:
                 records.append(write_body_motion(armature, path, options))
             except ValueError as err:
-                text = str(err)
-                raise MotionFileError(source, text if armature.name in text else f"body {armature.name!r}: {text}") from None
+                text = str(err) if armature.name in str(err) else f"body {armature.name!r}: {err}"
+                raise MotionFileError(source, text) from None
     except BaseException:
         for record in records:
             with contextlib.suppress(OSError):
@@ -432,25 +434,29 @@ class Command:
 
     name: str
     run: object  # run(source, output, options) -> {"frames": int, ...report fields}; may raise
+    output_extension: object  # options -> extension of the output
+    complete: object  # (source, output, previous report entry or None) -> True when done (resume)
     extensions: tuple = MOTION_EXTENSIONS  # input files searched for in folders
     easymocap: bool = True  # EasyMocap output folders are inputs too
     what: str = "motion files"  # the inputs, in the "nothing found" usage error
     entry_fields: dict = None  # extra report fields of every input
-    output_extension: object = None  # options -> extension of the output
 
-    def complete(self, source, output, previous):
-        """True when the input's output is already there (resume)."""
-        if self.entry_fields and "outputs" in self.entry_fields:
-            return outputs_complete(source, previous)
-        return output_complete(source, output)
+
+def _one_output_complete(source, output, previous):
+    return output_complete(source, output)
+
+
+def _listed_outputs_complete(source, output, previous):
+    return outputs_complete(source, previous)
 
 
 COMMANDS = {
-    **{name: Command(name, export_scene, output_extension=lambda options, ext=ext: ext)
+    **{name: Command(name, export_scene, output_extension=lambda options, ext=ext: ext, complete=_one_output_complete)
        for name, (_, ext) in FORMATS.items()},
-    "export-motion": Command("export-motion", export_scene_motions, extensions=SCENE_EXTENSIONS, easymocap=False,
-                             what=".blend or .fbx files", entry_fields={"outputs": []},
-                             output_extension=lambda options: MOTION_FORMATS[options["format"]]),
+    "export-motion": Command("export-motion", export_scene_motions,
+                             output_extension=lambda options: MOTION_FORMATS[options["format"]],
+                             complete=_listed_outputs_complete, extensions=SCENE_EXTENSIONS, easymocap=False,
+                             what=".blend or .fbx files", entry_fields={"outputs": []}),
 }  # fmt: skip
 
 

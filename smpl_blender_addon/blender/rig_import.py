@@ -124,7 +124,9 @@ def rest_alignment(rig_heads, model_joints):
     D = np.diag([1.0, 1.0, np.sign(np.linalg.det(U @ Vt)) or 1.0])
     A = _snap_to_axes(U @ D @ Vt)
     scale = np.sum(Xc * (Yc @ A.T)) / max(np.sum(Yc**2), 1e-12)
-    misfit = np.sqrt(np.mean(np.sum((Xc - scale * Yc @ A.T) ** 2, 1))) / max(abs(scale) * np.sqrt(np.mean(np.sum(Yc**2, 1))), 1e-12)
+    rms = np.sqrt(np.mean(np.sum((Xc - scale * Yc @ A.T) ** 2, 1)))
+    size = abs(scale) * np.sqrt(np.mean(np.sum(Yc**2, 1)))
+    misfit = rms / max(size, 1e-12)
     return A, float(misfit)
 
 

@@ -25,7 +25,8 @@ SMPL_FBX_NAMES = ["Pelvis", "L_Hip", "R_Hip", "Spine1", "L_Knee", "R_Knee", "Spi
 
 
 def assert_same_rotations(a, b, atol=1e-5):
-    np.testing.assert_allclose(axis_angle_to_matrix(a.reshape(-1, 3)), axis_angle_to_matrix(b.reshape(-1, 3)), atol=atol)
+    Ra, Rb = axis_angle_to_matrix(a.reshape(-1, 3)), axis_angle_to_matrix(b.reshape(-1, 3))
+    np.testing.assert_allclose(Ra, Rb, atol=atol)
 
 
 def animated_body(model, seed=0, betas=None, expression=None):
@@ -69,8 +70,9 @@ def general_rig(model, names, poses, transl, unit=100.0, seed=1):
         bone.parent = bones[model.parents[j]] if model.parents[j] >= 0 else root
         bone.use_connect = False
     bpy.ops.object.mode_set(mode="OBJECT")
-    obj.matrix_world = Matrix((np.diag([0.01, 0.01, 0.01, 1.0]) @ np.block([[turn.T, np.zeros((3, 1))],
-                                                                           [np.zeros((1, 3)), np.ones((1, 1))]])).tolist())
+    world = np.eye(4)
+    world[:3, :3] = 0.01 * turn.T
+    obj.matrix_world = Matrix(world.tolist())
     B = np.array([np.array(obj.data.bones[n].matrix_local)[:3, :3] for n in names])
     R = axis_angle_to_matrix(poses.reshape(len(FRAMES), -1, 3))
     basis = B.transpose(0, 2, 1)[None] @ axes @ R @ axes.T @ B[None]
