@@ -364,31 +364,59 @@ def _frame_range(default, frame_start, frame_end):
 
 def write_body_motion(armature, path, options):
     """Write one body's animation to ``path``: a body of this add-on through blender.motion_export, any other
-    SMPL-named rig through blender.rig_import. Returns the output record
+    SMPL-named rig through blender.rig_import. A body of this add-on whose model cannot be loaded here (a model file
+    of another machine) is read as a rig when ``--model`` is given (with a warning). Returns the output record
     ``{"body", "path", "frames", "kind", "rig"}``."""
+    import warnings
+
+    from .blender.body import body_model, find_body
+    from .core.errors import ModelFileError
+    from .core.motion import read_motion
+
+    if find_body(armature) is armature:
+        try:
+            body_model(armature)
+        except ModelFileError as err:
+            if options["model"] is None:
+                raise ModelFileError(err.path, f"{err.problem} (pass --model to read the body as a rig)") from None
+            warnings.warn(f"body {armature.name!r}: its model cannot be loaded ({err}): read as a rig with "
+                          f"--model {options['model']}", stacklevel=2)  # fmt: skip
+        else:
+            from .blender.motion_export import export_motion
+
+            export_motion(armature, path, format=options["format"].upper(), frame_start=options["frame_start"],
+                          frame_end=options["frame_end"], fps=options["fps"])  # fmt: skip
+            motion = read_motion(path)  # the frame count and kind as written
+            return {"body": armature.name, "path": path, "frames": motion.num_frames, "kind": motion.kind,
+                    "rig": "body"}  # fmt: skip
+    motion = rig_motion(armature, options)
+    motion_writer(options["format"])(path, motion)
+    return {"body": armature.name, "path": path, "frames": motion.num_frames, "kind": motion.kind, "rig": "rig"}
+
+
+def rig_motion(armature, options):
+    """The motion of an SMPL-named rig (blender.rig_import) in the world of the output format, resampled to --fps."""
     import numpy as np
 
-    from .blender.body import find_body, load_body_model
-    from .blender.motion_export import animation_frame_range, export_motion
+    from .blender.body import load_body_model
+    from .blender.motion_export import animation_frame_range
     from .blender.rig_import import foreign_body_motion, rig_joints
-    from .core.motion import read_motion, write_amass_npz, write_smpl_codec
 
-    fmt = options["format"]
-    if find_body(armature) is armature:
-        export_motion(armature, path, format=fmt.upper(), frame_start=options["frame_start"],
-                      frame_end=options["frame_end"], fps=options["fps"])  # fmt: skip
-        motion, rig = read_motion(path), "body"  # the frame count and kind as written
-    else:
-        kind = rig_joints(armature)[0]
-        model, _ = load_body_model(options["model"] or DEFAULT_RIG_MODELS[kind])
-        start, end = _frame_range(animation_frame_range(armature), options["frame_start"], options["frame_end"])
-        frames = np.arange(start, end + 1, dtype=np.float64)
-        motion = foreign_body_motion(armature, model, frames, up_axis="Z" if fmt == "amass" else "Y")
-        if options["fps"] is not None and abs(options["fps"] - motion.fps) > 1e-9:
-            motion = motion.resample(options["fps"])
-        (write_amass_npz if fmt == "amass" else write_smpl_codec)(path, motion)
-        rig = "rig"
-    return {"body": armature.name, "path": path, "frames": int(motion.num_frames), "kind": motion.kind, "rig": rig}
+    kind = rig_joints(armature)[0]
+    model, _ = load_body_model(options["model"] or DEFAULT_RIG_MODELS[kind])
+    start, end = _frame_range(animation_frame_range(armature), options["frame_start"], options["frame_end"])
+    frames = np.arange(start, end + 1, dtype=np.float64)
+    motion = foreign_body_motion(armature, model, frames, up_axis="Z" if options["format"] == "amass" else "Y")
+    if options["fps"] is not None and abs(options["fps"] - motion.fps) > 1e-9:
+        motion = motion.resample(options["fps"])
+    return motion
+
+
+def motion_writer(fmt):
+    """The core writer of an export-motion --format: amass -> AMASS .npz (Z-up), smpl -> .smpl (Y-up)."""
+    from .core.motion import write_amass_npz, write_smpl_codec
+
+    return write_amass_npz if fmt == "amass" else write_smpl_codec
 
 
 def export_scene_motions(source, output, options):
