@@ -208,8 +208,9 @@ def _add_export_motion_parser(sub):
                    help="amass: AMASS-style .npz, Z-up (default); smpl: Meshcapade .smpl (smplcodec), Y-up")
     p.add_argument("--model", default=None, metavar="NAME|PATH",
                    help="body model of rigs that are not bodies of this add-on, for the rest pelvis (transl) and rest "
-                        "joints: default open-smplx for SMPL-X rigs, open-smpl for SMPL / SMPL-H rigs. Betas are not "
-                        "recovered from an FBX unless its rig is ours")  # fmt: skip
+                        "joints: default open-smplx for SMPL-X rigs, open-smpl for SMPL / SMPL-H rigs; also used for "
+                        "our bodies whose model file is not on this machine. Betas are not recovered from an FBX "
+                        "unless its rig is ours")  # fmt: skip
     p.add_argument("--fps", type=float, default=None, metavar="N",
                    help="resample to N frames per second, by time (default: the scene's rate)")
     p.add_argument("--frame-start", type=int, default=None, metavar="N",
