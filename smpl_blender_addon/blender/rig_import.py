@@ -239,6 +239,8 @@ def foreign_body_motion(armature, model, frames=None, up_axis="Y"):
     up_axis: "Y" (SMPL space, Blender world = C · data world, like ``motion_export.body_motion``) or "Z" (AMASS:
     data world == Blender world). fps: the scene's. Raises ValueError for an armature without an SMPL joint set.
     """
+    if up_axis not in ("Y", "Z"):
+        raise ValueError(f"up_axis must be 'Y' or 'Z', got {up_axis!r}")
     found = rig_joints(armature)
     if found is None:
         raise ValueError(f"{armature.name}: not an SMPL rig (its bones do not carry an SMPL / SMPL-H / SMPL-X "
@@ -249,6 +251,7 @@ def foreign_body_motion(armature, model, frames=None, up_axis="Y"):
     if frames.size == 0:
         raise ValueError(f"{armature.name}: no frames to read")
     betas, expression = rig_shape(armature, scene, frames)
+    expression = expression if kind == "smplx" else None
     fit_betas = None if betas is None else betas[: model.num_betas]
     fit_expression = None if expression is None or not model.num_expressions else expression[:, : model.num_expressions]
     expression_varies = fit_expression is not None and not np.all(fit_expression == fit_expression[:1])
@@ -284,6 +287,4 @@ def foreign_body_motion(armature, model, frames=None, up_axis="Y"):
         poses = motion.poses.copy()
         poses[:, :3], trans = conversions.reframe(motion.poses[:, :3], motion.trans, conversions.Y_UP_TO_Z_UP, pelvis)
         motion = motion.copy(poses=poses, trans=trans, up_axis="Z")
-    elif up_axis != "Y":
-        raise ValueError(f"up_axis must be 'Y' or 'Z', got {up_axis!r}")
     return motion
