@@ -183,3 +183,26 @@ def test_a_body_whose_model_file_is_gone_is_read_as_a_rig_with_a_model(tmp_path)
     assert_same_rotations(back.poses, expected.poses)
     np.testing.assert_allclose(back.trans, expected.trans, atol=1e-5)
     np.testing.assert_allclose(back.betas[:1], [0.5], atol=1e-6)
+
+
+def test_animated_expression_comes_back_and_transl_follows_its_pelvis(tmp_path):
+    from smpl_blender_addon.blender import body_mesh
+    from smpl_blender_addon.blender.body import to_blender
+
+    model = synthetic_model("smplx")
+    arm, _, _ = animated_body(model, seed=6, betas=[0.5])
+    expression = np.random.default_rng(6).normal(0, 1.0, (len(FRAMES), 2))
+    channels = [(f'key_blocks["Exp00{i}"].value', 0) for i in range(2)]
+    animation.write_fcurves(body_mesh(arm).data.shape_keys, channels, FRAMES, expression.T)
+    export_fbx(arm, tmp_path / "face.fbx", correctives="none")
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    bpy.ops.import_scene.fbx(filepath=str(tmp_path / "face.fbx"), anim_offset=0.0)
+    (rig,) = find_smpl_armatures(bpy.context.scene)
+    got = foreign_body_motion(rig, model)
+    np.testing.assert_allclose(got.expression[:, :2], expression, atol=1e-6)
+    # J_0 moves with the expression: transl is taken per frame, so the forward pass puts the pelvis where the rig has it
+    out = model.forward(got.betas, got.poses, expression=got.expression, transl=got.trans, dtype=np.float64)
+    for f in (0, 5):
+        bpy.context.scene.frame_set(int(FRAMES[f]))
+        pelvis = np.array(rig.matrix_world @ rig.pose.bones["pelvis"].head)
+        np.testing.assert_allclose(to_blender(out.joints[f, 0]), pelvis, atol=1e-5)
