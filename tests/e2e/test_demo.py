@@ -1,0 +1,122 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The demo end to end in a subprocess (a short slice of the bundled motion, no render), its outputs read back by
+independent readers: the FBX with ufbx (tests/ufbx_reader.py, its own subprocess), the .glb with pygltflib, and both
+compared with the core forward pass of the motion file the demo wrote."""
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from smpl_blender_addon import core
+from smpl_blender_addon.core.motion import read_motion
+
+REPO = Path(__file__).resolve().parent.parent.parent
+READER = REPO / "tests" / "ufbx_reader.py"
+FRAMES = (1, 10)  # scene frames of the slice: range(1, 11)
+DEMO = """
+import json, sys
+from smpl_blender_addon.demo import run_demo
+result = run_demo(sys.argv[1], frames=range(1, 11), render=False)
+print("RESULT " + json.dumps({k: (str(v) if hasattr(v, "__fspath__") else v) for k, v in result.items()}))
+"""
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    out = tmp_path_factory.mktemp("demo")
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    done = subprocess.run([sys.executable, "-c", DEMO, str(out)], cwd=REPO, env=env, capture_output=True, text=True,
+                          timeout=300)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    lines = [line for line in done.stdout.splitlines() if line.startswith("demo: ")]
+    result = json.loads(next(line for line in done.stdout.splitlines() if line.startswith("RESULT "))[7:])
+    return {"out": out, "lines": lines, "result": result}
+
+
+@pytest.fixture(scope="module")
+def reference(demo):
+    """Core forward pass of the motion slice the demo imported (Z-up: Blender's world, formats.md §4.4)."""
+    motion = read_motion(demo["result"]["motion"])
+    model = core.load_model("open-smplx", gender="neutral")
+    out = model.forward(pose=motion.poses, transl=motion.trans, expression=motion.expression, dtype=np.float64)
+    return {"motion": motion, "model": model, "joints": out.joints,
+            "correctives": core.pose_corrective_weights(motion.poses, model)}  # fmt: skip
+
+
+def test_every_output_exists_and_is_printed(demo):
+    result = demo["result"]
+    printed = {line.split()[1]: line.split(None, 2)[2] for line in demo["lines"]}
+    for what in ("motion", "blend", "fbx", "glb", "pose_json"):
+        path = Path(result[what])
+        assert path.is_file() and path.stat().st_size > 0, what
+        assert printed[what] == str(path)
+    assert result["preview"] is None  # render=False
+    assert result["frames"] == FRAMES[1] - FRAMES[0] + 1
+    pose = json.loads(Path(result["pose_json"]).read_text())
+    assert len(pose["pose"]) == 165 and len(pose["trans"]) == 3
+
+
+def test_printed_mesh_difference_is_below_a_tenth_of_a_millimetre(demo):
+    check = next(line for line in demo["lines"] if line.startswith("demo: check"))
+    printed = float(re.search(r"max difference (\S+) m", check).group(1))
+    assert printed < 1e-4
+    assert printed == pytest.approx(demo["result"]["max_difference_m"], rel=1e-2, abs=1e-12)
+
+
+def test_pose_json_is_the_mid_frame_of_the_motion(demo, reference):
+    pose = json.loads(Path(demo["result"]["pose_json"]).read_text())
+    index = demo["result"]["mid_frame"] - FRAMES[0]
+    R = core.rotations.axis_angle_to_matrix
+    motion = reference["motion"]  # the JSON is in the rig's Y-up world: compare body joints (root re-framed)
+    np.testing.assert_allclose(R(np.reshape(pose["pose"], (-1, 3))[1:]),
+                               R(motion.poses[index].reshape(-1, 3)[1:]), atol=1e-5)  # fmt: skip
+
+
+def read_fbx(path, frames):
+    done = subprocess.run([sys.executable, str(READER), str(path), "--frames", *map(str, frames)],
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    return json.loads(done.stdout)
+
+
+def test_fbx_joints_and_animated_correctives_match_the_core(demo, reference):
+    frames = (FRAMES[0], 5, FRAMES[1])
+    info = read_fbx(demo["result"]["fbx"], frames)
+    model = reference["model"]
+    bones = {node["name"] for node in info["nodes"] if node["is_bone"]}
+    assert set(model.joint_names) <= bones
+    channels = [c["name"] for c in info["meshes"][0]["channels"]]
+    correctives = [f"Pose{k:03d}" for k in range(reference["correctives"].shape[1])]
+    assert set(correctives) <= set(channels)
+    scale = 1.0 / info["settings"]["unit_meters"]  # Blender's FBX: centimetres, Y up: (x, y, z)_Z-up -> (x, z, -y)
+    values = []
+    for sample, frame in zip(info["samples"], frames):
+        index = frame - FRAMES[0]
+        joints = np.array([np.array(sample["world"][name])[:3, 3] for name in model.joint_names])
+        expected = reference["joints"][index][:, [0, 2, 1]] * [1, 1, -1] * scale
+        np.testing.assert_allclose(joints, expected, atol=1e-2)  # 0.1 mm
+        weights = np.array([sample["weights"][name] for name in correctives])
+        np.testing.assert_allclose(weights, reference["correctives"][index], atol=1e-4)
+        values.append(weights)
+    assert np.abs(values[-1] - values[0]).max() > 0.05  # the correctives are animated, not one static value
+
+
+def test_glb_has_the_skin_morph_targets_and_every_frame(demo, reference):
+    import pygltflib
+
+    gltf = pygltflib.GLTF2().load(demo["result"]["glb"])
+    names = [gltf.nodes[j].name for j in gltf.skins[0].joints]
+    assert set(reference["model"].joint_names) <= set(names)
+    primitive = gltf.meshes[0].primitives[0]
+    assert len(primitive.targets) >= reference["correctives"].shape[1]
+    assert len(gltf.animations) == 1
+    times = gltf.accessors[gltf.animations[0].samplers[0].input]
+    assert times.count == FRAMES[1] - FRAMES[0] + 1
+    fps = reference["motion"].fps  # Blender's exporters put scene frame f at f / fps seconds
+    np.testing.assert_allclose([times.min[0], times.max[0]], np.divide(FRAMES, fps), atol=1e-4)
