@@ -220,11 +220,43 @@ def strip_frames(frame_start, frame_end, count=STRIP_CELLS):
     return sorted({int(round(f)) for f in np.linspace(frame_start, frame_end, count)})
 
 
-def render_strip(arm, path, frames=None, cell_size=STRIP_CELL_SIZE, camera_offset=(2.6, -3.6, 0.35)):
+def add_floor(size=400.0, color=(0.34, 0.35, 0.37, 1.0), name="demo_floor"):
+    """A square floor mesh at Z = 0 centred on the origin (two triangles). Returns the object."""
+    import bpy
+
+    half = size / 2
+    mesh = bpy.data.meshes.new(name)
+    mesh.from_pydata([(-half, -half, 0), (half, -half, 0), (half, half, 0), (-half, half, 0)], [], [(0, 1, 2, 3)])
+    material = bpy.data.materials.new(name)
+    material.diffuse_color = color
+    mesh.materials.append(material)
+    floor = bpy.data.objects.new(name, mesh)
+    bpy.context.scene.collection.objects.link(floor)
+    return floor
+
+
+def remove_object(obj):
+    """Remove an object made for a picture, with its data and materials."""
+    import bpy
+
+    data = obj.data
+    materials = list(getattr(data, "materials", ()))
+    bpy.data.objects.remove(obj)
+    if isinstance(data, bpy.types.Mesh):
+        bpy.data.meshes.remove(data)
+    elif isinstance(data, bpy.types.Camera):
+        bpy.data.cameras.remove(data)
+    for material in materials:
+        if material is not None and material.users == 0:
+            bpy.data.materials.remove(material)
+
+
+def render_strip(arm, path, frames=None, cell_size=STRIP_CELL_SIZE, camera_offset=(2.1, -3.0, 0.25)):
     """Render the body at ``frames`` (default 6 across the scene range) and paste them side by side into ``path``.
 
-    The camera follows the pelvis (a 3/4 front view at ``camera_offset`` from it, on the floor plane), so the body
-    stays centred while it walks. The scene's camera, resolution and render settings are restored afterwards.
+    The camera follows the pelvis (a 3/4 front view at ``camera_offset`` from it), so the body stays centred while
+    it walks over a temporary floor. The scene's camera, frame and render settings are restored afterwards and the
+    helper objects removed. Returns the path.
     """
     import bpy
 
@@ -237,22 +269,24 @@ def render_strip(arm, path, frames=None, cell_size=STRIP_CELL_SIZE, camera_offse
     camera.data.lens = 60
     scene.collection.objects.link(camera)
     scene.camera = camera
+    floor = add_floor()
     workbench_scene(scene, *cell_size)
     cells = []
     try:
         for frame in frames:
             scene.frame_set(frame)
             pelvis = np.array(arm.matrix_world @ arm.pose.bones["pelvis"].head)  # world position of the pelvis
-            target = (pelvis[0], pelvis[1], 0.85)
+            target = (pelvis[0], pelvis[1], 0.88)
             look_at(camera, tuple(np.add(target, camera_offset)), target)
             cell = path.with_name(f".{path.stem}-{frame:04d}.png")
             cells.append(read_png(render_still(scene, cell)))
             os.remove(cell)
     finally:
-        data = camera.data
-        bpy.data.objects.remove(camera)
-        bpy.data.cameras.remove(data)
+        remove_object(camera)
+        remove_object(floor)
         (scene.camera, _, scene.render.engine, scene.render.resolution_x, scene.render.resolution_y,
          scene.render.filepath) = kept  # fmt: skip
         scene.frame_set(kept[1])
+    for cell in cells[1:]:
+        cell[:, :2, :3] = 0.12  # a thin dark line between frames
     return write_png(path, np.concatenate(cells, axis=1))
