@@ -14,7 +14,7 @@ import bpy
 from ..core import conversions
 from ..core.motion import Motion, write_amass_npz, write_smpl_codec
 from .animation import channelbag, read_pose_sequence, sample_fcurve
-from .body import PROP_GENDER, body_betas, body_mesh, body_model, find_body
+from .body import PROP_GENDER, body_betas, body_expression, body_mesh, body_model, find_body
 
 FORMATS = ("AMASS", "SMPL")
 _C = conversions.Y_UP_TO_Z_UP  # SMPL (Y-up) -> Blender (Z-up)
@@ -65,15 +65,21 @@ def body_motion(armature, frame_start=None, frame_end=None, fps=None):
         expression=_expression_sequence(armature, frames), gender=(armature.get(PROP_GENDER) or None),
         kind=model.kind, up_axis="Y", source=bpy.data.filepath or None,
     )  # fmt: skip
+    betas = motion.betas[: model.num_betas] if motion.betas.size else None
+    # Blender's rest bones sit at J(beta, psi_static); the model's pelvis for frame t is at J_0(beta, psi_t). An animated
+    # expression moves J_0, so transl takes the difference and the file's forward pass puts the pelvis where Blender does.
+    static_pelvis = model.rest_joints(betas, body_expression(armature)[: model.num_expressions] if model.num_expressions else None)[0]
+    pelvis = np.broadcast_to(static_pelvis, (len(frames), 3))
+    if motion.expression is not None and model.num_expressions:
+        pelvis = model.rest_joints(np.broadcast_to(betas, (len(frames), betas.size)) if betas is not None else None,
+                                   motion.expression[:, : model.num_expressions])[:, 0]  # fmt: skip
+        motion.trans = motion.trans + static_pelvis - pelvis
     # the armature object's transform T acts in Blender space: in the data (Y-up) world it is C^-1 T C
     bpy.context.view_layer.update()  # matrix_world is stale until the depsgraph has seen the latest transform edits
     world = np.array(armature.matrix_world)
     if not np.allclose(world, np.eye(4), atol=1e-9):
         R = world[:3, :3] / np.linalg.norm(world[:3, :3], axis=0, keepdims=True)
-        Q = _C.T @ R @ _C
-        pelvis = model.rest_joints(motion.betas[: model.num_betas] if motion.betas.size else None,
-                                   None if motion.expression is None else motion.expression[0, : model.num_expressions])  # fmt: skip
-        go, trans = conversions.reframe(motion.poses[:, :3], motion.trans, Q, pelvis[0])
+        go, trans = conversions.reframe(motion.poses[:, :3], motion.trans, _C.T @ R @ _C, pelvis)
         motion.poses[:, :3] = go
         motion.trans = trans + _C.T @ world[:3, 3]
     if fps is not None and abs(fps - scene_fps) > 1e-9:

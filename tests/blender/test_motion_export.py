@@ -83,3 +83,17 @@ def test_smpl_files_load_in_smplcodec(tmp_path, kind):
     full = np.asarray(codec.full_pose).reshape(len(FRAMES), -1)
     assert_same_rotations(full[:, : model.pose_size], poses, atol=1e-5)  # Y-up: the pose is as keyed
     np.testing.assert_allclose(codec.body_translation, transl, atol=1e-6)
+
+
+def test_animated_expression_keeps_the_pelvis_where_blender_shows_it(tmp_path):
+    arm, model, _, _ = animated("smplx", seed=9)
+    key = body_mesh(arm).data.shape_keys
+    expression = np.random.default_rng(1).normal(0, 2.0, len(FRAMES))
+    animation.write_fcurves(key, [('key_blocks["Exp000"].value', 0)], FRAMES, expression[None])
+    motion = read_motion(export_motion(arm, tmp_path / "e.smpl", format="SMPL"), model=model)
+    np.testing.assert_allclose(motion.expression[:, 0], expression, atol=1e-6)
+    for f in (2, 6):
+        bpy.context.scene.frame_set(int(FRAMES[f]))
+        shown = np.array(arm.matrix_world @ arm.pose.bones["pelvis"].head)
+        out = model.forward(motion.betas, motion.poses[f], motion.expression[f], motion.trans[f], dtype=np.float64)
+        np.testing.assert_allclose(to_blender(out.joints[0, 0]), shown, atol=1e-5)
