@@ -154,7 +154,8 @@ def workbench_scene(scene, width, height):
     scene.render.resolution_x, scene.render.resolution_y = width, height
     scene.render.resolution_percentage = 100
     scene.render.image_settings.file_format = "PNG"
-    scene.render.image_settings.color_mode = "RGBA"
+    scene.render.image_settings.color_mode = "RGB"
+    scene.render.image_settings.compression = 90  # smaller files; the pictures go into the repository
     scene.display.render_aa = "8"
     shading = scene.display.shading
     shading.light = "STUDIO"
@@ -191,16 +192,14 @@ def read_png(path):
 
 
 def write_png(path, rgba):
-    """Write (H, W, 4) float RGBA (top row first) as an 8-bit PNG through Blender's image API."""
+    """Write (H, W, 4) float RGBA (top row first) as an 8-bit PNG with the scene's image settings (RGB, compressed)."""
     import bpy
 
     height, width = rgba.shape[:2]
     image = bpy.data.images.new("strip", width, height, alpha=True)
     try:
         image.pixels.foreach_set(np.ascontiguousarray(rgba[::-1], dtype=np.float32).ravel())
-        image.filepath_raw = str(path)
-        image.file_format = "PNG"
-        image.save()
+        image.save_render(str(path), scene=bpy.context.scene)
     finally:
         bpy.data.images.remove(image)
     return Path(path)
