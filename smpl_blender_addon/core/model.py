@@ -220,9 +220,12 @@ class BodyModel:
 
         a = self._arrays(dtype)
         shared_shape = coeffs.shape[0] == 1 or not np.any(coeffs != coeffs[:1])
-        if shared_shape:  # the common case (one body, many frames): shape the mesh once
-            v_shaped = a["v_template"] + coeffs[:1] @ a["dirs"]
-            j_rest = a["j_template"] + coeffs[:1] @ a["joint_dirs"]
+        if shared_shape:  # the common case (one body, many frames / calls): shape the mesh once, keep the last one
+            key = coeffs[:1].tobytes()
+            if a.get("last_shape_key") != key:
+                a["last_shape"] = (a["v_template"] + coeffs[:1] @ a["dirs"], a["j_template"] + coeffs[:1] @ a["joint_dirs"])
+                a["last_shape_key"] = key
+            v_shaped, j_rest = a["last_shape"]
         vertices = np.empty((B, V, 3), dtype=dtype)
         joints = np.empty((B, J, 3), dtype=dtype)
         for s in range(0, B, _CHUNK):
@@ -234,7 +237,9 @@ class BodyModel:
                 j_rest = a["j_template"] + c @ a["joint_dirs"]
             R = axis_angle_to_matrix(np.broadcast_to(rots[s:e] if rots.shape[0] > 1 else rots, (n, J, 3)))
             feature = (R[:, 1:] - np.eye(3, dtype=dtype)).reshape(n, -1)
-            v_posed = (v_shaped + feature @ a["posedirs"]).reshape(n, 3, 1, V)
+            v_posed = np.matmul(feature, a["posedirs"])
+            v_posed += v_shaped
+            v_posed = v_posed.reshape(n, 3, 1, V)
             A, posed_joints = _skinning_transforms(R, j_rest.reshape(-1, J, 3), self.parents, self._levels)
             # T[b, k, i, v] = sum_j w[v, j] A[b, j, k, i]: one GEMM for the chunk, rows of V contiguous values
             T = (A.transpose(0, 2, 3, 1).reshape(n * 12, J) @ a["weights_t"]).reshape(n, 4, 3, V)
