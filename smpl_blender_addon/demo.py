@@ -17,11 +17,13 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["run_demo", "demo_motion_path", "render_strip", "DEMO_MOTION"]
+__all__ = ["run_demo", "demo_motion_path", "render_frames", "render_strip", "render_gif", "write_gif", "DEMO_MOTION"]
 
 DEMO_MOTION = "demo_motion_smplx.npz"
 STRIP_CELLS = 6
 STRIP_CELL_SIZE = (320, 480)  # width, height of one preview frame in pixels
+GIF_SIZE = (240, 360)
+GIF_FRAME_STEP = 2  # 30 fps motion -> 15 fps GIF: smooth enough, half the renders
 MAX_DIFFERENCE_M = 1e-4  # Blender vs core: float32 skinning of ~1 m coordinates stays far below this
 
 
@@ -86,11 +88,12 @@ def run_demo(out_dir, model="open-smplx", gender="neutral", motion=None, render=
         model: body model of the new body (built-in name or official model file).
         gender: its gender.
         motion: motion file (default: the bundled procedural walk, :func:`demo_motion_path`).
-        render: render the preview strip (``preview.png``; Workbench, a few seconds per frame on a CPU).
+        render: render the preview strip (``preview.png``, 6 frames) and animation (``preview.gif``, 15 fps) with
+            Workbench (CPU only; about half a minute for the 4 s demo motion on 2 cores).
         frames: scene frames of the motion to use (contiguous, 1-based, e.g. ``range(1, 11)``); default all.
         update_docs: also copy the strip to ``docs/img/readme-demo-strip.png`` of the source tree.
     Returns:
-        dict: ``blend``, ``fbx``, ``glb``, ``pose_json``, ``motion``, ``preview`` (or None) paths; ``max_difference_m``,
+        dict: ``blend``, ``fbx``, ``glb``, ``pose_json``, ``motion``, ``preview``, ``preview_gif`` (or None) paths; ``max_difference_m``,
         ``mid_frame``, ``frames``, ``vertices``, ``correctives``, ``seconds`` (per step) and ``total_seconds``.
         Raises RuntimeError when Blender's mesh does not match the core (after writing every output).
     """
@@ -119,20 +122,21 @@ def run_demo(out_dir, model="open-smplx", gender="neutral", motion=None, render=
     files["glb"] = Path(_timed(times, "gltf", export_gltf, arm, out / "demo.glb")["path"])
     files["blend"] = out / "demo.blend"
     bpy.ops.wm.save_as_mainfile(filepath=str(files["blend"]), check_existing=False)
-    files["preview"] = None
+    files["preview"] = files["preview_gif"] = None
     if render:
         files["preview"] = _timed(times, "render", render_strip, arm, out / "preview.png")
+        files["preview_gif"] = _timed(times, "gif", render_gif, arm, out / "preview.gif")
         if update_docs:
-            docs = Path(__file__).resolve().parent.parent / "docs" / "img" / "readme-demo-strip.png"
-            docs.parent.mkdir(parents=True, exist_ok=True)
-            docs.write_bytes(files["preview"].read_bytes())
-            files["docs_strip"] = docs
+            docs = Path(__file__).resolve().parent.parent / "docs" / "img"
+            docs.mkdir(parents=True, exist_ok=True)
+            files["docs_strip"] = docs / "readme-demo-strip.png"
+            files["docs_strip"].write_bytes(files["preview"].read_bytes())
     total = time.perf_counter() - start
     _say("body", f"{body.kind} '{arm.name}': {body.num_vertices} vertices, {body.num_joints} joints, "
                  f"{body.posedirs.shape[2]} correctives, {motion_z.num_frames} frames at {motion_z.fps:g} fps")
     _say("check", f"frame {mid_frame}: Blender's evaluated mesh vs core forward: max difference "
                   f"{difference:.3g} m ({difference * 1e3:.4f} mm)")
-    for what in ("motion", "blend", "fbx", "glb", "pose_json", "preview", "docs_strip"):
+    for what in ("motion", "blend", "fbx", "glb", "pose_json", "preview", "preview_gif", "docs_strip"):
         if files.get(what) is not None:
             _say(what, files[what])
     _say("seconds", ", ".join(f"{k} {v:.1f}" for k, v in times.items()) + f"; total {total:.1f}")
@@ -250,18 +254,17 @@ def remove_object(obj):
             bpy.data.materials.remove(material)
 
 
-def render_strip(arm, path, frames=None, cell_size=STRIP_CELL_SIZE, camera_offset=(2.1, -3.0, 0.25)):
-    """Render the body at ``frames`` (default 6 across the scene range) and paste them side by side into ``path``.
+def render_frames(arm, path, frames, cell_size=STRIP_CELL_SIZE, camera_offset=(2.1, -3.0, 0.25)):
+    """Render the body at ``frames``: a list of (H, W, 4) float RGBA images (top row first).
 
     The camera follows the pelvis (a 3/4 front view at ``camera_offset`` from it), so the body stays centred while
-    it walks over a temporary floor. The scene's camera, frame and render settings are restored afterwards and the
-    helper objects removed. Returns the path.
+    it walks over a temporary floor. ``path`` names the temporary render files (removed). The scene's camera,
+    frame and render settings are restored afterwards and the helper objects removed.
     """
     import bpy
 
     scene = bpy.context.scene
     path = Path(path)
-    frames = frames or strip_frames(scene.frame_start, scene.frame_end)
     kept = (scene.camera, scene.frame_current, scene.render.engine, scene.render.resolution_x,
             scene.render.resolution_y, scene.render.filepath)  # fmt: skip
     camera = bpy.data.objects.new("demo_camera", bpy.data.cameras.new("demo_camera"))
@@ -270,22 +273,132 @@ def render_strip(arm, path, frames=None, cell_size=STRIP_CELL_SIZE, camera_offse
     scene.camera = camera
     floor = add_floor()
     workbench_scene(scene, *cell_size)
-    cells = []
+    images = []
     try:
         for frame in frames:
             scene.frame_set(frame)
             pelvis = np.array(arm.matrix_world @ arm.pose.bones["pelvis"].head)  # world position of the pelvis
             target = (pelvis[0], pelvis[1], 0.88)
             look_at(camera, tuple(np.add(target, camera_offset)), target)
-            cell = path.with_name(f".{path.stem}-{frame:04d}.png")
-            cells.append(read_png(render_still(scene, cell)))
-            os.remove(cell)
+            still = path.with_name(f".{path.stem}-{frame:04d}.png")
+            images.append(read_png(render_still(scene, still)))
+            os.remove(still)
     finally:
         remove_object(camera)
         remove_object(floor)
         (scene.camera, _, scene.render.engine, scene.render.resolution_x, scene.render.resolution_y,
          scene.render.filepath) = kept  # fmt: skip
         scene.frame_set(kept[1])
+    return images
+
+
+def render_strip(arm, path, frames=None, cell_size=STRIP_CELL_SIZE):
+    """Render the body at ``frames`` (default 6 across the scene range) side by side into the PNG ``path``."""
+    import bpy
+
+    scene = bpy.context.scene
+    cells = render_frames(arm, path, frames or strip_frames(scene.frame_start, scene.frame_end), cell_size)
     for cell in cells[1:]:
         cell[:, :2, :3] = 0.12  # a thin dark line between frames
     return write_png(path, np.concatenate(cells, axis=1))
+
+
+def render_gif(arm, path, step=GIF_FRAME_STEP, cell_size=GIF_SIZE):
+    """Render every ``step``-th frame of the scene range into the looping animated GIF ``path`` (real time)."""
+    import bpy
+
+    from .blender.motion import scene_fps
+
+    scene = bpy.context.scene
+    images = render_frames(arm, path, range(scene.frame_start, scene.frame_end + 1, step), cell_size)
+    rgb = np.round(np.clip(np.stack(images)[..., :3], 0.0, 1.0) * 255).astype(np.uint8)
+    return write_gif(path, rgb, scene_fps(scene) / step)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Animated GIF (no imaging library needed: a 256-colour palette and a plain LZW encoder, GIF89a).
+
+
+def gif_palette(frames):
+    """A 256-colour palette for uint8 RGB ``frames`` (N, H, W, 3) and the frames as palette indices (N, H, W) uint8.
+
+    Colours are binned at 5 bits per channel; the 256 most frequent bins (their mean colours) form the palette and
+    every bin maps to its nearest palette colour. Workbench pictures (flat backgrounds, smooth skin) need no dither.
+    """
+    rgb = frames.reshape(-1, 3)
+    bins = (rgb[:, 0].astype(np.int64) >> 3) << 10 | (rgb[:, 1].astype(np.int64) >> 3) << 5 | (rgb[:, 2] >> 3)
+    counts = np.bincount(bins, minlength=1 << 15)
+    sums = np.stack([np.bincount(bins, weights=rgb[:, c], minlength=1 << 15) for c in range(3)], axis=1)
+    used = np.flatnonzero(counts)
+    top = used[np.argsort(-counts[used], kind="stable")[:256]]
+    palette = np.zeros((256, 3))
+    palette[: len(top)] = sums[top] / counts[top, None]
+    means = sums[used] / counts[used, None]
+    nearest = np.argmin(((means[:, None, :] - palette[None, : len(top), :]) ** 2).sum(axis=2), axis=1)
+    lut = np.zeros(1 << 15, dtype=np.uint8)
+    lut[used] = nearest
+    return np.round(palette).astype(np.uint8), lut[bins].reshape(frames.shape[:3])
+
+
+def lzw_encode(indices, min_code_size=8):
+    """GIF LZW code stream (bytes, before sub-blocking) of a flat sequence of 8-bit palette ``indices``."""
+    clear, end = 1 << min_code_size, (1 << min_code_size) + 1
+    width, next_code, table = min_code_size + 1, end + 1, {}
+    out, bits, nbits = bytearray(), 0, 0
+
+    def emit(code):
+        nonlocal bits, nbits
+        bits |= code << nbits
+        nbits += width
+        while nbits >= 8:
+            out.append(bits & 0xFF)
+            bits >>= 8
+            nbits -= 8
+
+    emit(clear)
+    data = indices.tolist()
+    prefix = data[0]
+    for pixel in data[1:]:
+        key = prefix << 8 | pixel
+        code = table.get(key)
+        if code is not None:
+            prefix = code
+            continue
+        emit(prefix)
+        table[key] = next_code
+        next_code += 1
+        if next_code - 1 == 1 << width and width < 12:  # the decoder widens one entry later than the encoder adds
+            width += 1
+        if next_code == 4096:  # table full: start over (the decoder resets on the clear code)
+            emit(clear)
+            width, next_code, table = min_code_size + 1, end + 1, {}
+        prefix = pixel
+    emit(prefix)
+    emit(end)
+    if nbits:
+        out.append(bits & 0xFF)
+    return bytes(out)
+
+
+def _sub_blocks(data):
+    chunks = [data[i : i + 255] for i in range(0, len(data), 255)]
+    return b"".join(bytes([len(c)]) + c for c in chunks) + b"\x00"
+
+
+def write_gif(path, frames, fps):
+    """Write uint8 RGB ``frames`` (N, H, W, 3) as a looping animated GIF at ``fps`` (delays in 1/100 s). Returns
+    the path."""
+    import struct
+
+    count, height, width = frames.shape[:3]
+    palette, indices = gif_palette(frames)
+    delay = max(2, int(round(100.0 / fps)))
+    parts = [b"GIF89a", struct.pack("<HHBBB", width, height, 0xF7, 0, 0), palette.tobytes(),
+             b"\x21\xff\x0bNETSCAPE2.0\x03\x01\x00\x00\x00"]  # fmt: skip
+    for k in range(count):
+        parts.append(struct.pack("<BBBBHBB", 0x21, 0xF9, 4, 0x04, delay, 0, 0))  # keep each frame until the next
+        parts.append(struct.pack("<BHHHHB", 0x2C, 0, 0, width, height, 0))
+        parts.append(b"\x08" + _sub_blocks(lzw_encode(indices[k].reshape(-1))))
+    parts.append(b"\x3b")
+    Path(path).write_bytes(b"".join(parts))
+    return Path(path)

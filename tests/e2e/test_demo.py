@@ -120,3 +120,53 @@ def test_glb_has_the_skin_morph_targets_and_every_frame(demo, reference):
     assert times.count == FRAMES[1] - FRAMES[0] + 1
     fps = reference["motion"].fps  # Blender's exporters put scene frame f at f / fps seconds
     np.testing.assert_allclose([times.min[0], times.max[0]], np.divide(FRAMES, fps), atol=1e-4)
+
+
+def gif_test_frames():
+    """(4, 96, 128, 3) uint8 frames: gradients (long LZW runs) and noise patches (the 4096-code table fills and
+    restarts within a frame), over 256 colours."""
+    rng = np.random.default_rng(5)
+    y, x = np.mgrid[0:96, 0:128]
+    frames = np.stack([np.stack([(2 * x + 9 * k) % 256, 2 * y + 0 * x, (x + 2 * y + k) % 256], axis=-1)
+                       for k in range(4)]).astype(np.uint8)  # fmt: skip
+    frames[0, 16:80, 16:112] = rng.integers(0, 256, (64, 96, 3))
+    frames[2, 8:40, 8:56] = rng.integers(0, 256, (32, 48, 3))
+    return frames
+
+
+def test_gif_first_frame_decodes_in_blender_ffmpeg(tmp_path):
+    bpy = pytest.importorskip("bpy")
+    from smpl_blender_addon.demo import gif_palette, write_gif
+
+    frames = gif_test_frames()
+    palette, indices = gif_palette(frames)
+    path = write_gif(tmp_path / "test.gif", frames, fps=10)
+    image = bpy.data.images.load(str(path))  # a MOVIE image, decoded by Blender's FFmpeg
+    try:
+        pixels = np.empty(4 * 128 * 96, dtype=np.float32)
+        image.pixels.foreach_get(pixels)
+    finally:
+        bpy.data.images.remove(image)
+    decoded = np.round(pixels.reshape(96, 128, 4)[::-1, :, :3] * 255).astype(int)
+    np.testing.assert_array_equal(decoded, palette[indices[0]])
+
+
+def test_gif_palette_is_exact_for_up_to_256_colours():
+    from smpl_blender_addon.demo import gif_palette
+
+    frames = gif_test_frames() // 64 * 64 + 7  # 64 colours, each in its own 5-bit bin
+    palette, indices = gif_palette(frames)
+    np.testing.assert_array_equal(palette[indices], frames)
+
+
+def test_gif_every_frame_decodes_with_pillow(tmp_path):
+    image_module = pytest.importorskip("PIL.Image")
+    from smpl_blender_addon.demo import gif_palette, write_gif
+
+    frames = gif_test_frames()
+    palette, indices = gif_palette(frames)
+    with image_module.open(write_gif(tmp_path / "test.gif", frames, fps=10)) as gif:
+        assert gif.n_frames == len(frames) and gif.info["duration"] == 100 and gif.info["loop"] == 0
+        for k in range(len(frames)):
+            gif.seek(k)
+            np.testing.assert_array_equal(np.asarray(gif.convert("RGB")), palette[indices[k]])
