@@ -24,10 +24,9 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 from render_common import (ROOT, add_camera, add_floor, add_label, bone_mesh, over, remove_object,  # noqa: E402
                            render_layers, render_still, reset_scene, write_png)
 
-import bpy  # noqa: E402
-
-from smpl_blender_addon.blender import (add_body, body_mesh, body_model, import_motion, load_pose, random_shape,  # noqa: E402
-                                        set_hand_pose, set_height_weight, set_pose, snap_to_ground, write_pose)
+from smpl_blender_addon.blender import (add_body, body_mesh, body_model, import_motion, load_pose,  # noqa: E402
+                                        random_shape, set_hand_pose, set_height_weight, set_pose, snap_to_ground,
+                                        write_pose)
 from smpl_blender_addon.blender.correctives import update_correctives  # noqa: E402
 from smpl_blender_addon.core.rotations import matrix_to_axis_angle  # noqa: E402
 from smpl_blender_addon.demo import demo_motion_path, run_demo  # noqa: E402
@@ -108,7 +107,7 @@ def panel(out):
 def strip(out):
     """The demo's preview strip, rendered by the demo itself (readme-demo-strip.png)."""
     with tempfile.TemporaryDirectory() as tmp:
-        result = run_demo(tmp, render=True, update_docs=out.resolve() == (ROOT / "docs" / "img").resolve())
+        result = run_demo(tmp, render=True, gif=False, update_docs=out.resolve() == (ROOT / "docs" / "img").resolve())
         if result.get("docs_strip") is None:
             target = out / "readme-demo-strip.png"
             target.write_bytes(pathlib.Path(result["preview"]).read_bytes())

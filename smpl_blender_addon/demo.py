@@ -49,8 +49,8 @@ def _timed(times, step, function, *args, **kwargs):
 
 def _motion_slice(motion_file, frames, out_dir):
     """The motion file to import: ``motion_file`` itself, or its ``frames`` (1-based scene frames, contiguous)
-    written to ``out_dir/demo_motion.npz``. Returns (path, Z-up Motion as the file has it)."""
-    from .core.motion import read_motion, write_amass_npz
+    written to ``out_dir/demo_motion.npz`` (AMASS, Z-up) or ``.smpl`` (Y-up). Returns (path, Motion as read)."""
+    from .core.motion import read_motion, write_amass_npz, write_smpl_codec
 
     motion = read_motion(motion_file)
     if frames is None:
@@ -60,27 +60,47 @@ def _motion_slice(motion_file, frames, out_dir):
     if frames != list(range(first, last + 1)) or first < 1 or last > motion.num_frames:
         raise ValueError(f"frames must be a contiguous range within 1..{motion.num_frames}, got {frames[:3]}...")
     part = motion.slice(first - 1, last)
-    return Path(write_amass_npz(out_dir / "demo_motion.npz", part)), part
+    if part.up_axis == "Z":  # each world in its own format, so nothing is re-framed
+        return Path(write_amass_npz(out_dir / "demo_motion.npz", part)), part
+    return Path(write_smpl_codec(out_dir / "demo_motion.smpl", part)), part
+
+
+def _reference_vertices(arm, motion, index):
+    """(V, 3) core forward pass of motion frame ``index`` (0-based) for the body ``arm`` in Blender's world.
+
+    The body plays the motion in its own layout with its own shape (an open body keeps its mean shape), so the
+    reference uses the body's model, betas and expression keys. A Z-up motion's world is Blender's world exactly
+    (formats.md §4.4); a Y-up one is turned by the rig's SMPL -> Blender axis change.
+    """
+    from .blender.body import body_betas, body_expression, body_model, to_blender
+
+    model = body_model(arm)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # dropped betas / expression are expected here, not news
+        motion = motion.to_kind(model.kind)
+    expression = body_expression(arm)
+    if motion.expression is not None and expression.size:
+        values = motion.expression[index, : expression.size]
+        expression = np.concatenate([values, np.zeros(expression.size - values.size)])
+    vertices = model.forward(betas=body_betas(arm), pose=motion.poses[index], transl=motion.trans[index],
+                             expression=expression if expression.size else None, dtype=np.float64).vertices[0]
+    return vertices if motion.up_axis == "Z" else to_blender(vertices)
 
 
 def _mesh_difference(arm, motion, index):
-    """Max |Blender's evaluated mesh - core forward| (m) at motion frame ``index`` (0-based), Blender world == the
-    motion's Z-up world (formats.md §4.4), so the core result needs no axis change."""
+    """Max |Blender's evaluated mesh - core forward| (m) at motion frame ``index`` (0-based)."""
     import bpy
 
-    from .blender import body_mesh, body_model
+    from .blender import body_mesh
     from .blender.shape import evaluated_vertices_world
 
     bpy.context.scene.frame_set(bpy.context.scene.frame_start + index)
-    model = body_model(arm)
-    expression = None if motion.expression is None else motion.expression[index, : model.num_expressions]
-    expected = model.forward(betas=motion.betas[: model.num_betas], pose=motion.poses[index], expression=expression,
-                             transl=motion.trans[index], dtype=np.float64).vertices[0]  # fmt: skip
+    expected = _reference_vertices(arm, motion, index)
     return float(np.abs(evaluated_vertices_world(body_mesh(arm)) - expected).max())
 
 
 def run_demo(out_dir, model="open-smplx", gender="neutral", motion=None, render=True, frames=None,
-             update_docs=False):
+             update_docs=False, gif=True):
     """Build, animate, check, export and render the demo body. Returns a dict of output paths and figures.
 
     Args:
@@ -92,9 +112,10 @@ def run_demo(out_dir, model="open-smplx", gender="neutral", motion=None, render=
             Workbench (CPU only; about half a minute for the 4 s demo motion on 2 cores).
         frames: scene frames of the motion to use (contiguous, 1-based, e.g. ``range(1, 11)``); default all.
         update_docs: also copy the strip to ``docs/img/readme-demo-strip.png`` of the source tree.
+        gif: with ``render``, also render the animated GIF.
     Returns:
-        dict: ``blend``, ``fbx``, ``glb``, ``pose_json``, ``motion``, ``preview``, ``preview_gif`` (or None) paths; ``max_difference_m``,
-        ``mid_frame``, ``frames``, ``vertices``, ``correctives``, ``seconds`` (per step) and ``total_seconds``.
+        dict: ``blend``, ``fbx``, ``glb``, ``pose_json``, ``motion``, ``preview``, ``preview_gif`` (or None) paths
+        (``docs_strip`` with ``update_docs``); ``max_difference_m``, ``mid_frame``, ``frames``, ``vertices``, ``correctives``, ``seconds`` (per step) and ``total_seconds``.
         Raises RuntimeError when Blender's mesh does not match the core (after writing every output).
     """
     start = time.perf_counter()
@@ -125,7 +146,8 @@ def run_demo(out_dir, model="open-smplx", gender="neutral", motion=None, render=
     files["preview"] = files["preview_gif"] = None
     if render:
         files["preview"] = _timed(times, "render", render_strip, arm, out / "preview.png")
-        files["preview_gif"] = _timed(times, "gif", render_gif, arm, out / "preview.gif")
+        if gif:
+            files["preview_gif"] = _timed(times, "gif", render_gif, arm, out / "preview.gif")
         if update_docs:
             docs = Path(__file__).resolve().parent.parent / "docs" / "img"
             docs.mkdir(parents=True, exist_ok=True)
