@@ -40,6 +40,12 @@ def _say(what, value):
     print(f"demo: {what:14s} {value}", flush=True)
 
 
+def _said(what, path):
+    """Print ``demo: <what> <path>`` as soon as an output exists (progress for a long run); returns the path."""
+    _say(what, path)
+    return path
+
+
 def _timed(times, step, function, *args, **kwargs):
     start = time.perf_counter()
     result = function(*args, **kwargs)
@@ -115,7 +121,8 @@ def run_demo(out_dir, model="open-smplx", gender="neutral", motion=None, render=
         gif: with ``render``, also render the animated GIF.
     Returns:
         dict: ``blend``, ``fbx``, ``glb``, ``pose_json``, ``motion``, ``preview``, ``preview_gif`` (or None) paths
-        (``docs_strip`` with ``update_docs``); ``max_difference_m``, ``mid_frame``, ``frames``, ``vertices``, ``correctives``, ``seconds`` (per step) and ``total_seconds``.
+        (``docs_strip`` with ``update_docs``); ``max_difference_m``, ``mid_frame``, ``frames``, ``vertices``,
+        ``correctives``, ``seconds`` (per step) and ``total_seconds``.
         Raises RuntimeError when Blender's mesh does not match the core (after writing every output).
     """
     start = time.perf_counter()
@@ -127,7 +134,9 @@ def run_demo(out_dir, model="open-smplx", gender="neutral", motion=None, render=
     out = Path(out_dir).resolve()
     out.mkdir(parents=True, exist_ok=True)
     times = {}
-    source, motion_z = _motion_slice(Path(motion) if motion else demo_motion_path(), frames, out)
+    source, played = _motion_slice(Path(motion) if motion else demo_motion_path(), frames, out)
+    files = {"motion": source}
+    _say("motion", source)
     bpy.ops.wm.read_factory_settings(use_empty=True)
     with warnings.catch_warnings():  # the open body keeps its own (mean) shape: nothing to warn a newcomer about
         warnings.filterwarnings("ignore", message=".*betas")
@@ -135,34 +144,31 @@ def run_demo(out_dir, model="open-smplx", gender="neutral", motion=None, render=
                      correctives=False, name="demo_body")  # fmt: skip
     body = body_model(arm)
     _timed(times, "correctives", key_correctives, arm, scope="KEYFRAMES")
-    mid = motion_z.num_frames // 2
-    difference = _timed(times, "check", _mesh_difference, arm, motion_z, mid)
+    _say("body", f"{body.kind} '{arm.name}': {body.num_vertices} vertices, {body.num_joints} joints, "
+                 f"{body.posedirs.shape[2]} correctives keyed at {played.num_frames} frames ({played.fps:g} fps)")
+    difference = _timed(times, "check", _mesh_difference, arm, played, played.num_frames // 2)
     mid_frame = bpy.context.scene.frame_current
-    files = {"motion": source, "pose_json": Path(write_pose(arm, "JSON", out / "demo_pose.json"))}
-    files["fbx"] = Path(_timed(times, "fbx", export_fbx, arm, out / "demo.fbx")["path"])
-    files["glb"] = Path(_timed(times, "gltf", export_gltf, arm, out / "demo.glb")["path"])
-    files["blend"] = out / "demo.blend"
-    bpy.ops.wm.save_as_mainfile(filepath=str(files["blend"]), check_existing=False)
+    _say("check", f"frame {mid_frame}: Blender's evaluated mesh vs core forward: max difference "
+                  f"{difference:.3g} m ({difference * 1e3:.4f} mm)")
+    files["pose_json"] = _said("pose_json", Path(write_pose(arm, "JSON", out / "demo_pose.json")))
+    files["fbx"] = _said("fbx", Path(_timed(times, "fbx", export_fbx, arm, out / "demo.fbx")["path"]))
+    files["glb"] = _said("glb", Path(_timed(times, "gltf", export_gltf, arm, out / "demo.glb")["path"]))
+    bpy.ops.wm.save_as_mainfile(filepath=str(out / "demo.blend"), check_existing=False)
+    files["blend"] = _said("blend", out / "demo.blend")
     files["preview"] = files["preview_gif"] = None
     if render:
-        files["preview"] = _timed(times, "render", render_strip, arm, out / "preview.png")
+        files["preview"] = _said("preview", _timed(times, "render", render_strip, arm, out / "preview.png"))
         if gif:
-            files["preview_gif"] = _timed(times, "gif", render_gif, arm, out / "preview.gif")
+            files["preview_gif"] = _said("preview_gif", _timed(times, "gif", render_gif, arm, out / "preview.gif"))
         if update_docs:
             docs = Path(__file__).resolve().parent.parent / "docs" / "img"
             docs.mkdir(parents=True, exist_ok=True)
-            files["docs_strip"] = docs / "readme-demo-strip.png"
-            files["docs_strip"].write_bytes(files["preview"].read_bytes())
+            strip = docs / "readme-demo-strip.png"
+            strip.write_bytes(files["preview"].read_bytes())
+            files["docs_strip"] = _said("docs_strip", strip)
     total = time.perf_counter() - start
-    _say("body", f"{body.kind} '{arm.name}': {body.num_vertices} vertices, {body.num_joints} joints, "
-                 f"{body.posedirs.shape[2]} correctives, {motion_z.num_frames} frames at {motion_z.fps:g} fps")
-    _say("check", f"frame {mid_frame}: Blender's evaluated mesh vs core forward: max difference "
-                  f"{difference:.3g} m ({difference * 1e3:.4f} mm)")
-    for what in ("motion", "blend", "fbx", "glb", "pose_json", "preview", "preview_gif", "docs_strip"):
-        if files.get(what) is not None:
-            _say(what, files[what])
     _say("seconds", ", ".join(f"{k} {v:.1f}" for k, v in times.items()) + f"; total {total:.1f}")
-    result = dict(files, max_difference_m=difference, mid_frame=mid_frame, frames=motion_z.num_frames,
+    result = dict(files, max_difference_m=difference, mid_frame=mid_frame, frames=played.num_frames,
                   vertices=body.num_vertices, correctives=int(body.posedirs.shape[2]), seconds=times,
                   total_seconds=total, armature=arm.name, mesh=body_mesh(arm).name)
     if not difference < MAX_DIFFERENCE_M:
