@@ -170,3 +170,35 @@ def test_gif_every_frame_decodes_with_pillow(tmp_path):
         for k in range(len(frames)):
             gif.seek(k)
             np.testing.assert_array_equal(np.asarray(gif.convert("RGB")), palette[indices[k]])
+
+
+def test_bundled_demo_motion_is_what_its_script_makes(tmp_path):
+    out = tmp_path / "demo_motion.npz"
+    done = subprocess.run([sys.executable, str(REPO / "scripts" / "make_demo_motion.py"), "--out", str(out)],
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    with np.load(out, allow_pickle=False) as made, np.load(REPO / "assets" / "demo_motion_smplx.npz",
+                                                           allow_pickle=False) as bundled:  # fmt: skip
+        assert sorted(made.files) == sorted(bundled.files)
+        for key in made.files:
+            if made[key].dtype.kind in "fi":
+                np.testing.assert_allclose(made[key], bundled[key], atol=1e-9, err_msg=key)
+            else:
+                assert made[key] == bundled[key], key
+
+
+def test_demo_motion_walks_on_the_floor_without_sliding():
+    """The open body plays the bundled motion standing on Z = 0, the stance foot still, at a walking speed."""
+    motion = read_motion(REPO / "assets" / "demo_motion_smplx.npz")
+    model = core.load_model("open-smplx", gender="neutral")
+    assert (motion.kind, motion.up_axis, motion.fps, motion.num_frames) == ("smplx", "Z", 30.0, 120)
+    out = model.forward(pose=motion.poses, transl=motion.trans, expression=motion.expression, dtype=np.float64)
+    np.testing.assert_allclose(out.vertices[..., 2].min(axis=1), 0.0, atol=1e-6)  # Z-up world: feet on the floor
+    feet = out.joints[:, [model.joint_names.index("left_foot"), model.joint_names.index("right_foot")]]
+    stance = np.argmin(feet[..., 2], axis=1)
+    frames = np.arange(motion.num_frames - 1)
+    slide = np.linalg.norm(feet[frames + 1, stance[frames], :2] - feet[frames, stance[frames], :2], axis=1)
+    assert slide.max() < 1e-6  # metres per frame
+    pelvis = out.joints[:, 0, :2]
+    speed = np.linalg.norm(pelvis[-1] - pelvis[0]) / motion.duration
+    assert 0.8 < speed < 1.8  # m/s, an ordinary walk
