@@ -10,7 +10,9 @@ the core forward pass, export FBX and glTF, write the pose of that frame to JSON
 strip (Workbench: no GPU needed). Each output is printed as ``demo: <what> <path>``.
 """
 
+import contextlib
 import os
+import sys
 import time
 import warnings
 from pathlib import Path
@@ -46,9 +48,34 @@ def _said(what, path):
     return path
 
 
+@contextlib.contextmanager
+def _output_to(log_path):
+    """Send everything written to the process's stdout / stderr (Blender's exporter and render chatter, harmless
+    EGL warnings of a headless render) to ``log_path`` for the duration of the block, so that the demo prints only
+    its own lines. File-descriptor level, because Blender writes from C."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    with open(log_path, "ab") as log:
+        os.dup2(log.fileno(), 1)
+        os.dup2(log.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            os.close(saved[0])
+            os.close(saved[1])
+
+
 def _timed(times, step, function, *args, **kwargs):
+    """``function(*args, **kwargs)`` with its seconds stored in ``times[step]`` and Blender's output in
+    ``times["log"]`` (a path) when that is set."""
     start = time.perf_counter()
-    result = function(*args, **kwargs)
+    with _output_to(times["log"]) if times.get("log") else contextlib.nullcontext():
+        result = function(*args, **kwargs)
     times[step] = time.perf_counter() - start
     return result
 
@@ -120,8 +147,8 @@ def run_demo(out_dir, model="open-smplx", gender="neutral", motion=None, render=
         update_docs: also copy the strip to ``docs/img/readme-demo-strip.png`` of the source tree.
         gif: with ``render``, also render the animated GIF.
     Returns:
-        dict: ``blend``, ``fbx``, ``glb``, ``pose_json``, ``motion``, ``preview``, ``preview_gif`` (or None) paths
-        (``docs_strip`` with ``update_docs``); ``max_difference_m``, ``mid_frame``, ``frames``, ``vertices``,
+        dict: ``blend``, ``fbx``, ``glb``, ``pose_json``, ``motion``, ``preview``, ``preview_gif`` (or None),
+        ``blender_log`` (Blender's own output) paths (``docs_strip`` with ``update_docs``); ``max_difference_m``, ``mid_frame``, ``frames``, ``vertices``,
         ``correctives``, ``seconds`` (per step) and ``total_seconds``.
         Raises RuntimeError when Blender's mesh does not match the core (after writing every output).
     """
@@ -133,7 +160,9 @@ def run_demo(out_dir, model="open-smplx", gender="neutral", motion=None, render=
 
     out = Path(out_dir).resolve()
     out.mkdir(parents=True, exist_ok=True)
-    times = {}
+    log = out / "blender.log"
+    log.write_bytes(b"")
+    times = {"log": log}
     source, played = _motion_slice(Path(motion) if motion else demo_motion_path(), frames, out)
     files = {"motion": source}
     _say("motion", source)
@@ -153,7 +182,7 @@ def run_demo(out_dir, model="open-smplx", gender="neutral", motion=None, render=
     files["pose_json"] = _said("pose_json", Path(write_pose(arm, "JSON", out / "demo_pose.json")))
     files["fbx"] = _said("fbx", Path(_timed(times, "fbx", export_fbx, arm, out / "demo.fbx")["path"]))
     files["glb"] = _said("glb", Path(_timed(times, "gltf", export_gltf, arm, out / "demo.glb")["path"]))
-    bpy.ops.wm.save_as_mainfile(filepath=str(out / "demo.blend"), check_existing=False)
+    _timed(times, "blend", bpy.ops.wm.save_as_mainfile, filepath=str(out / "demo.blend"), check_existing=False)
     files["blend"] = _said("blend", out / "demo.blend")
     files["preview"] = files["preview_gif"] = None
     if render:
@@ -166,6 +195,7 @@ def run_demo(out_dir, model="open-smplx", gender="neutral", motion=None, render=
             strip = docs / "readme-demo-strip.png"
             strip.write_bytes(files["preview"].read_bytes())
             files["docs_strip"] = _said("docs_strip", strip)
+    files["blender_log"] = _said("blender_log", times.pop("log"))
     total = time.perf_counter() - start
     _say("seconds", ", ".join(f"{k} {v:.1f}" for k, v in times.items()) + f"; total {total:.1f}")
     result = dict(files, max_difference_m=difference, mid_frame=mid_frame, frames=played.num_frames,
