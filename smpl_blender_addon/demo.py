@@ -148,8 +148,8 @@ def run_demo(out_dir, model="open-smplx", gender="neutral", motion=None, render=
         gif: with ``render``, also render the animated GIF.
     Returns:
         dict: ``blend``, ``fbx``, ``glb``, ``pose_json``, ``motion``, ``preview``, ``preview_gif`` (or None),
-        ``blender_log`` (Blender's own output) paths (``docs_strip`` with ``update_docs``); ``max_difference_m``, ``mid_frame``, ``frames``, ``vertices``,
-        ``correctives``, ``seconds`` (per step) and ``total_seconds``.
+        ``blender_log`` (Blender's own output) paths (``docs_strip`` with ``update_docs``); ``max_difference_m``,
+        ``mid_frame``, ``frames``, ``vertices``, ``correctives``, ``seconds`` (per step) and ``total_seconds``.
         Raises RuntimeError when Blender's mesh does not match the core (after writing every output).
     """
     start = time.perf_counter()
