@@ -136,6 +136,9 @@ def run_demo(out_dir, model="open-smplx", gender="neutral", motion=None, render=
              update_docs=False, gif=True):
     """Build, animate, check, export and render the demo body. Returns a dict of output paths and figures.
 
+    Starts from an empty factory scene (``read_factory_settings``): run it headless (command line, scripts), not in
+    a Blender session whose scene you want to keep.
+
     Args:
         out_dir: output folder (created).
         model: body model of the new body (built-in name or official model file).
