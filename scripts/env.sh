@@ -10,7 +10,7 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 STAMP="$VENV/.installed-$(sha1sum "$ROOT/requirements-dev.txt" | cut -c1-12)"
 if [ ! -f "$STAMP" ]; then
-    echo "setting up $VENV (torch CPU, bpy 5.0.1, smplx, pytest) ..." >&2
+    echo "setting up $VENV: torch (CPU), bpy 5.0.1, smplx, pytest... (first run: about 1 GB of downloads, a few minutes)" >&2
     "$VENV/bin/pip" install -q --disable-pip-version-check torch==2.13.0 2>&1 | grep -v "^WARNING: Location" >&2 || true
     "$VENV/bin/pip" install -q --disable-pip-version-check -r "$ROOT/requirements-dev.txt" 2>&1 | grep -v "^WARNING: Location" >&2 || true
     "$VENV/bin/python" -c "import bpy, numpy, torch, smplx, pytest" || { echo "environment set-up failed" >&2; exit 1; }

@@ -4,8 +4,8 @@ arguments after ``--`` in ``blender -b --python smpl_blender_addon/cli.py -- COM
 
 Commands:
   info MODEL    summary of a model file or built-in body (core only, no Blender needed)
-  demo          build an open SMPL-X body in Blender, pose it, key its correctives, check it against the core,
-                and write a .blend, the pose (JSON) and an FBX into --out
+  demo          animate an open SMPL-X body with the bundled walk, key its correctives, check it against the core,
+                export FBX and glTF, save a .blend and the mid-frame pose, render a preview strip and GIF (--out)
   export-fbx INPUT... --out DIR    motion files / folders -> one FBX per input and DIR/report.json
   export-gltf, export-abc          the same, to glTF (.glb) and Alembic (.abc)
   export-motion INPUT... --out DIR .blend / .fbx scenes -> one AMASS .npz or .smpl file per SMPL body + report.json
@@ -15,45 +15,15 @@ Exit codes: 0 success, 1 some input failed, 2 usage error. See docs/batch.md (re
 
 import argparse
 import json
-import os
 import sys
-import time
 from pathlib import Path
 
 if __package__ in (None, ""):  # run as a script (blender --python cli.py): make the package importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     __package__ = "smpl_blender_addon"
 
-# A pose that shows shoulders, elbows, hips, knees and spine at once (degrees per axis, SMPL joint names).
-DEMO_POSE_DEG = {
-    "left_hip": (-35, 0, 8), "right_hip": (20, 0, -5), "left_knee": (60, 0, 0), "right_knee": (15, 0, 0),
-    "spine1": (8, 5, 0), "spine2": (5, 5, 0), "neck": (-5, 10, 0), "head": (-8, 15, 0),
-    "left_shoulder": (0, -20, -55), "right_shoulder": (0, 30, 60), "left_elbow": (0, -90, 0),
-    "right_elbow": (0, 45, 0), "left_wrist": (0, 0, 20), "jaw": (12, 0, 0),
-}  # fmt: skip
-
-
 def _argv():
     return sys.argv[sys.argv.index("--") + 1 :] if "--" in sys.argv else sys.argv[1:]
-
-
-def demo_pose(model):
-    """The demo pose as a full axis-angle vector of ``model`` (Euler XYZ degrees -> Rodrigues)."""
-    import numpy as np
-
-    from .core.rotations import matrix_to_axis_angle, rotation_x
-
-    def euler(x, y, z):
-        cx, sx, cy, sy, cz, sz = np.cos(x), np.sin(x), np.cos(y), np.sin(y), np.cos(z), np.sin(z)
-        ry = np.array([[cy, 0, sy], [0, 1, 0], [-sy, 0, cy]])
-        rz = np.array([[cz, -sz, 0], [sz, cz, 0], [0, 0, 1]])
-        return rz @ ry @ rotation_x(x)
-
-    pose = np.zeros((model.num_joints, 3))
-    for name, deg in DEMO_POSE_DEG.items():
-        if name in model.joint_names:
-            pose[model.joint_names.index(name)] = matrix_to_axis_angle(euler(*np.radians(deg)))
-    return pose.reshape(-1)
 
 
 def cmd_info(args):
@@ -70,47 +40,25 @@ def cmd_info(args):
     return 0
 
 
+def _frame_span(text):
+    """``"A-B"`` -> ``range(A, B + 1)``."""
+    try:
+        a, b = (int(v) for v in text.split("-"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected FIRST-LAST frames, e.g. 1-10, got {text!r}") from None
+    if b < a:
+        raise argparse.ArgumentTypeError(f"empty frame span {text!r}")
+    return range(a, b + 1)
+
+
 def cmd_demo(args):
-    import numpy as np
+    from .demo import run_demo
 
-    t0 = time.perf_counter()
-    import bpy
-
-    from . import core
-    from .blender import add_body, body_mesh, body_model, set_pose, update_correctives, write_pose
-    from .blender.body import to_blender
-    from .blender.shape import evaluated_vertices_world
-
-    out = Path(args.out).resolve()
-    out.mkdir(parents=True, exist_ok=True)
-    bpy.ops.wm.read_factory_settings(use_empty=True)
-    betas = core.metrics.sample_shapes(1, 10, seed=args.seed)[0]
-    t_build = time.perf_counter()
-    arm = add_body(args.model, gender=args.gender, betas=betas)
-    t_build = time.perf_counter() - t_build
-    model = body_model(arm)
-    pose = demo_pose(model)
-    transl = np.array([0.0, 0.0, 0.0])
-    set_pose(arm, pose, transl=transl)
-    update_correctives(arm)
-    expected = to_blender(model.forward(betas, pose, transl=transl, dtype=np.float64).vertices[0])
-    got = evaluated_vertices_world(body_mesh(arm))
-    error = float(np.abs(got - expected).max())
-    files = {
-        "blend": out / "demo.blend",
-        "pose_json": Path(write_pose(arm, "JSON", out / "demo_pose.json")),
-        "fbx": out / "demo.fbx",
-    }
-    bpy.ops.wm.save_as_mainfile(filepath=str(files["blend"]), check_existing=False)
-    bpy.ops.export_scene.fbx(filepath=str(files["fbx"]), add_leaf_bones=False, use_selection=False)
-    print(f"demo: {model.kind} body '{arm.name}' ({model.num_vertices} vertices, {model.num_joints} joints, "
-          f"{model.posedirs.shape[2]} correctives) built in {t_build * 1e3:.0f} ms")  # fmt: skip
-    print(f"demo: Blender's evaluated mesh vs the core forward pass: max difference {error * 1e3:.4f} mm")
-    for what, path in files.items():
-        print(f"demo: {what:10s} {path}")
-    print(f"demo: done in {time.perf_counter() - t0:.1f} s")
-    if error > 1e-4:
-        print("demo: ERROR the Blender body does not match the core forward pass", file=sys.stderr)
+    try:
+        run_demo(args.out, model=args.model, gender=args.gender, motion=args.motion, render=not args.no_render,
+                 frames=args.frames, update_docs=args.update_docs, gif=not args.no_gif)  # fmt: skip
+    except RuntimeError as err:  # the Blender body does not match the core, or an export failed
+        print(f"error: {err}", file=sys.stderr)
         return 1
     return 0
 
@@ -232,11 +180,15 @@ def build_parser():
     p.add_argument("model", help='built-in name ("open-smpl", "open-smplx"), a .pkl/.npz file or a folder')
     p.add_argument("--gender", default=None)
     p.set_defaults(func=cmd_info)
-    p = sub.add_parser("demo", help="build, pose and export an open SMPL-X body (needs bpy)")
+    p = sub.add_parser("demo", help="animate, check, export and render an open SMPL-X body (needs bpy)")
     p.add_argument("--out", default="out/demo", help="output folder (default: out/demo)")
     p.add_argument("--model", default="open-smplx")
     p.add_argument("--gender", default="neutral")
-    p.add_argument("--seed", type=int, default=3, help="seed of the random body shape")
+    p.add_argument("--motion", default=None, help="motion file (default: the bundled CC0 walk)")
+    p.add_argument("--frames", type=_frame_span, default=None, metavar="FIRST-LAST", help="only these frames, e.g. 1-10")
+    p.add_argument("--no-render", action="store_true", help="skip the preview strip and GIF")
+    p.add_argument("--no-gif", action="store_true", help="render the preview strip only")
+    p.add_argument("--update-docs", action="store_true", help="also refresh docs/img/readme-demo-strip.png")
     p.set_defaults(func=cmd_demo)
     for command in EXPORT_HELP:
         _add_export_parser(sub, command)
