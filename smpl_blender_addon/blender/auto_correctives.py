@@ -74,11 +74,34 @@ def sync_keyed_correctives(armature, tolerance=1e-5):
         stale = frames[differs]
         weights = weights[differs]
     removed = removed[np.isin(removed, keyed_frames)]
+    between = _between_keys_to_update(frames, np.setdiff1d(keyed_frames, removed), np.concatenate([stale, removed]))
+    if len(between):  # corrective keys between keyframes (RANGE keying) follow the changed interpolation
+        poses, _ = read_pose_sequence(armature, between)
+        extra = core.pose_corrective_weights(poses, body_model(armature))[:, : len(channels)]
+        order = np.argsort(np.concatenate([stale, between]))
+        stale = np.concatenate([stale, between])[order]
+        weights = np.concatenate([weights, extra])[order]
     if len(stale) or len(removed):
         write_fcurves(mesh.data.shape_keys, channels, stale, weights.T, group="Correctives", replace="frames",
                       delete_frames=removed)  # fmt: skip
     armature[PROP_FRAMES] = frames.tolist()
     return stale, removed
+
+
+def _between_keys_to_update(frames, keyed_frames, changed):
+    """Corrective-key frames that are not bone keyframes and lie where a changed keyframe alters the interpolation:
+    up to two keyframes either side (Bezier handles of the neighbours move too); beyond the first / last keyframe
+    the extrapolated pose changes as well."""
+    between = np.setdiff1d(keyed_frames, frames)
+    if not len(between) or not len(changed):
+        return np.empty(0)
+    if not len(frames):
+        return between
+    idx = np.searchsorted(frames, changed)
+    lo = np.where(idx - 2 < 0, -np.inf, frames[np.clip(idx - 2, 0, len(frames) - 1)])
+    hi = np.where(idx + 2 > len(frames) - 1, np.inf, frames[np.clip(idx + 2, 0, len(frames) - 1)])
+    hit = ((between[:, None] > lo[None]) & (between[:, None] < hi[None])).any(axis=1)
+    return between[hit]
 
 
 def _bodies_of_action(action):

@@ -90,3 +90,25 @@ def test_handlers_ignore_objects_that_are_not_bodies_and_bodies_switched_off():
     update()
     assert np.all(pose_values(arm) == 0)
     assert not auto_correctives.is_auto(other)
+
+
+def test_range_keyed_correctives_between_keyframes_follow_an_edited_keyframe():
+    from smpl_blender_addon.blender.keyed_correctives import key_correctives
+
+    model = synthetic_model("smpl")
+    arm = add_body(model)
+    rng = np.random.default_rng(4)
+    animation.key_pose_sequence(arm, [1.0, 10.0, 20.0], rng.normal(0, 0.5, (3, model.pose_size)))
+    update()
+    key_correctives(arm, "RANGE", frame_start=1, frame_end=20)
+    update()
+    assert sorted(keyed(arm)) == [float(f) for f in range(1, 21)]
+    elbow = arm.pose.bones["left_elbow"]
+    bpy.context.scene.frame_set(10)
+    elbow.rotation_quaternion = (0.5, 0.5, 0.5, 0.5)
+    elbow.keyframe_insert("rotation_quaternion", frame=10)
+    update()
+    poses, _ = animation.read_pose_sequence(arm, np.arange(1.0, 21.0))
+    expected = core.pose_corrective_weights(poses, model)
+    got = np.array([[keyed(arm)[float(f)][p] for p in range(expected.shape[1])] for f in range(1, 21)])
+    np.testing.assert_allclose(got, expected, atol=1e-5)
