@@ -242,7 +242,11 @@ class BodyModel:
             v_posed = v_posed.reshape(n, 3, 1, V)
             A, posed_joints = _skinning_transforms(R, j_rest.reshape(-1, J, 3), self.parents, self._levels)
             # T[b, k, i, v] = sum_j w[v, j] A[b, j, k, i]: one GEMM for the chunk, rows of V contiguous values
-            T = (A.transpose(0, 2, 3, 1).reshape(n * 12, J) @ a["weights_t"]).reshape(n, 4, 3, V)
+            if n <= 2:  # a (12n x J) @ (J x V) GEMM is slow in OpenBLAS for tiny 12n: use the tall (V x J) one
+                T = np.ascontiguousarray((a["weights"] @ A.transpose(1, 0, 2, 3).reshape(J, n * 12)).T)
+            else:
+                T = A.transpose(0, 2, 3, 1).reshape(n * 12, J) @ a["weights_t"]
+            T = T.reshape(n, 4, 3, V)
             out = T[:, 3] + T[:, 0] * v_posed[:, 0]
             out += T[:, 1] * v_posed[:, 1]
             out += T[:, 2] * v_posed[:, 2]
@@ -291,6 +295,9 @@ class _Precomputed(dict):
 
     def _build_posedirs(self):
         return self._channel_major(self.model.posedirs)
+
+    def _build_weights(self):
+        return np.ascontiguousarray(self.model.weights, dtype=self.dtype)  # (V, J)
 
     def _build_weights_t(self):
         return np.ascontiguousarray(self.model.weights.T, dtype=self.dtype)  # (J, V)
