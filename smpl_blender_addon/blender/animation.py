@@ -25,10 +25,32 @@ def _bone_path(name, prop):
     return f'pose.bones["{bpy.utils.escape_identifier(name)}"].{prop}'
 
 
+def _suitable_slot(action, id_type):
+    """First slot of ``action`` that can animate an ID of ``id_type`` (or an unspecified one), or None."""
+    return next((slot for slot in action.slots if slot.target_id_type in ("UNSPECIFIED", id_type)), None)
+
+
+def _slot_channelbag(action, slot, create):
+    """The channelbag of ``slot`` in the first keyframe strip holding one (made on the first layer / strip if
+    ``create``), or None.
+
+    Written on the layered-action RNA API (Blender 4.4+) itself: bpy_extras.anim_utils gained its slot and
+    ensure-channelbag helpers only in 5.0.
+    """
+    for layer in action.layers:
+        for strip in layer.strips:
+            bag = strip.channelbag(slot)
+            if bag is not None:
+                return bag
+    if not create:
+        return None
+    layer = action.layers[0] if len(action.layers) else action.layers.new("Layer")
+    strip = layer.strips[0] if len(layer.strips) else layer.strips.new(type="KEYFRAME")
+    return strip.channelbag(slot, ensure=True)
+
+
 def channelbag(id_block, create=False):
     """The channelbag (F-curves of the assigned action slot) of ``id_block``, or None; ``create`` makes an action."""
-    from bpy_extras import anim_utils
-
     ad = id_block.animation_data
     if ad is None or ad.action is None:
         if not create:
@@ -38,12 +60,9 @@ def channelbag(id_block, create=False):
     if ad.action_slot is None:
         if not create:
             return None
-        slot = anim_utils.action_get_first_suitable_slot(ad.action, id_block.id_type)
+        slot = _suitable_slot(ad.action, id_block.id_type)
         ad.action_slot = slot or ad.action.slots.new(id_block.id_type, id_block.name)
-    bag = anim_utils.action_get_channelbag_for_slot(ad.action, ad.action_slot)
-    if bag is None and create:
-        bag = anim_utils.action_ensure_channelbag_for_slot(ad.action, ad.action_slot)
-    return bag
+    return _slot_channelbag(ad.action, ad.action_slot, create)
 
 
 def _curves(id_block):
@@ -210,6 +229,16 @@ def _read_evaluated(armature, frames):
     return poses, transl
 
 
+def _new_fcurve(bag, data_path, index, group=None):
+    """A new F-curve in channelbag ``bag``, in the channel group named ``group`` (made if missing) when given."""
+    if bpy.app.version >= (5, 0):
+        return bag.fcurves.new(data_path, index=index, group_name=group or "")
+    fc = bag.fcurves.new(data_path, index=index)  # Blender 4.4 / 4.5: no group_name argument yet
+    if group:
+        fc.group = bag.groups.get(group) or bag.groups.new(group)
+    return fc
+
+
 def write_fcurves(id_block, channels, frames, values, group=None, interpolation="LINEAR", replace="span",
                   delete_frames=()):
     """Key ``values (C, F)`` at ``frames (F,)`` on the channels ``[(data_path, index), ...]`` of ``id_block``.
@@ -230,7 +259,7 @@ def write_fcurves(id_block, channels, frames, values, group=None, interpolation=
         if fc is None:
             if len(frames) == 0:
                 continue
-            fc = bag.fcurves.new(path, index=index, group_name=group or "")
+            fc = _new_fcurve(bag, path, index, group)
         points = fc.keyframe_points
         co = np.stack([frames, row], 1)
         interp = np.full(len(frames), interp_enum, np.int32)

@@ -12,6 +12,8 @@ Per body, ``armature["smpl_auto_correctives"]`` turns this on or off (missing me
 shape-key values triggers another depsgraph update).
 """
 
+import atexit
+
 import numpy as np
 
 import bpy
@@ -153,17 +155,24 @@ def on_frame_change(scene, depsgraph=None):
         _busy = False
 
 
+def _our_handlers():
+    """(handler list, our function) pairs."""
+    return ((bpy.app.handlers.depsgraph_update_post, on_depsgraph_update),
+            (bpy.app.handlers.frame_change_post, on_frame_change))  # fmt: skip
+
+
 def enable():
-    """Install the persistent handlers (idempotent)."""
-    for handlers, fn in ((bpy.app.handlers.depsgraph_update_post, on_depsgraph_update),
-                         (bpy.app.handlers.frame_change_post, on_frame_change)):  # fmt: skip
-        for old in [h for h in handlers if getattr(h, "__name__", "") == fn.__name__]:
-            handlers.remove(old)  # a reloaded add-on must not leave its old functions behind
+    """Install the persistent handlers (idempotent); they are removed again at interpreter exit."""
+    disable()  # a reloaded add-on must not leave its old functions behind
+    for handlers, fn in _our_handlers():
         handlers.append(fn)
+    # bpy 4.5 as a Python module never exits while a Python handler is installed: leave none behind
+    atexit.register(disable)
 
 
 def disable():
-    for handlers, fn in ((bpy.app.handlers.depsgraph_update_post, on_depsgraph_update),
-                         (bpy.app.handlers.frame_change_post, on_frame_change)):  # fmt: skip
+    """Remove the handlers (idempotent), also the functions of an earlier load of this module (matched by name)."""
+    atexit.unregister(disable)
+    for handlers, fn in _our_handlers():
         for old in [h for h in handlers if getattr(h, "__name__", "") == fn.__name__]:
             handlers.remove(old)

@@ -38,7 +38,7 @@ SHAPE_SLIDER_RANGE = 10.0  # betas ~ N(0, 1); +-10 sigma is far outside any plau
 DEFAULT_MAX_BETAS = 16
 DEFAULT_MAX_EXPRESSIONS = 10
 
-_MODEL_CACHE = {}  # (model spec, gender) -> core model; never re-read a file per call
+_MODEL_CACHE: dict[tuple[str, str], core.BodyModel] = {}  # (model spec, gender) -> model; never re-read a file per call
 
 
 def to_blender(points):
@@ -233,7 +233,7 @@ def _mode_set(mode):
     a shape change needs four calls. The operator itself only tags the depsgraph, which Blender evaluates when needed.
     """
     try:
-        from _bpy import ops as _ops
+        from _bpy import ops as _ops  # type: ignore[import-not-found]  # Blender's private C module, no stubs
     except ImportError:  # pragma: no cover - fallback for builds without the private module
         bpy.ops.object.mode_set(mode=mode)
         return

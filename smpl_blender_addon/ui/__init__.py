@@ -4,6 +4,8 @@
 Imported only by :func:`smpl_blender_addon.register`, so importing the package itself never needs bpy.
 """
 
+import atexit
+
 from . import motion_operators, operators, panels, preferences, properties
 
 # Registration order matters: property groups before the operators and panels that use them.
@@ -13,8 +15,11 @@ MODULES = (preferences, properties, operators, motion_operators, panels)
 def register():
     for module in MODULES:
         module.register()
+    # bpy 4.5 as a Python module never exits while an operator class is registered: unregister at exit
+    atexit.register(unregister)
 
 
 def unregister():
+    atexit.unregister(unregister)
     for module in reversed(MODULES):
         module.unregister()
