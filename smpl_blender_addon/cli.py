@@ -63,7 +63,16 @@ def cmd_demo(args):
     return 0
 
 
-def cmd_export(args):
+def _add_batch_arguments(p, force_help):
+    """--jobs, --shard and --force, which every batch command has."""
+    p.add_argument("--jobs", type=int, default=1, metavar="N", help="worker processes (default 1)")
+    p.add_argument("--shard", default=None, metavar="I/N",
+                   help="process only shard I of N (round robin on the sorted inputs; e.g. a Slurm array task)")
+    p.add_argument("--force", action="store_true", help=force_help)
+
+
+def _run_batch(args, options):
+    """The checks every batch command shares (--shard, --jobs, --fps), then :func:`batch.run_batch`."""
     from . import batch
 
     shard_spec = batch.parse_shard(args.shard) if args.shard else None
@@ -71,26 +80,22 @@ def cmd_export(args):
         raise batch.UsageError("--jobs must be at least 1")
     if args.fps is not None and not args.fps > 0:
         raise batch.UsageError("--fps must be a positive number")
-    options = {"model": args.model, "gender": args.gender, "fps": args.fps, "target": args.target,
-               "correctives": args.correctives}  # fmt: skip
     return batch.run_batch(args.command, args.inputs, args.out, options, shard_spec=shard_spec, jobs=args.jobs,
                            force=args.force)  # fmt: skip
+
+
+def cmd_export(args):
+    return _run_batch(args, {"model": args.model, "gender": args.gender, "fps": args.fps, "target": args.target,
+                             "correctives": args.correctives})  # fmt: skip
 
 
 def cmd_export_motion(args):
     from . import batch
 
-    shard_spec = batch.parse_shard(args.shard) if args.shard else None
-    if args.jobs < 1:
-        raise batch.UsageError("--jobs must be at least 1")
-    if args.fps is not None and not args.fps > 0:
-        raise batch.UsageError("--fps must be a positive number")
     if None not in (args.frame_start, args.frame_end) and args.frame_end < args.frame_start:
         raise batch.UsageError(f"--frame-end {args.frame_end} is before --frame-start {args.frame_start}")
-    options = {"format": args.format, "model": args.model, "fps": args.fps, "frame_start": args.frame_start,
-               "frame_end": args.frame_end}  # fmt: skip
-    return batch.run_batch(args.command, args.inputs, args.out, options, shard_spec=shard_spec, jobs=args.jobs,
-                           force=args.force)  # fmt: skip
+    return _run_batch(args, {"format": args.format, "model": args.model, "fps": args.fps,
+                             "frame_start": args.frame_start, "frame_end": args.frame_end})  # fmt: skip
 
 
 WORKER_COMMAND = "batch-worker"
@@ -122,10 +127,7 @@ def _add_export_parser(sub, command):
     p.add_argument("--target", default="blender", choices=("blender", "unity", "unreal"), help="exporter preset")
     p.add_argument("--correctives", default="keys", choices=("keys", "none"),
                    help="key the pose-corrective shape keys at every frame (default) or leave them out")
-    p.add_argument("--jobs", type=int, default=1, metavar="N", help="worker processes (default 1)")
-    p.add_argument("--shard", default=None, metavar="I/N",
-                   help="process only shard I of N (round robin on the sorted inputs; e.g. a Slurm array task)")
-    p.add_argument("--force", action="store_true", help="redo inputs whose output already exists")
+    _add_batch_arguments(p, "redo inputs whose output already exists")
     p.set_defaults(func=cmd_export)
 
 
@@ -165,10 +167,7 @@ def _add_export_motion_parser(sub):
                    help="first frame (default: the start of each body's action, else of the scene)")
     p.add_argument("--frame-end", type=int, default=None, metavar="N",
                    help="last frame (default: the end of each body's action, else of the scene)")
-    p.add_argument("--jobs", type=int, default=1, metavar="N", help="worker processes (default 1)")
-    p.add_argument("--shard", default=None, metavar="I/N",
-                   help="process only shard I of N (round robin on the sorted inputs; e.g. a Slurm array task)")
-    p.add_argument("--force", action="store_true", help="redo inputs whose outputs already exist")
+    _add_batch_arguments(p, "redo inputs whose outputs already exist")
     p.set_defaults(func=cmd_export_motion)
 
 

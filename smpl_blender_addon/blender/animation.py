@@ -10,6 +10,8 @@ Writing: ``keyframe_points.add`` + ``foreach_set`` per F-curve on Blender 4.4+/5
 ``keyframe_insert`` per key, which is quadratic), replacing earlier keys inside the written span and keeping the rest.
 """
 
+import re
+
 import numpy as np
 
 import bpy
@@ -97,6 +99,20 @@ def sample_fcurve(fc, frames):
     return out
 
 
+def shape_key_sequence(key, prefix, frames):
+    """``(F, n)`` values of the ``<prefix>###`` shape keys of ``key`` at ``frames`` (animated keys sampled, the static
+    value otherwise), or None when there is no such key."""
+    blocks = [b for b in key.key_blocks if re.fullmatch(prefix + r"\d{3}", b.name)]
+    if not blocks:
+        return None
+    bag = channelbag(key)
+    out = np.empty((len(frames), len(blocks)))
+    for i, block in enumerate(blocks):
+        fc = bag.fcurves.find(f'key_blocks["{block.name}"].value') if bag is not None else None
+        out[:, i] = sample_fcurve(fc, frames) if fc is not None else block.value
+    return out
+
+
 def body_bone_curves(armature):
     """F-curves of the body's pose bones (rotation in each bone's mode and location), by (data_path, index)."""
     names = set(_joint_names(armature))
@@ -179,6 +195,19 @@ def read_pose_sequence(armature, frames, evaluate=None):
     return poses, transl
 
 
+def evaluated_pose_matrices(armature, frame):
+    """Step the scene to ``frame`` (its fraction as the subframe) and read the evaluated armature.
+
+    Returns ``(evaluated armature object, armature-space matrices of its pose bones (B, 4, 4) float64)``, in
+    ``pose.bones`` order.
+    """
+    bpy.context.scene.frame_set(int(np.floor(frame)), subframe=float(frame - np.floor(frame)))
+    evaluated = armature.evaluated_get(bpy.context.evaluated_depsgraph_get())
+    flat = np.empty(16 * len(evaluated.pose.bones), dtype=np.float32)
+    evaluated.pose.bones.foreach_get("matrix", flat)
+    return evaluated, flat.reshape(-1, 4, 4).transpose(0, 2, 1).astype(np.float64)
+
+
 def _read_evaluated(armature, frames):
     """Step the scene through ``frames`` with the body's mesh disabled and read the evaluated bone matrices.
 
@@ -207,15 +236,11 @@ def _read_evaluated(armature, frames):
     hidden = None if mesh is None else mesh.hide_viewport
     mats = np.empty((len(frames), len(names), 3, 3))
     transl = np.empty((len(frames), 3))
-    flat = np.empty(16 * n, dtype=np.float32)
     try:
         if mesh is not None:
             mesh.hide_viewport = True
         for f, frame in enumerate(frames):
-            scene.frame_set(int(np.floor(frame)), subframe=float(frame - np.floor(frame)))
-            evaluated = armature.evaluated_get(bpy.context.evaluated_depsgraph_get())
-            evaluated.pose.bones.foreach_get("matrix", flat)
-            P = flat.reshape(-1, 4, 4).transpose(0, 2, 1).astype(np.float64)
+            _, P = evaluated_pose_matrices(armature, frame)
             parent_pose = np.where(has_parent[:, None, None], P[parent.clip(0)], np.eye(4))
             local = rel_inv @ np.linalg.inv(parent_pose) @ P
             local = local[order]

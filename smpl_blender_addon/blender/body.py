@@ -323,8 +323,8 @@ def add_body(model="open-smplx", gender=None, betas=None, expression=None, name=
 
     name = name or f"{body.kind.upper()}-{(body.gender or 'neutral')}"
     collection = collection or bpy.context.collection or bpy.context.scene.collection
-    joints = to_blender(body.rest_joints(betas=_pad(betas, body.num_betas),
-                                         expression=_pad(expression, ne_avail) if ne_avail else None))
+    joints = to_blender(body.rest_joints(betas=_coefficients(betas, body.num_betas, "betas"),
+                                         expression=_coefficients(expression, ne_avail, "expression") if ne_avail else None))
 
     mesh = _build_mesh_data(name, body)
     mesh.materials.append(_simple_material(f"{name}-skin"))
@@ -374,10 +374,3 @@ def add_body(model="open-smplx", gender=None, betas=None, expression=None, name=
         obj.select_set(obj is arm_obj)
     bpy.context.view_layer.objects.active = arm_obj
     return arm_obj
-
-
-def _pad(values, count):
-    out = np.zeros(count, dtype=np.float32)
-    values = np.asarray(values, dtype=np.float32).reshape(-1)
-    out[: values.size] = values
-    return out

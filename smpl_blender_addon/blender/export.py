@@ -22,6 +22,7 @@ channels) keeps the plain path.
 
 import contextlib
 import importlib
+import inspect
 import os
 import shutil
 import tempfile
@@ -102,6 +103,35 @@ def body_frame_range(armature):
             return int(np.floor(start + 1e-6)), int(np.ceil(end - 1e-6))
     scene = bpy.context.scene
     return scene.frame_start, scene.frame_end
+
+
+def _export_setup(obj, frame_start, frame_end, correctives="keys"):
+    """``(armature, mesh or None, start, end)`` of a body export, checked before anything changes."""
+    if correctives not in CORRECTIVES:
+        raise ValueError(f"unknown correctives mode {correctives!r}; use one of {', '.join(CORRECTIVES)}")
+    armature, mesh = _body_objects(obj)
+    return (armature, mesh) + _resolve_range(armature, frame_start, frame_end)
+
+
+def _exported(armature, mesh):
+    """The objects an export selects: the armature and its mesh (when it has one)."""
+    return [armature] + ([mesh] if mesh is not None else [])
+
+
+@contextlib.contextmanager
+def _export_run(filepath, objects, start, end):
+    """What every export does around the exporter: yields ``(ExitStack, temporary output path)``; on leaving, the
+    output is moved into place (only on success) and the scene's frame range, selection and frame are restored."""
+    with contextlib.ExitStack() as stack:
+        tmp = stack.enter_context(_atomic_output(filepath))
+        stack.enter_context(_scene_kept(objects, start, end))
+        yield stack, tmp
+
+
+def _export_result(filepath, start, end, t0, **extra):
+    """The dict every export returns: ``frames``, ``seconds`` since ``t0``, absolute ``path`` (and ``extra``)."""
+    return dict(frames=end - start + 1, seconds=time.perf_counter() - t0, path=os.path.abspath(os.fspath(filepath)),
+                **extra)
 
 
 def _resolve_range(armature, frame_start, frame_end):
@@ -522,6 +552,27 @@ def _exporter_module(name):
         return None
 
 
+# The exporters' private functions the fast paths wrap, with the parameters they had when the wrappers were written
+# (Blender 4.5 and 5.0 alike). Any other signature means the exporter changed: the plain export runs instead.
+FBX_BAKE_HOOK = ("io_scene_fbx.export_fbx_bin", "fbx_animations", ("scene_data",))
+GLTF_SAMPLING_HOOK = ("io_scene_gltf2.blender.exp.animation.sampled.sampling_cache", "object_caching",
+                      ("data", "obj_uuids", "current_instance", "action_name", "slot_identifier", "frame", "depsgraph",
+                       "export_settings"))  # fmt: skip
+
+
+def _hookable(module_name, name, parameters):
+    """The exporter module holding ``name`` when that function has exactly ``parameters``, else None."""
+    module = _exporter_module(module_name)
+    function = getattr(module, name, None)
+    if not callable(function):
+        return None
+    try:
+        found = tuple(inspect.signature(function).parameters)
+    except (TypeError, ValueError):
+        return None
+    return module if found == parameters else None
+
+
 @contextlib.contextmanager
 def _patched(module, name, make_wrapper):
     """``module.name`` replaced by ``make_wrapper(original)`` for the duration of the block."""
@@ -539,8 +590,8 @@ def _mesh_off_during_bake(mesh_obj):
 
     Geometry, skin and shape-key targets are gathered before the bake runs and do not see the change.
     """
-    module = _exporter_module("io_scene_fbx.export_fbx_bin")
-    sits_out = _MeshSitsOut.prepare(mesh_obj) if getattr(module, "fbx_animations", None) else None
+    module = _hookable(*FBX_BAKE_HOOK)
+    sits_out = _MeshSitsOut.prepare(mesh_obj) if module is not None else None
     if sits_out is None:
         yield False
         return
@@ -554,7 +605,7 @@ def _mesh_off_during_bake(mesh_obj):
                 sits_out.stop()
         return fast_animations
 
-    with _patched(module, "fbx_animations", wrap):
+    with _patched(module, FBX_BAKE_HOOK[1], wrap):
         yield True
 
 
@@ -567,8 +618,8 @@ def _mesh_off_during_sampling(armature, mesh_obj):
     while the mesh is out of the depsgraph: only used when the armature object itself is not animated.
     Yields True when the fast path is active.
     """
-    module = _exporter_module("io_scene_gltf2.blender.exp.animation.sampled.sampling_cache")
-    usable = getattr(module, "object_caching", None) is not None and not _object_animated(armature)
+    module = _hookable(*GLTF_SAMPLING_HOOK)
+    usable = module is not None and not _object_animated(armature)
     sits_out = _MeshSitsOut.prepare(mesh_obj) if usable else None
     if sits_out is None:
         yield False
@@ -582,7 +633,7 @@ def _mesh_off_during_sampling(armature, mesh_obj):
         return object_caching
 
     try:
-        with _patched(module, "object_caching", wrap):
+        with _patched(module, GLTF_SAMPLING_HOOK[1], wrap):
             yield True
     finally:
         sits_out.stop()
@@ -599,50 +650,36 @@ def export_fbx(armature, filepath, target="blender", correctives="keys", frame_s
     progress(fraction) is called per baked frame. fast=False runs Blender's exporter unchanged (reference path).
     Returns ``dict(frames=int, seconds=float, path=str, fast=bool)``.
     """
-    if correctives not in CORRECTIVES:
-        raise ValueError(f"unknown correctives mode {correctives!r}; use one of {', '.join(CORRECTIVES)}")
     options = fbx_options(target)
-    armature, mesh = _body_objects(armature)
-    start, end = _resolve_range(armature, frame_start, frame_end)
-    objects = [armature] + ([mesh] if mesh is not None else [])
+    armature, mesh, start, end = _export_setup(armature, frame_start, frame_end, correctives)
     t0 = time.perf_counter()
-    with contextlib.ExitStack() as stack:
-        tmp = stack.enter_context(_atomic_output(filepath))
-        stack.enter_context(_scene_kept(objects, start, end))
+    with _export_run(filepath, _exported(armature, mesh), start, end) as (stack, tmp):
         if target in COPY_TRANSFORMS:
             scale, rotate = COPY_TRANSFORMS[target]
             rotation = _axis_conversion(options) if rotate else None
             armature, mesh = stack.enter_context(_transformed_copies(armature, mesh, scale, rotation))
-            objects = [armature] + ([mesh] if mesh is not None else [])
         if mesh is not None and correctives == "none":
             stack.enter_context(_mesh_without_correctives(mesh))
         used_fast = stack.enter_context(_mesh_off_during_bake(mesh)) if fast else False
         stack.enter_context(_frame_progress(progress, start, end))
-        _call_exporter(bpy.ops.export_scene.fbx, objects, filepath=tmp, **options)
-    return dict(frames=end - start + 1, seconds=time.perf_counter() - t0, path=os.path.abspath(os.fspath(filepath)),
-                fast=used_fast)
+        _call_exporter(bpy.ops.export_scene.fbx, _exported(armature, mesh), filepath=tmp, **options)
+    return _export_result(filepath, start, end, t0, fast=used_fast)
 
 
 def export_gltf(armature, filepath, correctives="keys", frame_start=None, frame_end=None, progress=None, fast=True):
     """Write the body to a binary glTF (.glb): skin, morph targets (Pose### left out with correctives="none") and
     one animation sampled at every frame of the range. fast=False runs Blender's exporter unchanged.
     Returns ``dict(frames, seconds, path, fast)``."""
-    if correctives not in CORRECTIVES:
-        raise ValueError(f"unknown correctives mode {correctives!r}; use one of {', '.join(CORRECTIVES)}")
-    armature, mesh = _body_objects(armature)
-    start, end = _resolve_range(armature, frame_start, frame_end)
-    objects = [armature] + ([mesh] if mesh is not None else [])
+    armature, mesh, start, end = _export_setup(armature, frame_start, frame_end, correctives)
+    objects = _exported(armature, mesh)
     t0 = time.perf_counter()
-    with contextlib.ExitStack() as stack:
-        tmp = stack.enter_context(_atomic_output(filepath))
-        stack.enter_context(_scene_kept(objects, start, end))
+    with _export_run(filepath, objects, start, end) as (stack, tmp):
         if mesh is not None and correctives == "none":
             stack.enter_context(_mesh_without_correctives(mesh))
         used_fast = stack.enter_context(_mesh_off_during_sampling(armature, mesh)) if fast else False
         stack.enter_context(_frame_progress(progress, start, end))
         _call_exporter(bpy.ops.export_scene.gltf, objects, filepath=tmp, **gltf_options())
-    return dict(frames=end - start + 1, seconds=time.perf_counter() - t0, path=os.path.abspath(os.fspath(filepath)),
-                fast=used_fast)
+    return _export_result(filepath, start, end, t0, fast=used_fast)
 
 
 def gltf_options():
@@ -673,16 +710,13 @@ def gltf_options():
 
 def export_abc(armature, filepath, frame_start=None, frame_end=None, progress=None):
     """Write the body's evaluated (deformed) mesh per frame to Alembic. Returns ``dict(frames, seconds, path)``."""
-    armature, mesh = _body_objects(armature)
-    start, end = _resolve_range(armature, frame_start, frame_end)
-    objects = [armature] + ([mesh] if mesh is not None else [])
+    armature, mesh, start, end = _export_setup(armature, frame_start, frame_end)
+    objects = _exported(armature, mesh)
     t0 = time.perf_counter()
-    with contextlib.ExitStack() as stack:
-        tmp = stack.enter_context(_atomic_output(filepath))
-        stack.enter_context(_scene_kept(objects, start, end))
+    with _export_run(filepath, objects, start, end) as (stack, tmp):
         stack.enter_context(_frame_progress(progress, start, end))
         _call_exporter(bpy.ops.wm.alembic_export, objects, filepath=tmp, start=start, end=end, selected=True,
                        flatten=False, uvs=True, normals=True, face_sets=False, apply_subdiv=False,
                        export_hair=False, export_particles=False, export_custom_properties=False,
                        as_background_job=False, evaluation_mode="VIEWPORT", init_scene_frame_range=False)
-    return dict(frames=end - start + 1, seconds=time.perf_counter() - t0, path=os.path.abspath(os.fspath(filepath)))
+    return _export_result(filepath, start, end, t0)

@@ -13,7 +13,7 @@ import bpy
 
 from ..core import conversions
 from ..core.motion import Motion, write_amass_npz, write_smpl_codec
-from .animation import channelbag, read_pose_sequence, sample_fcurve
+from .animation import read_pose_sequence, shape_key_sequence
 from .body import PROP_GENDER, body_betas, body_expression, body_mesh, body_model, find_body
 
 FORMATS = ("AMASS", "SMPL")
@@ -34,17 +34,7 @@ def _expression_sequence(armature, frames):
     """(F, n) Exp### values at ``frames`` (animated keys sampled, static values otherwise), or None."""
     mesh = body_mesh(armature)
     keys = mesh.data.shape_keys if mesh is not None else None
-    if keys is None:
-        return None
-    blocks = [b for b in keys.key_blocks if b.name.startswith("Exp")]
-    if not blocks:
-        return None
-    bag = channelbag(keys)
-    out = np.empty((len(frames), len(blocks)))
-    for i, block in enumerate(blocks):
-        fc = bag.fcurves.find(f'key_blocks["{block.name}"].value') if bag is not None else None
-        out[:, i] = sample_fcurve(fc, frames) if fc is not None else block.value
-    return out
+    return None if keys is None else shape_key_sequence(keys, "Exp", frames)
 
 
 def body_motion(armature, frame_start=None, frame_end=None, fps=None):

@@ -154,33 +154,20 @@ def _skinned_meshes(armature, scene):
     return found
 
 
-def _key_values(key, prefix, frames):
-    """``(F, n)`` values of the ``<prefix>###`` shape keys at ``frames`` (animated keys sampled), or None."""
-    from .animation import channelbag, sample_fcurve
-
-    blocks = [b for b in key.key_blocks if re.fullmatch(prefix + r"\d{3}", b.name)]
-    if not blocks:
-        return None
-    bag = channelbag(key)
-    out = np.empty((len(frames), len(blocks)))
-    for i, block in enumerate(blocks):
-        fc = bag.fcurves.find(f'key_blocks["{block.name}"].value') if bag is not None else None
-        out[:, i] = sample_fcurve(fc, frames) if fc is not None else block.value
-    return out
-
-
 def rig_shape(armature, scene, frames):
     """``(betas (nb,), expression (F, ne) or None)`` from a mesh of the rig that carries our ``Shape###`` keys.
 
     Returns ``(None, None)`` when no such mesh exists (a foreign rig: the shape is unknown).
     """
+    from .animation import shape_key_sequence
+
     for mesh in _skinned_meshes(armature, scene):
         key = mesh.data.shape_keys
         if key is None:
             continue
-        betas = _key_values(key, "Shape", frames[:1])
+        betas = shape_key_sequence(key, "Shape", frames[:1])
         if betas is not None:
-            return betas[0], _key_values(key, "Exp", frames)
+            return betas[0], shape_key_sequence(key, "Exp", frames)
     return None, None
 
 
@@ -195,10 +182,11 @@ def _evaluated_world_poses(armature, bone_names, frames):
     switched off meanwhile (their shape keys dominate the evaluation cost) and the armature switched on (Blender does
     not evaluate hidden objects); frame and visibility are restored.
     """
+    from .animation import evaluated_pose_matrices
+
     scene = bpy.context.scene
     order = {pb.name: i for i, pb in enumerate(armature.pose.bones)}
     pick = [order[n] for n in bone_names]
-    flat = np.empty(16 * len(armature.pose.bones), dtype=np.float32)
     out = np.empty((len(frames), len(bone_names), 4, 4))
     switched = [(o, o.hide_viewport, True) for o in scene.objects if o.type == "MESH"]
     switched.append((armature, armature.hide_viewport, False))
@@ -207,11 +195,8 @@ def _evaluated_world_poses(armature, bone_names, frames):
         for o, _, hide in switched:
             o.hide_viewport = hide
         for f, frame in enumerate(frames):
-            scene.frame_set(int(np.floor(frame)), subframe=float(frame - np.floor(frame)))
-            evaluated = armature.evaluated_get(bpy.context.evaluated_depsgraph_get())
-            evaluated.pose.bones.foreach_get("matrix", flat)
-            pose = flat.reshape(-1, 4, 4).transpose(0, 2, 1)[pick].astype(np.float64)
-            out[f] = np.array(evaluated.matrix_world) @ pose
+            evaluated, pose = evaluated_pose_matrices(armature, frame)
+            out[f] = np.array(evaluated.matrix_world) @ pose[pick]
     finally:
         for o, hidden, _ in switched:
             o.hide_viewport = hidden

@@ -10,7 +10,7 @@ ValueError for FACE / EXPRESSION. "ALL" (reset only) = BODY and EXPRESSION.
 import numpy as np
 
 from ..core import shape as core_shape
-from .body import (PROP_BETAS, PROP_EXPRESSION, _coefficients, _pad, _set_rest_bones, body_betas, body_expression,
+from .body import (PROP_BETAS, PROP_EXPRESSION, _coefficients, _set_rest_bones, body_betas, body_expression,
                    body_mesh, body_model, find_body, to_blender)
 
 PARTS = ("BODY", "FACE", "EXPRESSION")
@@ -35,8 +35,8 @@ def set_shape(armature, betas=None, expression=None):
     new_expr = old_expr if expression is None else _coefficients(expression, old_expr.size, "expression")
 
     joints = model.rest_joints(
-        betas=_pad(new_betas, model.num_betas),
-        expression=_pad(new_expr, model.num_expressions) if model.num_expressions else None)
+        betas=_coefficients(new_betas, model.num_betas, "betas"),
+        expression=_coefficients(new_expr, model.num_expressions, "expression") if model.num_expressions else None)
     _set_rest_bones(  # first: if the joints cannot move (excluded collection), nothing changes
         armature, to_blender(np.asarray(joints, dtype=np.float64)))
     mesh = body_mesh(armature)

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import ModelFileError
-from .safe_pickle import MAX_ARRAY_BYTES, MAX_FILE_BYTES, load_pickle_dict
+from .safe_pickle import MAX_ARRAY_BYTES, MAX_FILE_BYTES, file_head, load_pickle_dict
 
 KIND_BY_JOINT_COUNT = {24: "smpl", 52: "smplh", 55: "smplx", 16: "mano"}
 KINDS = ("smpl", "smplh", "smplx", "mano")
@@ -101,14 +101,7 @@ def read_raw_model_file(path):
     The format is chosen from the file's first bytes (zip -> npz, else pickle), so a misnamed file still reads.
     """
     path = Path(os.fspath(path))
-    try:
-        size = path.stat().st_size
-        with open(path, "rb") as stream:
-            head = stream.read(4)
-    except OSError as exc:
-        raise ModelFileError(path, f"cannot read file ({exc.strerror or exc})") from None
-    if size == 0:
-        raise ModelFileError(path, "file is empty")
+    head, _ = file_head(path, 4, ModelFileError)
     if head in _ZIP_MAGICS:
         return _read_npz(path)
     if path.suffix.lower() == ".npz":

@@ -31,8 +31,9 @@ import numpy as np
 from . import conversions, layouts
 from .errors import ModelFileError, MotionFileError
 from .model import normalise_gender
-from .motion import UP_AXES, Motion, model_betas, pelvis_rest_joints
+from .motion import UP_AXES, Motion, pelvis_rest_joints
 from .rotations import axis_angle_to_matrix, matrix_to_axis_angle
+from .safe_pickle import file_head
 
 __all__ = ["read_motion", "write_amass_npz", "write_smpl_codec", "MAX_FRAMES"]
 
@@ -100,14 +101,7 @@ def _read_file(path, **options):
     """Dispatch a single file by content (zip / JSON / pickle), then by extension."""
     if not os.path.isfile(path):
         raise MotionFileError(path, "file not found")
-    try:
-        size = os.path.getsize(path)
-        with open(path, "rb") as f:
-            head = f.read(8)
-    except OSError as err:
-        raise MotionFileError(path, f"cannot read the file: {err.strerror or err}") from None
-    if size == 0:
-        raise MotionFileError(path, "file is empty")
+    head, size = file_head(path, 8, MotionFileError)
     ext = os.path.splitext(path)[1].lower()
     if head.startswith(b"PK"):  # npz / .smpl are zip archives
         data = _read_npz(path)

@@ -276,6 +276,24 @@ def _evaluate(value, depth=0):
 # Public entry point.
 
 
+def file_head(path, count, error=ModelFileError):
+    """``(first count bytes, size in bytes)`` of the non-empty file ``path``: model and motion readers tell a zip
+    archive from a pickle or JSON by content, not by the file's name.
+
+    Raises ``error(path, problem)`` (:class:`ModelFileError`, or ``MotionFileError`` for motion files) for a missing,
+    unreadable or empty file.
+    """
+    try:
+        size = os.path.getsize(path)
+        with open(path, "rb") as stream:
+            head = stream.read(count)
+    except OSError as exc:
+        raise error(path, f"cannot read file ({exc.strerror or exc})") from None
+    if size == 0:
+        raise error(path, "file is empty")
+    return head, size
+
+
 def load_pickle_dict(path, error=ModelFileError):
     """Read a ``.pkl`` file whose top level is a ``dict``, through the allow-list unpickler.
 

@@ -6,7 +6,7 @@ for scripts (``bpy.ops.smpl.import_motion(filepath="walk.npz", fps_mode="SOURCE"
 manager, and on bad input an error report with the scene left as it was (the blender layer reads and validates
 everything before it changes the scene, and the exporter restores what it touches).
 
-Wiring (ui/__init__.py): add this module to ``MODULES`` after ``operators``; its ``register()`` registers ``classes``
+Wiring (ui/__init__.py): this module is in ``MODULES`` after ``operators``; its ``register()`` registers ``CLASSES``
 and appends ``menu_import`` / ``menu_export`` to File › Import / Export.
 """
 
@@ -20,6 +20,7 @@ from bpy.types import Operator
 from ..blender import export as export_api
 from ..blender import motion as motion_api
 from . import properties
+from .common import BodyOperator, ObjectModeOperator, make_active, progress, registration, run_reported
 
 MOTION_GLOB = "*.npz;*.smpl;*.pkl;*.json"
 UP_AXES = {"DEFAULT": None, "Y": "Y", "Z": "Z", "CAMERA": "camera"}  # import_motion's up_axis argument
@@ -31,23 +32,14 @@ def _report_warnings(operator, caught):
         operator.report({"WARNING"}, str(warning.message))
 
 
-def _with_progress(context, work):
-    """Run ``work(progress)`` inside the window manager's progress (cursor / status bar)."""
-    window_manager = context.window_manager
-    window_manager.progress_begin(0.0, 1.0)
-    try:
-        return work(window_manager.progress_update)
-    finally:
-        window_manager.progress_end()
-
-
-class SMPL_OT_import_motion(Operator):
+class SMPL_OT_import_motion(ObjectModeOperator, Operator):
     """Import a motion (AMASS / Meshcapade .npz, .smpl, SMPLify-X .pkl, pose or EasyMocap .json) as an animated
     SMPL body, or onto the selected body"""
 
     bl_idname = "smpl.import_motion"
     bl_label = "Import SMPL Motion"
     bl_options = {"REGISTER", "UNDO"}
+    poll_message = "Switch to Object Mode to import a motion"
 
     filepath: StringProperty(name="File", subtype="FILE_PATH")
     filter_glob: StringProperty(default=MOTION_GLOB, options={"HIDDEN"})
@@ -84,13 +76,6 @@ class SMPL_OT_import_motion(Operator):
         default="DEFAULT",
     )
 
-    @classmethod
-    def poll(cls, context):
-        if context.mode != "OBJECT":
-            cls.poll_message_set("Switch to Object Mode to import a motion")
-            return False
-        return True
-
     def invoke(self, context, event):
         if properties.active_body(context) is not None:
             self.body = "SELECTED"
@@ -98,37 +83,31 @@ class SMPL_OT_import_motion(Operator):
         return {"RUNNING_MODAL"}
 
     def execute(self, context):
+        return run_reported(self, self.apply, context)
+
+    def apply(self, context):
         target = None
         if self.body == "SELECTED":
             target = properties.active_body(context)
             if target is None:
-                self.report({"ERROR"}, "Select an SMPL body to animate, or import onto a new body")
-                return {"CANCELLED"}
+                raise ValueError("Select an SMPL body to animate, or import onto a new body")
         fps = {"SCENE": None, "SOURCE": "source", "CUSTOM": self.fps}[self.fps_mode]
-        try:
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
-                arm = _with_progress(context, lambda progress: motion_api.import_motion(
-                    bpy.path.abspath(self.filepath), body=target, model=self.model,
-                    gender=properties.gender_argument(self.gender), fps=fps, correctives=self.correctives,
-                    name=self.name or None, frame_start=self.frame_start, progress=progress,
-                    up_axis=UP_AXES[self.up_axis]))  # fmt: skip
-        except ValueError as err:  # MotionFileError / ModelFileError name the file; nothing was changed
-            self.report({"ERROR"}, str(err))
-            return {"CANCELLED"}
+        # MotionFileError / ModelFileError name the file, and nothing was changed (run_reported reports them)
+        with warnings.catch_warnings(record=True) as caught, progress(context) as update:
+            warnings.simplefilter("always")
+            arm = motion_api.import_motion(
+                bpy.path.abspath(self.filepath), body=target, model=self.model,
+                gender=properties.gender_argument(self.gender), fps=fps, correctives=self.correctives,
+                name=self.name or None, frame_start=self.frame_start, progress=update, up_axis=UP_AXES[self.up_axis])
         _report_warnings(self, caught)
-        for other in context.view_layer.objects.selected:
-            other.select_set(False)
-        arm.select_set(True)
-        context.view_layer.objects.active = arm
+        make_active(context, arm)
         properties.sync_shape_sliders(arm)  # a new body may carry the motion's betas
         frames = arm.animation_data.action.frame_range
         self.report({"INFO"}, f"Imported {os.path.basename(self.filepath)} onto {arm.name}: frames "
                               f"{int(frames[0])}-{int(frames[1])}")  # fmt: skip
-        return {"FINISHED"}
 
 
-class SMPL_OT_export_fbx(Operator):
+class SMPL_OT_export_fbx(BodyOperator, Operator):
     """Export the selected SMPL body with its animation (and keyed correctives) to FBX"""
 
     bl_idname = "smpl.export_fbx"
@@ -157,13 +136,6 @@ class SMPL_OT_export_fbx(Operator):
     frame_start: IntProperty(name="Start", default=1)
     frame_end: IntProperty(name="End", default=250)
 
-    @classmethod
-    def poll(cls, context):
-        if properties.active_body(context) is None:
-            cls.poll_message_set("Select an SMPL body (its armature or mesh)")
-            return False
-        return True
-
     def invoke(self, context, event):
         if not self.filepath:
             arm = properties.active_body(context)
@@ -172,23 +144,17 @@ class SMPL_OT_export_fbx(Operator):
         context.window_manager.fileselect_add(self)
         return {"RUNNING_MODAL"}
 
-    def execute(self, context):
-        arm = properties.active_body(context)
+    def apply(self, context, arm):
         if not self.filepath:
-            self.report({"ERROR"}, "export FBX: a file path is needed")
-            return {"CANCELLED"}
+            raise ValueError("export FBX: a file path is needed")
         filepath = bpy.path.ensure_ext(bpy.path.abspath(self.filepath), ".fbx")
         start, end = (None, None) if self.use_action_range else (self.frame_start, self.frame_end)
-        try:
-            result = _with_progress(context, lambda progress: export_api.export_fbx(
-                arm, filepath, target=self.target.lower(), correctives=self.correctives.lower(), frame_start=start,
-                frame_end=end, progress=progress))  # fmt: skip
-        except (ValueError, OSError) as err:
-            self.report({"ERROR"}, str(err))
-            return {"CANCELLED"}
+        with progress(context) as update:
+            result = export_api.export_fbx(arm, filepath, target=self.target.lower(),
+                                           correctives=self.correctives.lower(), frame_start=start, frame_end=end,
+                                           progress=update)  # fmt: skip
         self.report({"INFO"}, f"Exported {arm.name}: {result['frames']} frames to {filepath} "
                               f"in {result['seconds']:.1f} s")  # fmt: skip
-        return {"FINISHED"}
 
 
 def menu_import(self, context):
@@ -199,18 +165,6 @@ def menu_export(self, context):
     self.layout.operator(SMPL_OT_export_fbx.bl_idname, text="SMPL body animation (.fbx)")
 
 
-classes = (SMPL_OT_import_motion, SMPL_OT_export_fbx)
-
-
-def register():
-    for cls in classes:
-        bpy.utils.register_class(cls)
-    bpy.types.TOPBAR_MT_file_import.append(menu_import)
-    bpy.types.TOPBAR_MT_file_export.append(menu_export)
-
-
-def unregister():
-    bpy.types.TOPBAR_MT_file_export.remove(menu_export)
-    bpy.types.TOPBAR_MT_file_import.remove(menu_import)
-    for cls in reversed(classes):
-        bpy.utils.unregister_class(cls)
+CLASSES = (SMPL_OT_import_motion, SMPL_OT_export_fbx)
+MENUS = ((bpy.types.TOPBAR_MT_file_import, menu_import), (bpy.types.TOPBAR_MT_file_export, menu_export))
+register, unregister = registration(CLASSES, MENUS)

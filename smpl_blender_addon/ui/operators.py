@@ -7,8 +7,6 @@ e.g. ``bpy.ops.smpl.add_body(model="open-smplx", gender="FEMALE", betas="1 -0.5"
 reported as an error and the operator is cancelled, which ``bpy.ops`` turns into a ``RuntimeError`` carrying the message.
 """
 
-import contextlib
-
 import bpy
 from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, StringProperty
 from bpy.types import Operator
@@ -20,6 +18,7 @@ from ..blender import motion_export as motion_export_api
 from ..blender import pose as pose_api
 from ..blender import shape as shape_api
 from . import properties
+from .common import BodyOperator, ObjectModeOperator, make_active, progress, registration, run_reported
 from .parsing import parse_numbers
 
 SHAPE_PART_ITEMS = (
@@ -28,50 +27,6 @@ SHAPE_PART_ITEMS = (
     ("EXPRESSION", "Expression", "Facial expression (SMPL-X)"),
 )
 POSE_SIZES = (72, 156, 165)  # SMPL, SMPL-H, SMPL-X full axis-angle poses
-
-
-class _BodyOperator:
-    """Mix-in: available when the active object belongs to an SMPL body."""
-
-    @classmethod
-    def poll(cls, context):
-        if properties.active_body(context) is None:
-            cls.poll_message_set("Select an SMPL body (its armature or mesh)")
-            return False
-        return True
-
-
-def _run(operator, action, *args, **kwargs):
-    """Call ``action(*args, **kwargs)`` and return the operator result.
-
-    A ValueError (ModelFileError, MotionFileError, unreadable text) becomes an error report and {'CANCELLED'}; the
-    blender layer raises before it changes the scene, so nothing is left half done.
-    """
-    try:
-        action(*args, **kwargs)
-    except ValueError as err:
-        operator.report({"ERROR"}, str(err))
-        return {"CANCELLED"}
-    return {"FINISHED"}
-
-
-@contextlib.contextmanager
-def _progress(context):
-    """Blender's progress indicator (cursor / status bar) from 0 to 1 while the block runs."""
-    window_manager = context.window_manager
-    window_manager.progress_begin(0.0, 1.0)
-    try:
-        yield
-    finally:
-        window_manager.progress_end()
-
-
-def _make_active(context, obj):
-    """Select only ``obj`` and make it the active object of the view layer."""
-    for other in context.view_layer.objects.selected:
-        other.select_set(False)
-    obj.select_set(True)
-    context.view_layer.objects.active = obj
 
 
 def _add_body(operator, context, model):
@@ -87,7 +42,7 @@ def _add_body(operator, context, model):
         num_expressions=operator.num_expressions or None,
         correctives=operator.correctives,
     )
-    _make_active(context, arm)
+    make_active(context, arm)
     properties.sync_shape_sliders(arm)
     operator.report({"INFO"}, f"Added {arm.name}")
 
@@ -118,7 +73,7 @@ class _AddBodyOptions:
     correctives: BoolProperty(name="Pose correctives", description="Add the pose-corrective shape keys", default=True)
 
 
-class SMPL_OT_add_body(_AddBodyOptions, Operator):
+class SMPL_OT_add_body(ObjectModeOperator, _AddBodyOptions, Operator):
     """Add an SMPL-family body: mesh with UVs, armature with SMPL joint names, shape and corrective keys"""
 
     bl_idname = "smpl.add_body"
@@ -131,20 +86,13 @@ class SMPL_OT_add_body(_AddBodyOptions, Operator):
         default="open-smplx",
     )
 
-    @classmethod
-    def poll(cls, context):
-        if context.mode != "OBJECT":
-            cls.poll_message_set("Switch to Object Mode")
-            return False
-        return True
-
     def execute(self, context):
         # "//models/x.npz" is relative to the .blend file; built-in names and other paths go to the blender layer as typed.
         model = bpy.path.abspath(self.model) if self.model.startswith("//") else self.model
-        return _run(self, _add_body, self, context, model)
+        return run_reported(self, _add_body, self, context, model)
 
 
-class SMPL_OT_import_body(_AddBodyOptions, _OpenFile, Operator):
+class SMPL_OT_import_body(ObjectModeOperator, _AddBodyOptions, _OpenFile, Operator):
     """Add a body from an official SMPL / SMPL-H / SMPL-X model file (.npz / .pkl)"""
 
     bl_idname = "smpl.import_body"
@@ -153,26 +101,22 @@ class SMPL_OT_import_body(_AddBodyOptions, _OpenFile, Operator):
 
     filter_glob: StringProperty(default="*.npz;*.pkl", options={"HIDDEN"})
 
-    @classmethod
-    def poll(cls, context):
-        return SMPL_OT_add_body.poll(context)
-
     def execute(self, context):
-        return _run(self, _add_body, self, context, bpy.path.abspath(self.filepath))
+        return run_reported(self, _add_body, self, context, bpy.path.abspath(self.filepath))
 
 
-class SMPL_OT_show_shape_sliders(_BodyOperator, Operator):
+class SMPL_OT_show_shape_sliders(BodyOperator, Operator):
     """Show the active body's current shape and expression coefficients as panel sliders (for bodies built by scripts)"""
 
     bl_idname = "smpl.show_shape_sliders"
     bl_label = "Show Shape Sliders"
     bl_options = {"REGISTER", "UNDO"}
 
-    def execute(self, context):
-        return _run(self, properties.sync_shape_sliders, properties.active_body(context))
+    def apply(self, context, arm):
+        properties.sync_shape_sliders(arm)
 
 
-class SMPL_OT_set_shape(_BodyOperator, Operator):
+class SMPL_OT_set_shape(BodyOperator, Operator):
     """Set the active body's shape (betas) and expression from numbers"""
 
     bl_idname = "smpl.set_shape"
@@ -185,16 +129,13 @@ class SMPL_OT_set_shape(_BodyOperator, Operator):
     def invoke(self, context, event):
         return context.window_manager.invoke_props_dialog(self, width=500)
 
-    def execute(self, context):
-        return _run(self, self.apply, properties.active_body(context))
-
-    def apply(self, arm):
+    def apply(self, context, arm):
         betas = parse_numbers(self.betas, "betas")
         expression = parse_numbers(self.expression, "expression")
         _change_shape(arm, shape_api.set_shape, betas=betas, expression=expression)
 
 
-class SMPL_OT_random_shape(_BodyOperator, Operator):
+class SMPL_OT_random_shape(BodyOperator, Operator):
     """Draw a random body shape, face shape or expression for the active body"""
 
     bl_idname = "smpl.random_shape"
@@ -205,13 +146,12 @@ class SMPL_OT_random_shape(_BodyOperator, Operator):
     scale: FloatProperty(name="Scale", description="Standard deviation of the coefficients", default=1.0, min=0.0, soft_max=3.0)
     seed: IntProperty(name="Seed", description="Random seed; -1 draws a new shape every time", default=-1, min=-1)
 
-    def execute(self, context):
+    def apply(self, context, arm):
         seed = None if self.seed < 0 else self.seed
-        arm = properties.active_body(context)
-        return _run(self, _change_shape, arm, shape_api.random_shape, part=self.part, scale=self.scale, seed=seed)
+        _change_shape(arm, shape_api.random_shape, part=self.part, scale=self.scale, seed=seed)
 
 
-class SMPL_OT_reset_shape(_BodyOperator, Operator):
+class SMPL_OT_reset_shape(BodyOperator, Operator):
     """Reset the body shape, face shape or expression of the active body to the mean"""
 
     bl_idname = "smpl.reset_shape"
@@ -220,11 +160,11 @@ class SMPL_OT_reset_shape(_BodyOperator, Operator):
 
     part: EnumProperty(name="Part", items=SHAPE_PART_ITEMS, default="BODY")
 
-    def execute(self, context):
-        return _run(self, _change_shape, properties.active_body(context), shape_api.reset_shape, part=self.part)
+    def apply(self, context, arm):
+        _change_shape(arm, shape_api.reset_shape, part=self.part)
 
 
-class SMPL_OT_height_weight(_BodyOperator, Operator):
+class SMPL_OT_height_weight(BodyOperator, Operator):
     """Fit the active body's shape to a height and a weight"""
 
     bl_idname = "smpl.height_weight"
@@ -239,23 +179,22 @@ class SMPL_OT_height_weight(_BodyOperator, Operator):
         self.height, self.weight = properties.current_height_weight(properties.active_body(context))
         return context.window_manager.invoke_props_dialog(self)
 
-    def execute(self, context):
-        arm = properties.active_body(context)
-        return _run(self, _change_shape, arm, shape_api.set_height_weight, self.height, self.weight)
+    def apply(self, context, arm):
+        _change_shape(arm, shape_api.set_height_weight, self.height, self.weight)
 
 
-class SMPL_OT_snap_to_ground(_BodyOperator, Operator):
+class SMPL_OT_snap_to_ground(BodyOperator, Operator):
     """Move the active body up or down so that its lowest point touches the ground (z = 0)"""
 
     bl_idname = "smpl.snap_to_ground"
     bl_label = "Snap to Ground"
     bl_options = {"REGISTER", "UNDO"}
 
-    def execute(self, context):
-        return _run(self, shape_api.snap_to_ground, properties.active_body(context))
+    def apply(self, context, arm):
+        shape_api.snap_to_ground(arm)
 
 
-class SMPL_OT_set_pose(_BodyOperator, Operator):
+class SMPL_OT_set_pose(BodyOperator, Operator):
     """Set the active body's pose from axis-angle (Rodrigues) numbers, pelvis first, as written by Write Pose"""
 
     bl_idname = "smpl.set_pose"
@@ -274,10 +213,7 @@ class SMPL_OT_set_pose(_BodyOperator, Operator):
     def invoke(self, context, event):
         return context.window_manager.invoke_props_dialog(self, width=600)
 
-    def execute(self, context):
-        return _run(self, self.apply, properties.active_body(context))
-
-    def apply(self, arm):
+    def apply(self, context, arm):
         pose = parse_numbers(self.pose, "pose", sizes=POSE_SIZES)
         if pose is None:
             raise ValueError("pose: no numbers given")
@@ -286,7 +222,7 @@ class SMPL_OT_set_pose(_BodyOperator, Operator):
             correctives_api.update_correctives(arm)
 
 
-class SMPL_OT_load_pose(_BodyOperator, _OpenFile, Operator):
+class SMPL_OT_load_pose(BodyOperator, _OpenFile, Operator):
     """Set the active body's pose from a pose file (.json, .npz, .pkl)"""
 
     bl_idname = "smpl.load_pose"
@@ -295,22 +231,22 @@ class SMPL_OT_load_pose(_BodyOperator, _OpenFile, Operator):
 
     filter_glob: StringProperty(default="*.json;*.npz;*.pkl", options={"HIDDEN"})
 
-    def execute(self, context):
-        return _run(self, pose_api.load_pose, properties.active_body(context), bpy.path.abspath(self.filepath))
+    def apply(self, context, arm):
+        pose_api.load_pose(arm, bpy.path.abspath(self.filepath))
 
 
-class SMPL_OT_reset_pose(_BodyOperator, Operator):
+class SMPL_OT_reset_pose(BodyOperator, Operator):
     """Put the active body back in its rest pose"""
 
     bl_idname = "smpl.reset_pose"
     bl_label = "Reset Pose"
     bl_options = {"REGISTER", "UNDO"}
 
-    def execute(self, context):
-        return _run(self, pose_api.reset_pose, properties.active_body(context))
+    def apply(self, context, arm):
+        pose_api.reset_pose(arm)
 
 
-class SMPL_OT_hand_pose(_BodyOperator, Operator):
+class SMPL_OT_hand_pose(BodyOperator, Operator):
     """Set both hands of the active body to a preset pose"""
 
     bl_idname = "smpl.hand_pose"
@@ -323,8 +259,8 @@ class SMPL_OT_hand_pose(_BodyOperator, Operator):
         default="FLAT",
     )
 
-    def execute(self, context):
-        return _run(self, pose_api.set_hand_pose, properties.active_body(context), preset=self.preset)
+    def apply(self, context, arm):
+        pose_api.set_hand_pose(arm, preset=self.preset)
 
 
 def print_to_python_consoles(context, text):
@@ -340,7 +276,7 @@ def print_to_python_consoles(context, text):
                     bpy.ops.console.scrollback_append(text=line, type="OUTPUT")
 
 
-class SMPL_OT_write_pose(_BodyOperator, Operator):
+class SMPL_OT_write_pose(BodyOperator, Operator):
     """Write the active body's pose as axis-angle (Rodrigues) vectors, pelvis first: to the console, JSON or .npz"""
 
     bl_idname = "smpl.write_pose"
@@ -368,9 +304,6 @@ class SMPL_OT_write_pose(_BodyOperator, Operator):
             return {"RUNNING_MODAL"}
         return self.execute(context)
 
-    def execute(self, context):
-        return _run(self, self.apply, context, properties.active_body(context))
-
     def apply(self, context, arm):
         filepath = None
         if self.target != "CONSOLE":
@@ -385,7 +318,7 @@ class SMPL_OT_write_pose(_BodyOperator, Operator):
         self.report({"INFO"}, "Pose written" + (f" to {filepath}" if filepath else ""))
 
 
-class SMPL_OT_update_correctives(_BodyOperator, Operator):
+class SMPL_OT_update_correctives(BodyOperator, Operator):
     """Recompute the pose-corrective shape keys of the active body: for the current pose, or keyed for every keyframe
     of its animation or every frame of a range"""
 
@@ -408,22 +341,19 @@ class SMPL_OT_update_correctives(_BodyOperator, Operator):
     frame_start: IntProperty(name="Start", description="First frame when not using the scene range", default=1)
     frame_end: IntProperty(name="End", description="Last frame when not using the scene range", default=250)
 
-    def execute(self, context):
-        arm = properties.active_body(context)
+    def apply(self, context, arm):
         if self.scope == "FRAME":
-            return _run(self, correctives_api.update_correctives, arm)
-        return _run(self, self.key_frames, context, arm)
-
-    def key_frames(self, context, arm):
+            correctives_api.update_correctives(arm)
+            return
         start, end = (None, None) if self.use_scene_range else (self.frame_start, self.frame_end)
-        with _progress(context):
+        with progress(context) as update:
             frames = correctives_api.update_correctives(
-                arm, scope=self.scope, frame_start=start, frame_end=end, progress=context.window_manager.progress_update
+                arm, scope=self.scope, frame_start=start, frame_end=end, progress=update
             )
         self.report({"INFO"}, f"Keyed pose correctives of {arm.name} at {len(frames)} frames")
 
 
-class SMPL_OT_export_motion(_BodyOperator, Operator):
+class SMPL_OT_export_motion(BodyOperator, Operator):
     """Write the active body's animation as SMPL parameters: AMASS .npz (Z-up) or Meshcapade .smpl (Y-up)"""
 
     bl_idname = "smpl.export_motion"
@@ -454,10 +384,7 @@ class SMPL_OT_export_motion(_BodyOperator, Operator):
         context.window_manager.fileselect_add(self)
         return {"RUNNING_MODAL"}
 
-    def execute(self, context):
-        return _run(self, self.export, properties.active_body(context))
-
-    def export(self, arm):
+    def apply(self, context, arm):
         if not self.filepath:
             raise ValueError("export motion: a file path is needed")
         start, end = (None, None) if self.use_action_range else (self.frame_start, self.frame_end)
@@ -471,7 +398,7 @@ class SMPL_OT_export_motion(_BodyOperator, Operator):
 EXPORT_FORMATS = {"GLB": ".glb", "ABC": ".abc"}
 
 
-class SMPL_OT_export_body(_BodyOperator, Operator):
+class SMPL_OT_export_body(BodyOperator, Operator):
     """Export the active body to glTF (.glb: skin, morph targets, sampled animation) or Alembic (deformed mesh per
     frame). FBX is smpl.export_fbx"""
 
@@ -504,16 +431,13 @@ class SMPL_OT_export_body(_BodyOperator, Operator):
         context.window_manager.fileselect_add(self)
         return {"RUNNING_MODAL"}
 
-    def execute(self, context):
-        return _run(self, self.export, context, properties.active_body(context))
-
-    def export(self, context, arm):
+    def apply(self, context, arm):
         if not self.filepath:
             raise ValueError(f"export {self.format}: a file path is needed")
         path = bpy.path.ensure_ext(bpy.path.abspath(self.filepath), EXPORT_FORMATS[self.format])
         start, end = (None, None) if self.use_action_range else (self.frame_start, self.frame_end)
-        common = dict(frame_start=start, frame_end=end, progress=context.window_manager.progress_update)
-        with _progress(context):
+        with progress(context) as update:
+            common = dict(frame_start=start, frame_end=end, progress=update)
             if self.format == "GLB":
                 done = export_api.export_gltf(arm, path, correctives=self.correctives, **common)
             else:
@@ -562,16 +486,4 @@ MENUS = (
     (bpy.types.TOPBAR_MT_file_export, menu_export_motion),
 )
 
-
-def register():
-    for cls in CLASSES:
-        bpy.utils.register_class(cls)
-    for menu, draw in MENUS:
-        menu.append(draw)
-
-
-def unregister():
-    for menu, draw in reversed(MENUS):
-        menu.remove(draw)
-    for cls in reversed(CLASSES):
-        bpy.utils.unregister_class(cls)
+register, unregister = registration(CLASSES, MENUS)

@@ -4,13 +4,13 @@
 Shape and pose panels show the ACTIVE body (the armature or mesh that is active), read from that body's own objects.
 """
 
-import bpy
 from bpy.types import Panel, UIList
 
 from ..blender import body as body_api
 from . import motion_operators as motion_ops
 from . import operators as ops
 from . import properties
+from .common import registration
 
 
 class SMPL_UL_shape_values(UIList):
@@ -58,14 +58,19 @@ class SMPL_PT_body(_SidebarPanel):
                 row.label(text=value)
 
 
-class SMPL_PT_shape(_SidebarPanel):
-    bl_idname = "SMPL_PT_shape"
-    bl_label = "Shape"
+class _BodySubPanel(_SidebarPanel):
+    """Base of the panels under "Body" that show the active body (not registered itself)."""
+
     bl_parent_id = "SMPL_PT_body"
 
     @classmethod
     def poll(cls, context):
         return properties.active_body(context) is not None
+
+
+class SMPL_PT_shape(_BodySubPanel):
+    bl_idname = "SMPL_PT_shape"
+    bl_label = "Shape"
 
     def draw(self, context):
         layout = self.layout
@@ -94,14 +99,9 @@ class SMPL_PT_shape(_SidebarPanel):
         column.operator(ops.SMPL_OT_snap_to_ground.bl_idname, icon="TRIA_DOWN_BAR")
 
 
-class SMPL_PT_pose(_SidebarPanel):
+class SMPL_PT_pose(_BodySubPanel):
     bl_idname = "SMPL_PT_pose"
     bl_label = "Pose"
-    bl_parent_id = "SMPL_PT_body"
-
-    @classmethod
-    def poll(cls, context):
-        return properties.active_body(context) is not None
 
     def draw(self, context):
         layout = self.layout
@@ -132,11 +132,4 @@ class SMPL_PT_pose(_SidebarPanel):
 CLASSES = (SMPL_UL_shape_values, SMPL_PT_body, SMPL_PT_shape, SMPL_PT_pose)
 
 
-def register():
-    for cls in CLASSES:
-        bpy.utils.register_class(cls)
-
-
-def unregister():
-    for cls in reversed(CLASSES):
-        bpy.utils.unregister_class(cls)
+register, unregister = registration(CLASSES)

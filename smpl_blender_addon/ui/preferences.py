@@ -12,6 +12,7 @@ from bpy.props import CollectionProperty, IntProperty, StringProperty
 from bpy.types import AddonPreferences, Operator, PropertyGroup
 
 from ..core import model_files
+from .common import registration
 
 # The add-on's module name: "smpl_blender_addon" when registered from a checkout, "bl_ext.<repo>.smpl_blender_addon"
 # when installed as an extension. AddonPreferences.bl_idname must be exactly that.
@@ -191,11 +192,4 @@ CLASSES = (
 )
 
 
-def register():
-    for cls in CLASSES:
-        bpy.utils.register_class(cls)
-
-
-def unregister():
-    for cls in reversed(CLASSES):
-        bpy.utils.unregister_class(cls)
+register, unregister = registration(CLASSES)

@@ -421,3 +421,26 @@ def test_alembic_vertices_at_mid_frame_equal_the_evaluated_mesh(tmp_path):
     (imported,) = [o for o in bpy.data.objects if o.type == "MESH"]
     bpy.context.scene.frame_set(4)
     np.testing.assert_allclose(evaluated_world_vertices(imported), expected, atol=1e-5)
+
+
+def test_fast_paths_fall_back_to_the_plain_export_when_the_exporter_changed(tmp_path, monkeypatch):
+    """A private exporter function with another signature (a future Blender) is not wrapped: plain export, same file."""
+    import importlib
+
+    from smpl_blender_addon.blender.export import FBX_BAKE_HOOK, GLTF_SAMPLING_HOOK
+
+    arm, _, _, _ = animated_body("smpl", frames=3)
+    for module_name, name, _ in (FBX_BAKE_HOOK, GLTF_SAMPLING_HOOK):
+        module = importlib.import_module(module_name)
+        original = getattr(module, name)
+        monkeypatch.setattr(module, name, lambda *args, changed=True, _f=original: _f(*args))
+    fbx = export_fbx(arm, tmp_path / "changed.fbx")
+    glb = export_gltf(arm, tmp_path / "changed.glb")
+    assert not fbx["fast"] and not glb["fast"]
+    monkeypatch.undo()
+    assert export_gltf(arm, tmp_path / "fast.glb")["fast"]  # the real exporter is wrapped again
+    assert (tmp_path / "changed.glb").read_bytes() == (tmp_path / "fast.glb").read_bytes()
+    a, _ = read_fbx(tmp_path / "changed.fbx", frames=[1, 3])
+    assert export_fbx(arm, tmp_path / "plain.fbx", fast=False)["frames"] == 3
+    b, _ = read_fbx(tmp_path / "plain.fbx", frames=[1, 3])
+    assert a["samples"] == b["samples"] and a["nodes"] == b["nodes"]

@@ -1,0 +1,93 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""What the ``smpl.*`` operators share: error reports, progress, selection, and the active-body mix-in."""
+
+import contextlib
+
+import bpy
+
+from . import properties
+
+
+def run_reported(operator, action, *args, **kwargs):
+    """Call ``action(*args, **kwargs)`` and return the operator result.
+
+    A ValueError (ModelFileError, MotionFileError, unreadable text) or OSError (an unwritable output) becomes an error
+    report and {'CANCELLED'}; the blender layer raises before it changes the scene, so nothing is left half done.
+    """
+    try:
+        action(*args, **kwargs)
+    except (ValueError, OSError) as err:
+        operator.report({"ERROR"}, str(err))
+        return {"CANCELLED"}
+    return {"FINISHED"}
+
+
+@contextlib.contextmanager
+def progress(context):
+    """Blender's progress indicator (cursor / status bar) while the block runs; yields ``update(fraction in [0, 1])``."""
+    window_manager = context.window_manager
+    window_manager.progress_begin(0.0, 1.0)
+    try:
+        yield window_manager.progress_update
+    finally:
+        window_manager.progress_end()
+
+
+def make_active(context, obj):
+    """Select only ``obj`` and make it the active object of the view layer."""
+    for other in context.view_layer.objects.selected:
+        other.select_set(False)
+    obj.select_set(True)
+    context.view_layer.objects.active = obj
+
+
+class ObjectModeOperator:
+    """Mix-in: available in Object Mode only (operators that add bodies)."""
+
+    poll_message = "Switch to Object Mode"
+
+    @classmethod
+    def poll(cls, context):
+        if context.mode != "OBJECT":
+            cls.poll_message_set(cls.poll_message)
+            return False
+        return True
+
+
+class BodyOperator:
+    """Mix-in: an undoable operator on the active SMPL body, available when one is active.
+
+    Subclasses define ``apply(context, arm)``; what it raises is reported by :func:`run_reported`.
+    """
+
+    @classmethod
+    def poll(cls, context):
+        if properties.active_body(context) is None:
+            cls.poll_message_set("Select an SMPL body (its armature or mesh)")
+            return False
+        return True
+
+    def execute(self, context):
+        return run_reported(self, self.apply, context, properties.active_body(context))
+
+    def apply(self, context, arm):
+        raise NotImplementedError
+
+
+
+def registration(classes, menus=()):
+    """``(register, unregister)`` of a ui module: its classes in order, then its ``(menu, draw)`` entries; undone in
+    reverse."""
+    register_classes, unregister_classes = bpy.utils.register_classes_factory(classes)
+
+    def register():
+        register_classes()
+        for menu, draw in menus:
+            menu.append(draw)
+
+    def unregister():
+        for menu, draw in reversed(menus):
+            menu.remove(draw)
+        unregister_classes()
+
+    return register, unregister
