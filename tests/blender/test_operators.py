@@ -575,3 +575,15 @@ def test_number_text_errors_name_the_field_and_the_problem(text, message):
 
     with pytest.raises(ValueError, match=re.escape(f"betas: {message}")):
         parse_numbers(text, "betas", sizes=(3,))
+
+
+def test_a_script_that_registers_the_add_on_exits():
+    """With the bpy module, a registered operator class or app handler left at exit made Blender 4.5 hang forever
+    after the script ended: register() arranges for both to go at interpreter exit."""
+    script = ("import sys; sys.path.insert(0, sys.argv[1]); import bpy, smpl_blender_addon; "
+              "smpl_blender_addon.register(); print('REGISTERED', bpy.app.version_string)")
+    try:
+        done = subprocess.run([sys.executable, "-c", script, REPO], capture_output=True, text=True, timeout=120)
+    except subprocess.TimeoutExpired:
+        pytest.fail("the interpreter did not exit after the script registered the add-on")
+    assert done.returncode == 0 and "REGISTERED" in done.stdout, done.stderr[-2000:]
