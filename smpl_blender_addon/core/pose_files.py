@@ -150,6 +150,9 @@ def _assemble_split_pose(path, data, model):
     orient_key = "root_orient" if mosh else "global_orient"
     body_key = "pose_body" if mosh else "body_pose"
     if body_key not in data:
+        if {"v_template", "shapedirs"} <= set(map(str, data)):
+            raise MotionFileError(path, "this is a body model file (v_template, shapedirs), not a motion or pose: "
+                                        "load it as a model (load_model, --model, Add Body) instead")
         found = ", ".join(sorted(map(str, data))) or "none"
         raise MotionFileError(path, f"no pose found: expected one of {', '.join(_FULL_POSE_KEYS)}, or "
                                     f"global_orient + body_pose (found keys: {found})")

@@ -147,3 +147,11 @@ def test_unreadable_files(tmp_path, model):
         with pytest.raises(MotionFileError) as err:
             read_pose_file(path, model)
         assert name in str(err.value), name
+
+
+def test_a_body_model_file_is_named_as_such():
+    model = core.load_model("open-smpl")
+    with pytest.raises(MotionFileError, match="body model file"):
+        read_pose_file(core.builtin_model_path("open-smpl"), model)
+    with pytest.raises(MotionFileError, match="body model file"):
+        core.read_motion(core.builtin_model_path("open-smpl"), model=model)
