@@ -14,6 +14,17 @@ from smpl_blender_addon import core
 TOL = 1e-5  # metres: float32 evaluation of a ~2 m body
 
 
+def _assert_posed_body_matches_core(m, arm, betas, pose, expression, transl):
+    """Pose the body, update its correctives: Blender's evaluated mesh and bone heads == the core forward pass."""
+    sb.set_pose(arm, pose, transl)
+    sb.update_correctives(arm)
+    got = evaluated_world_vertices(sb.body_mesh(arm))
+    want, want_joints = _expected_world(m, arm, betas, pose, expression, transl)
+    assert np.abs(got - want).max() < TOL
+    heads = np.array([arm.matrix_world @ arm.pose.bones[n].head for n in m.joint_names])
+    np.testing.assert_allclose(heads, want_joints, atol=TOL)
+
+
 def _expected_world(model, arm, betas, pose, expression=None, transl=None):
     out = model.forward(betas=betas, pose=pose, expression=expression, transl=transl, dtype=np.float64)
     mw = np.array(arm.matrix_world)
@@ -70,13 +81,7 @@ def test_evaluated_mesh_equals_forward(any_model):
     arm = sb.add_body(m, betas=betas, expression=expression)
     arm.location = (0.5, -1.0, 0.25)
     pose, transl = random_pose(m, rng), rng.normal(0, 0.5, 3)
-    sb.set_pose(arm, pose, transl)
-    sb.update_correctives(arm)
-    got = evaluated_world_vertices(sb.body_mesh(arm))
-    want, want_joints = _expected_world(m, arm, betas, pose, expression, transl)
-    assert np.abs(got - want).max() < TOL
-    heads = np.array([arm.matrix_world @ arm.pose.bones[n].head for n in m.joint_names])
-    np.testing.assert_allclose(heads, want_joints, atol=TOL)
+    _assert_posed_body_matches_core(m, arm, betas, pose, expression, transl)
 
 
 def test_correctives_are_needed(smplx_model):
@@ -168,10 +173,4 @@ def test_open_bodies(name):
     assert arm["smpl_model"] == name and sb.body_model(arm) is sb.body_model(arm)
     assert sb.body_mesh(arm).data.uv_layers.get("UVMap") is not None
     pose, transl = random_pose(m, rng, scale=0.3), rng.normal(0, 0.3, 3)
-    sb.set_pose(arm, pose, transl)
-    sb.update_correctives(arm)
-    got = evaluated_world_vertices(sb.body_mesh(arm))
-    want, want_joints = _expected_world(m, arm, betas, pose, expression, transl)
-    assert np.abs(got - want).max() < TOL
-    heads = np.array([arm.matrix_world @ arm.pose.bones[n].head for n in m.joint_names])
-    np.testing.assert_allclose(heads, want_joints, atol=TOL)
+    _assert_posed_body_matches_core(m, arm, betas, pose, expression, transl)

@@ -27,7 +27,8 @@ from smpl_blender_addon.ui import operators as ui_ops  # noqa: E402
 from smpl_blender_addon.ui import panels as ui_panels  # noqa: E402
 from smpl_blender_addon.ui import preferences as ui_prefs  # noqa: E402
 from smpl_blender_addon.ui import properties as ui_props  # noqa: E402
-from synthetic_body import official_layout_arrays, synthetic_arrays  # noqa: E402  (tests/blender on sys.path)
+from blender_helpers import evaluated_world_vertices  # noqa: E402  (tests/blender on sys.path)
+from synthetic_body import official_layout_arrays, synthetic_arrays  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 C = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]])  # SMPL (Y-up) -> Blender (Z-up)
@@ -81,16 +82,7 @@ def smplx_vertices(model_path, betas, pose=None):
 
 def evaluated_vertices(arm):
     """World-space vertices of the body's mesh as Blender evaluates it, (V, 3) float64."""
-    mesh_obj = body_api.body_mesh(arm)
-    depsgraph = bpy.context.evaluated_depsgraph_get()
-    depsgraph.update()
-    evaluated = mesh_obj.evaluated_get(depsgraph)
-    mesh = evaluated.to_mesh()
-    co = np.empty(3 * len(mesh.vertices), dtype=np.float32)
-    mesh.vertices.foreach_get("co", co)
-    evaluated.to_mesh_clear()
-    world = np.array(evaluated.matrix_world)
-    return co.reshape(-1, 3).astype(np.float64) @ world[:3, :3].T + world[:3, 3]
+    return evaluated_world_vertices(body_api.body_mesh(arm))
 
 
 def slider_values(collection):
