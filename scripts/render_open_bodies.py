@@ -17,6 +17,7 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 import bpy  # noqa: E402
 
+from render_common import reset_scene  # noqa: E402  (scripts/ is on sys.path when run as a script)
 from smpl_blender_addon import core  # noqa: E402
 
 
@@ -24,27 +25,6 @@ def to_blender(v):
     """SMPL Y-up (x, y, z) -> Blender Z-up (x, -z, y)."""
     v = np.asarray(v, np.float64)
     return np.stack([v[..., 0], -v[..., 2], v[..., 1]], axis=-1)
-
-
-def reset_scene(res_x, res_y):
-    bpy.ops.wm.read_factory_settings(use_empty=True)
-    scene = bpy.context.scene
-    scene.render.engine = "BLENDER_WORKBENCH"
-    scene.render.resolution_x, scene.render.resolution_y = res_x, res_y
-    scene.render.resolution_percentage = 100
-    scene.render.film_transparent = False
-    shading = scene.display.shading
-    shading.light = "STUDIO"
-    shading.color_type = "MATERIAL"
-    shading.show_cavity = True
-    shading.cavity_type = "WORLD"
-    shading.show_shadows = False
-    scene.display.render_aa = "8"
-    world = bpy.data.worlds.new("World")
-    scene.world = world
-    world.color = (0.2, 0.2, 0.2)
-    scene.view_settings.view_transform = "Standard"
-    return scene
 
 
 def add_mesh(name, verts, faces, offset=(0.0, 0.0, 0.0), uv=None, color=(0.78, 0.76, 0.73, 1.0), image=None):
