@@ -166,8 +166,8 @@ def enable():
     disable()  # a reloaded add-on must not leave its old functions behind
     for handlers, fn in _our_handlers():
         handlers.append(fn)
-    # bpy 4.5 as a Python module never exits while a Python handler is installed: leave none behind
-    atexit.register(disable)
+    if not bpy.app.binary_path:  # the bpy 4.5 *module* never exits while a handler is installed; Blender is fine
+        atexit.register(disable)
 
 
 def disable():

@@ -6,6 +6,8 @@ Imported only by :func:`smpl_blender_addon.register`, so importing the package i
 
 import atexit
 
+import bpy
+
 from . import motion_operators, operators, panels, preferences, properties
 
 # Registration order matters: property groups before the operators and panels that use them.
@@ -15,8 +17,8 @@ MODULES = (preferences, properties, operators, motion_operators, panels)
 def register():
     for module in MODULES:
         module.register()
-    # bpy 4.5 as a Python module never exits while an operator class is registered: unregister at exit
-    atexit.register(unregister)
+    if not bpy.app.binary_path:  # the bpy 4.5 *module* never exits while a class is registered; Blender itself is fine
+        atexit.register(unregister)
 
 
 def unregister():
