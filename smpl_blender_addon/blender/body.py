@@ -323,8 +323,7 @@ def add_body(model="open-smplx", gender=None, betas=None, expression=None, name=
 
     name = name or f"{body.kind.upper()}-{(body.gender or 'neutral')}"
     collection = collection or bpy.context.collection or bpy.context.scene.collection
-    joints = to_blender(body.rest_joints(betas=_coefficients(betas, body.num_betas, "betas"),
-                                         expression=_coefficients(expression, ne_avail, "expression") if ne_avail else None))
+    joints = to_blender(body.rest_joints(betas, expression))  # the core zero-pads to all of the model's coefficients
 
     mesh = _build_mesh_data(name, body)
     mesh.materials.append(_simple_material(f"{name}-skin"))

@@ -34,9 +34,7 @@ def set_shape(armature, betas=None, expression=None):
     old_expr = body_expression(armature)
     new_expr = old_expr if expression is None else _coefficients(expression, old_expr.size, "expression")
 
-    joints = model.rest_joints(
-        betas=_coefficients(new_betas, model.num_betas, "betas"),
-        expression=_coefficients(new_expr, model.num_expressions, "expression") if model.num_expressions else None)
+    joints = model.rest_joints(new_betas, new_expr)  # the core zero-pads to all of the model's coefficients
     _set_rest_bones(  # first: if the joints cannot move (excluded collection), nothing changes
         armature, to_blender(np.asarray(joints, dtype=np.float64)))
     mesh = body_mesh(armature)
