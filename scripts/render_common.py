@@ -16,7 +16,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 import bpy  # noqa: E402
 
-from smpl_blender_addon.demo import (add_floor, look_at, read_png, remove_object, render_still,  # noqa: E402,F401
+from smpl_blender_addon.demo import (add_floor, flat_mesh_object, look_at, read_png, remove_object, render_still,  # noqa: E402,F401
                                      workbench_scene, write_png)
 
 __all__ = ["ROOT", "reset_scene", "add_camera", "add_floor", "add_label", "bone_mesh", "render_still", "read_png",
@@ -83,14 +83,7 @@ def bone_mesh(armature, color=(1.0, 0.55, 0.1, 1.0), name="bones", width=0.09, m
     verts = np.concatenate([_octahedra(start, end, width, max_width), _joint_balls(np.array(list(heads.values())))])
     count = len(pairs)
     faces = np.concatenate([_OCTA_FACES + 6 * k for k in range(count + len(heads))])
-    mesh = bpy.data.meshes.new(name)
-    mesh.from_pydata(verts.tolist(), [], faces.tolist())
-    material = bpy.data.materials.new(name)
-    material.diffuse_color = color
-    mesh.materials.append(material)
-    obj = bpy.data.objects.new(name, mesh)
-    bpy.context.scene.collection.objects.link(obj)
-    return obj
+    return flat_mesh_object(name, verts.tolist(), faces.tolist(), color)
 
 
 def _octahedra(start, end, width, max_width):

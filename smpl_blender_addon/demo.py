@@ -285,18 +285,24 @@ def strip_frames(frame_start, frame_end, count=STRIP_CELLS):
 
 
 def add_floor(size=400.0, color=(0.34, 0.35, 0.37, 1.0), name="demo_floor"):
-    """A square floor mesh at Z = 0 centred on the origin (two triangles). Returns the object."""
+    """A square floor mesh at Z = 0 centred on the origin. Returns the object."""
+    half = size / 2
+    return flat_mesh_object(name, [(-half, -half, 0), (half, -half, 0), (half, half, 0), (-half, half, 0)],
+                            [(0, 1, 2, 3)], color)
+
+
+def flat_mesh_object(name, verts, faces, color):
+    """A small mesh object (Blender-space ``verts``, ``faces``) with one flat-colour material, linked to the scene."""
     import bpy
 
-    half = size / 2
     mesh = bpy.data.meshes.new(name)
-    mesh.from_pydata([(-half, -half, 0), (half, -half, 0), (half, half, 0), (-half, half, 0)], [], [(0, 1, 2, 3)])
+    mesh.from_pydata(list(verts), [], list(faces))
     material = bpy.data.materials.new(name)
     material.diffuse_color = color
     mesh.materials.append(material)
-    floor = bpy.data.objects.new(name, mesh)
-    bpy.context.scene.collection.objects.link(floor)
-    return floor
+    obj = bpy.data.objects.new(name, mesh)
+    bpy.context.scene.collection.objects.link(obj)
+    return obj
 
 
 def remove_object(obj):
