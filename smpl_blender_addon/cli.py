@@ -85,6 +85,10 @@ def _run_batch(args, options):
 
 
 def cmd_export(args):
+    if args.command == "export-abc":  # before any input is read: every one would fail the same way
+        from .blender import compat
+
+        compat.require_alembic()
     return _run_batch(args, {"model": args.model, "gender": args.gender, "fps": args.fps, "target": args.target,
                              "correctives": args.correctives})  # fmt: skip
 

@@ -19,6 +19,7 @@ import bpy
 import numpy as np
 
 from .. import core
+from . import compat
 from ..core.model import normalise_gender
 
 # Custom-property names on the armature object.
@@ -226,21 +227,6 @@ def _add_shape_keys(mesh_obj, model, num_betas, num_expressions, correctives):
     blocks.foreach_set("value", np.zeros(n, dtype=np.float32))
 
 
-def _mode_set(mode):
-    """object.mode_set without the Python wrapper's depsgraph evaluations before and after the call.
-
-    bpy.ops.* evaluates the view layer twice per call (bpy/ops.py); with a 500-key body mesh that is ~40 ms each, and
-    a shape change needs four calls. The operator itself only tags the depsgraph, which Blender evaluates when needed.
-    """
-    try:
-        from _bpy import ops as _ops  # type: ignore[import-not-found]  # Blender's private C module, no stubs
-    except ImportError:  # pragma: no cover - fallback for builds without the private module
-        bpy.ops.object.mode_set(mode=mode)
-        return
-    if "FINISHED" not in _ops.call("object.mode_set", {"mode": mode}):
-        raise RuntimeError(f"cannot switch to {mode} mode")
-
-
 def _set_rest_bones(armature_obj, joints_blender, create_with=None):
     """One edit-mode pass: create bones (names, parents) if ``create_with`` is given, and put every head at C·J_i.
 
@@ -251,7 +237,7 @@ def _set_rest_bones(armature_obj, joints_blender, create_with=None):
     previous_active = view_layer.objects.active
     previous_mode = previous_active.mode if previous_active is not None else "OBJECT"
     if previous_mode != "OBJECT":
-        _mode_set("OBJECT")
+        compat.mode_set("OBJECT")
     hidden, hidden_viewport = armature_obj.hide_get(), armature_obj.hide_viewport
     armature_obj.hide_viewport = False  # edit mode needs a visible object; both flags are restored below
     if hidden:
@@ -259,7 +245,7 @@ def _set_rest_bones(armature_obj, joints_blender, create_with=None):
     try:
         try:
             view_layer.objects.active = armature_obj
-            _mode_set("EDIT")
+            compat.mode_set("EDIT")
         except RuntimeError:
             raise ValueError(f"{armature_obj.name}: cannot enter edit mode to move the joints (is the armature in "
                              "an excluded collection?)") from None
@@ -279,13 +265,13 @@ def _set_rest_bones(armature_obj, joints_blender, create_with=None):
             bone.roll = 0.0
     finally:
         if armature_obj.mode != "OBJECT":
-            _mode_set("OBJECT")
+            compat.mode_set("OBJECT")
         armature_obj.hide_viewport = hidden_viewport
         if hidden:
             armature_obj.hide_set(True)
         view_layer.objects.active = previous_active
         if previous_active is not None and previous_mode != "OBJECT":
-            _mode_set(previous_mode)
+            compat.mode_set(previous_mode)
 
 
 def _simple_material(name):

@@ -21,8 +21,6 @@ channels) keeps the plain path.
 """
 
 import contextlib
-import importlib
-import inspect
 import os
 import shutil
 import tempfile
@@ -31,6 +29,7 @@ import time
 import bpy
 import numpy as np
 
+from . import compat
 from .animation import channelbag, sample_fcurve
 from .body import PROP_MESH, body_mesh, find_body
 
@@ -544,53 +543,13 @@ class _MeshSitsOut:
         self.hidden = None
 
 
-def _exporter_module(name):
-    """An exporter add-on's module as its operator uses it (bundled with Blender), or None."""
-    try:
-        return importlib.import_module(name)
-    except ImportError:
-        return None
-
-
-# The exporters' private functions the fast paths wrap, with the parameters they had when the wrappers were written
-# (Blender 4.5 and 5.0 alike). Any other signature means the exporter changed: the plain export runs instead.
-FBX_BAKE_HOOK = ("io_scene_fbx.export_fbx_bin", "fbx_animations", ("scene_data",))
-GLTF_SAMPLING_HOOK = ("io_scene_gltf2.blender.exp.animation.sampled.sampling_cache", "object_caching",
-                      ("data", "obj_uuids", "current_instance", "action_name", "slot_identifier", "frame", "depsgraph",
-                       "export_settings"))  # fmt: skip
-
-
-def _hookable(module_name, name, parameters):
-    """The exporter module holding ``name`` when that function has exactly ``parameters``, else None."""
-    module = _exporter_module(module_name)
-    function = getattr(module, name, None)
-    if not callable(function):
-        return None
-    try:
-        found = tuple(inspect.signature(function).parameters)
-    except (TypeError, ValueError):
-        return None
-    return module if found == parameters else None
-
-
-@contextlib.contextmanager
-def _patched(module, name, make_wrapper):
-    """``module.name`` replaced by ``make_wrapper(original)`` for the duration of the block."""
-    original = getattr(module, name)
-    setattr(module, name, make_wrapper(original))
-    try:
-        yield
-    finally:
-        setattr(module, name, original)
-
-
 @contextlib.contextmanager
 def _mesh_off_during_bake(mesh_obj):
     """FBX: the mesh sits out the exporter's bake step (``fbx_animations``); yields True when the fast path is active.
 
     Geometry, skin and shape-key targets are gathered before the bake runs and do not see the change.
     """
-    module = _hookable(*FBX_BAKE_HOOK)
+    module = compat.exporter_hook(compat.FBX_BAKE_HOOK)
     sits_out = _MeshSitsOut.prepare(mesh_obj) if module is not None else None
     if sits_out is None:
         yield False
@@ -605,7 +564,7 @@ def _mesh_off_during_bake(mesh_obj):
                 sits_out.stop()
         return fast_animations
 
-    with _patched(module, FBX_BAKE_HOOK[1], wrap):
+    with compat.wrapped(module, compat.FBX_BAKE_HOOK, wrap):
         yield True
 
 
@@ -618,7 +577,7 @@ def _mesh_off_during_sampling(armature, mesh_obj):
     while the mesh is out of the depsgraph: only used when the armature object itself is not animated.
     Yields True when the fast path is active.
     """
-    module = _hookable(*GLTF_SAMPLING_HOOK)
+    module = compat.exporter_hook(compat.GLTF_SAMPLING_HOOK)
     usable = module is not None and not _object_animated(armature)
     sits_out = _MeshSitsOut.prepare(mesh_obj) if usable else None
     if sits_out is None:
@@ -633,7 +592,7 @@ def _mesh_off_during_sampling(armature, mesh_obj):
         return object_caching
 
     try:
-        with _patched(module, GLTF_SAMPLING_HOOK[1], wrap):
+        with compat.wrapped(module, compat.GLTF_SAMPLING_HOOK, wrap):
             yield True
     finally:
         sits_out.stop()
@@ -709,7 +668,10 @@ def gltf_options():
 
 
 def export_abc(armature, filepath, frame_start=None, frame_end=None, progress=None):
-    """Write the body's evaluated (deformed) mesh per frame to Alembic. Returns ``dict(frames, seconds, path)``."""
+    """Write the body's evaluated (deformed) mesh per frame to Alembic. Returns ``dict(frames, seconds, path)``.
+
+    Raises ValueError when this Blender is built without Alembic (Debian's packages)."""
+    compat.require_alembic()
     armature, mesh, start, end = _export_setup(armature, frame_start, frame_end)
     objects = _exported(armature, mesh)
     t0 = time.perf_counter()

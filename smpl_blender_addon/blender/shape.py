@@ -117,8 +117,9 @@ def evaluated_vertices_world(mesh_obj, depsgraph=None):
     return co.reshape(-1, 3).astype(np.float64) @ mw[:3, :3].T + mw[:3, 3]
 
 
-def snap_to_ground(armature):
-    """Move the armature object so the lowest point of the evaluated posed mesh is at z = 0. Returns the z shift."""
+def snap_to_ground(armature, ground=0.0):
+    """Move the armature object so the lowest point of the evaluated posed mesh is at z = ``ground``. Returns the z
+    shift."""
     import bpy
 
     armature = find_body(armature) or armature
@@ -126,7 +127,7 @@ def snap_to_ground(armature):
     if mesh is None:
         raise ValueError(f"{armature.name}: the body has no mesh")
     bpy.context.view_layer.update()
-    dz = -float(evaluated_vertices_world(mesh)[:, 2].min())
+    dz = float(ground) - float(evaluated_vertices_world(mesh)[:, 2].min())
     world = armature.matrix_world.copy()
     world.translation.z += dz
     armature.matrix_world = world

@@ -2,6 +2,7 @@
 """What the ``smpl.*`` operators share: error reports, progress, selection, and the active-body mix-in."""
 
 import contextlib
+import traceback
 
 import bpy
 
@@ -9,15 +10,22 @@ from . import properties
 
 
 def run_reported(operator, action, *args, **kwargs):
-    """Call ``action(*args, **kwargs)`` and return the operator result.
+    """Call ``action(*args, **kwargs)`` and return the operator result; nothing it raises leaves the operator.
 
     A ValueError (ModelFileError, MotionFileError, unreadable text) or OSError (an unwritable output) becomes an error
-    report and {'CANCELLED'}; the blender layer raises before it changes the scene, so nothing is left half done.
+    report and {'CANCELLED'}; the blender layer raises those before it changes the scene, so nothing is left half done.
+    Anything else is a bug (or a Blender that behaves differently): one error report naming the operator and the
+    error, the traceback on the system console.
     """
     try:
         action(*args, **kwargs)
     except (ValueError, OSError) as err:
         operator.report({"ERROR"}, str(err))
+        return {"CANCELLED"}
+    except Exception as err:  # noqa: BLE001 - reported, with the traceback on the console
+        traceback.print_exc()
+        operator.report({"ERROR"}, f"{operator.bl_label} failed: {type(err).__name__}: {err} "
+                                   "(the traceback is in the system console)")  # fmt: skip
         return {"CANCELLED"}
     return {"FINISHED"}
 

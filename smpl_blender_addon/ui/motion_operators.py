@@ -76,6 +76,24 @@ class SMPL_OT_import_motion(ObjectModeOperator, Operator):
         default="DEFAULT",
     )
 
+    def draw(self, context):
+        layout = self.layout
+        layout.use_property_split = True
+        layout.prop(self, "body")
+        new = self.body == "NEW"
+        for name in ("model", "gender", "name"):
+            row = layout.row()
+            row.enabled = new
+            row.prop(self, name)
+        layout.prop(self, "fps_mode")
+        if self.fps_mode == "CUSTOM":
+            layout.prop(self, "fps")
+        else:
+            rate = context.scene.render.fps / context.scene.render.fps_base
+            layout.label(text=f"Scene rate: {rate:.4g} fps" if self.fps_mode == "SCENE" else "The file's own rate")
+        for name in ("frame_start", "up_axis", "correctives"):
+            layout.prop(self, name)
+
     def invoke(self, context, event):
         if properties.active_body(context) is not None:
             self.body = "SELECTED"

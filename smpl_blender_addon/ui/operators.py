@@ -8,10 +8,11 @@ reported as an error and the operator is cancelled, which ``bpy.ops`` turns into
 """
 
 import bpy
-from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, StringProperty
+from bpy.props import BoolProperty, EnumProperty, FloatProperty, FloatVectorProperty, IntProperty, StringProperty
 from bpy.types import Operator
 
 from ..blender import body as body_api
+from ..blender import compat
 from ..blender import correctives as correctives_api
 from ..blender import export as export_api
 from ..blender import motion_export as motion_export_api
@@ -42,6 +43,10 @@ def _add_body(operator, context, model):
         num_expressions=operator.num_expressions or None,
         correctives=operator.correctives,
     )
+    # like Blender's own Add menu: at the 3D cursor (or ``location``), standing on the cursor's height
+    location = operator.location if operator.properties.is_property_set("location") else context.scene.cursor.location
+    arm.location = location
+    shape_api.snap_to_ground(arm, ground=location[2])
     make_active(context, arm)
     properties.sync_shape_sliders(arm)
     operator.report({"INFO"}, f"Added {arm.name}")
@@ -71,6 +76,9 @@ class _AddBodyOptions:
     num_betas: IntProperty(name="Betas", description="Shape coefficients to use, 0 = the model's default", min=0)
     num_expressions: IntProperty(name="Expressions", description="Expression coefficients to use, 0 = default", min=0)
     correctives: BoolProperty(name="Pose correctives", description="Add the pose-corrective shape keys", default=True)
+    location: FloatVectorProperty(
+        name="Location", subtype="TRANSLATION", size=3,
+        description="Where the body stands (its lowest point at this height); default: the 3D cursor")
 
 
 class SMPL_OT_add_body(ObjectModeOperator, _AddBodyOptions, Operator):
@@ -172,7 +180,7 @@ class SMPL_OT_height_weight(BodyOperator, Operator):
     bl_options = {"REGISTER", "UNDO"}
 
     height: FloatProperty(name="Height", unit="LENGTH", default=1.70, min=0.5, max=2.5, description="Stature in metres")
-    weight: FloatProperty(name="Weight", default=70.0, min=20.0, max=250.0, description="Body mass in kilograms")
+    weight: FloatProperty(name="Weight", unit="MASS", default=70.0, min=20.0, max=250.0, description="Body mass in kilograms")
 
     def invoke(self, context, event):
         # start the dialog from the body's current measurements, so a user changes one and keeps the other
@@ -425,6 +433,20 @@ class SMPL_OT_export_body(BodyOperator, Operator):
     frame_start: IntProperty(name="Start", default=1)
     frame_end: IntProperty(name="End", default=250)
 
+    def draw(self, context):
+        layout = self.layout
+        layout.use_property_split = True
+        layout.prop(self, "format")
+        if self.format == "ABC" and not compat.has_alembic():
+            layout.label(text="This Blender is built without Alembic", icon="ERROR")
+        if self.format == "GLB":
+            layout.prop(self, "correctives")
+        layout.prop(self, "use_action_range")
+        column = layout.column(align=True)
+        column.enabled = not self.use_action_range
+        column.prop(self, "frame_start")
+        column.prop(self, "frame_end")
+
     def invoke(self, context, event):
         if not self.filepath:
             self.filepath = bpy.path.ensure_ext(properties.active_body(context).name, EXPORT_FORMATS[self.format])
@@ -446,7 +468,8 @@ class SMPL_OT_export_body(BodyOperator, Operator):
 
 
 def menu_export_body(self, context):
-    self.layout.operator(SMPL_OT_export_body.bl_idname, text="SMPL body (.glb/.abc)")
+    self.layout.operator(SMPL_OT_export_body.bl_idname,
+                         text="SMPL body (.glb/.abc)" if compat.has_alembic() else "SMPL body (.glb)")
 
 
 def menu_export_motion(self, context):

@@ -7,6 +7,7 @@ Shape and pose panels show the ACTIVE body (the armature or mesh that is active)
 from bpy.types import Panel, UIList
 
 from ..blender import body as body_api
+from ..blender import compat
 from . import motion_operators as motion_ops
 from . import operators as ops
 from . import properties
@@ -19,8 +20,8 @@ class SMPL_UL_shape_values(UIList):
     bl_idname = "SMPL_UL_shape_values"
 
     def draw_item(self, context, layout, data, item, icon, active_data, active_propname, index=0, flt_flag=0):
-        prefix = "β" if active_propname == "betas_index" else "ψ"
-        layout.prop(item, "value", text=f"{prefix}{index}", slider=False, emboss=True)
+        prefix = "β" if active_propname == "betas_index" else "ψ"  # numbered from 1, as in the docs (β1: stature)
+        layout.prop(item, "value", text=f"{prefix}{index + 1}", slider=False, emboss=True)
 
 
 class _SidebarPanel(Panel):
@@ -125,7 +126,7 @@ class SMPL_PT_pose(_BodySubPanel):
         layout.label(text="Export")
         row = layout.row(align=True)
         row.operator(motion_ops.SMPL_OT_export_fbx.bl_idname, text="FBX...", icon="EXPORT")
-        row.operator(ops.SMPL_OT_export_body.bl_idname, text="glTF / ABC...")
+        row.operator(ops.SMPL_OT_export_body.bl_idname, text="glTF / ABC..." if compat.has_alembic() else "glTF...")
         row.operator(ops.SMPL_OT_export_motion.bl_idname, text="Motion...")
 
 

@@ -12,7 +12,7 @@ from bpy.props import CollectionProperty, IntProperty, StringProperty
 from bpy.types import AddonPreferences, Operator, PropertyGroup
 
 from ..core import model_files
-from .common import registration
+from .common import registration, run_reported
 
 # The add-on's module name: "smpl_blender_addon" when registered from a checkout, "bl_ext.<repo>.smpl_blender_addon"
 # when installed as an extension. AddonPreferences.bl_idname must be exactly that.
@@ -155,10 +155,18 @@ class SMPL_OT_scan_model_folders(_NeedsPreferences, Operator):
     bl_options = {"REGISTER"}
 
     def execute(self, context):
+        return run_reported(self, self.scan, context)
+
+    def scan(self, context):
         prefs = addon_preferences(context)
-        paths = [p for folder in prefs.model_folders if folder.path for p in candidate_model_files(folder.path)]
+        folders = [folder.path for folder in prefs.model_folders if folder.path]
+        paths = [p for folder in folders for p in candidate_model_files(folder)]
         prefs.found_models.clear()
         problems = []
+        if not folders:
+            problems.append("No model folders to scan: press Add Folder first")
+        elif not paths:
+            problems.append(f"No .npz / .pkl files in {', '.join(folders)}")
         wm = context.window_manager
         wm.progress_begin(0, max(len(paths), 1))
         try:
@@ -178,8 +186,10 @@ class SMPL_OT_scan_model_folders(_NeedsPreferences, Operator):
             wm.progress_end()
         prefs.scan_problems = "\n".join(problems)
         context.preferences.is_dirty = True
-        self.report({"INFO"}, f"{len(prefs.found_models)} model files found, {len(problems)} skipped")
-        return {"FINISHED"}
+        if paths:
+            self.report({"INFO"}, f"{len(prefs.found_models)} model files found, {len(problems)} skipped")
+        else:
+            self.report({"WARNING"}, problems[0])
 
 
 CLASSES = (

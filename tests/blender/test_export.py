@@ -427,7 +427,7 @@ def test_fast_paths_fall_back_to_the_plain_export_when_the_exporter_changed(tmp_
     """A private exporter function with another signature (a future Blender) is not wrapped: plain export, same file."""
     import importlib
 
-    from smpl_blender_addon.blender.export import FBX_BAKE_HOOK, GLTF_SAMPLING_HOOK
+    from smpl_blender_addon.blender.compat import FBX_BAKE_HOOK, GLTF_SAMPLING_HOOK
 
     arm, _, _, _ = animated_body("smpl", frames=3)
     for module_name, name, _ in (FBX_BAKE_HOOK, GLTF_SAMPLING_HOOK):

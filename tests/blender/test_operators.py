@@ -81,8 +81,9 @@ def smplx_vertices(model_path, betas, pose=None):
 
 
 def evaluated_vertices(arm):
-    """World-space vertices of the body's mesh as Blender evaluates it, (V, 3) float64."""
-    return evaluated_world_vertices(body_api.body_mesh(arm))
+    """The body's mesh as Blender evaluates it, relative to where its armature stands, (V, 3) float64: the operators
+    put a new body on the ground at the 3D cursor."""
+    return evaluated_world_vertices(body_api.body_mesh(arm)) - np.array(arm.matrix_world.translation)
 
 
 def slider_values(collection):
@@ -137,6 +138,21 @@ def test_add_body_with_keywords_matches_smplx(model_files):
     assert len(arm.smpl_ui.expression) == 0
     reference = smplx_vertices(model_files["smpl"], [0.8, -0.5] + [0.0] * 8)
     np.testing.assert_allclose(evaluated_vertices(arm), reference, atol=2e-5)
+
+
+def test_add_body_stands_on_the_ground_at_the_cursor(model_files):
+    bpy.context.scene.cursor.location = (1.0, -2.0, 0.5)
+    try:
+        assert bpy.ops.smpl.add_body(model=str(model_files["smpl"]), betas="1.5") == {"FINISHED"}
+        arm = bpy.context.active_object
+        world = evaluated_world_vertices(body_api.body_mesh(arm))
+        assert abs(world[:, 2].min() - 0.5) < 1e-5  # its lowest point on the cursor's height, not 1 m below it
+        assert tuple(arm.location)[:2] == pytest.approx((1.0, -2.0))
+        assert bpy.ops.smpl.add_body(model=str(model_files["smpl"]), location=(0.0, 3.0, 0.0)) == {"FINISHED"}
+        world = evaluated_world_vertices(body_api.body_mesh(bpy.context.active_object))
+        assert abs(world[:, 2].min()) < 1e-5 and tuple(bpy.context.active_object.location)[:2] == pytest.approx((0, 3))
+    finally:
+        bpy.context.scene.cursor.location = (0.0, 0.0, 0.0)
 
 
 def test_set_pose_and_write_pose_round_trip(model_files, tmp_path, capsys):
@@ -219,7 +235,7 @@ def test_shape_and_pose_tool_operators(model_files):
     np.testing.assert_allclose(slider_values(arm.smpl_ui.betas), body_api.body_betas(arm), atol=0)
     assert bpy.ops.smpl.set_pose(pose=" ".join(["0.2"] * 165), transl="0 0.5 0") == {"FINISHED"}
     assert bpy.ops.smpl.snap_to_ground() == {"FINISHED"}
-    assert evaluated_vertices(arm)[:, 2].min() == pytest.approx(0.0, abs=1e-5)
+    assert evaluated_world_vertices(body_api.body_mesh(arm))[:, 2].min() == pytest.approx(0.0, abs=1e-5)
     assert bpy.ops.smpl.hand_pose(preset="RELAXED") == {"FINISHED"}
     model = body_api.body_model(arm)
     relaxed = np.concatenate([model.hands_mean_left, model.hands_mean_right])
