@@ -19,7 +19,7 @@ PACKAGES="blender,xvfb,xauth,python3-pytest,python3-numpy,python3-cattr,python3-
 # Readers and test tools that Debian does not package, as wheels for the root's Python (no numpy/scipy: Debian's stay)
 PYPI="ufbx==0.0.5 pygltflib==1.16.5 dataclasses-json==0.6.7 marshmallow==3.26.2 typing-inspect==0.9.0
       mypy-extensions==1.2.0 typing-extensions==4.16.0 deprecated==1.3.1 wrapt==2.5.2 hypothesis==6.170.27
-      sortedcontainers==2.4.0 smplcodec==2.3.0"
+      sortedcontainers==2.4.0 smplcodec==2.3.0 semver==3.2.0"
 STEPS=("$@")
 [ ${#STEPS[@]} -gt 0 ] || STEPS=(install operators batch core tests gui)
 OUT="$REPO/out/real-blender"

@@ -8,6 +8,7 @@ and expressions come in as text. Accepted forms, so that what ``smpl.write_pose`
     [0.1, 0.2, -0.3]        a (nested) JSON-like list
     pose = [0.1, ...]       a Python assignment as printed to the console (``# ...`` comment lines are ignored)
     {"pose": [0.1, ...]}    a JSON object with one list value (the first list found is used)
+    [np.float64(0.1), ...]  what numpy 2 prints for a list of its scalars, and ``array([...], dtype=float32)``
 
 This module has no bpy import: it is plain input parsing, testable anywhere.
 """
@@ -20,6 +21,8 @@ import numpy as np
 # A float literal as Python / JSON / C print it: 1, -2.5, .5, 1e-3, 3.4E+38, nan, inf.
 _NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?|nan|inf)", re.IGNORECASE)
 _ASSIGNMENT = re.compile(r"^\s*[A-Za-z_][A-Za-z_0-9]*\s*=\s*")
+# numpy's repr around numbers: np.float64(0.1) (numpy 2 scalars), array([...], dtype=float32)
+_NUMPY_REPR = re.compile(r"\b(?:np|numpy)\.(?:float|int|uint)(?:16|32|64)?\(|\barray\(|,\s*dtype=[\w.]+")
 _COMMENT = re.compile(r"#[^\n]*")  # smpl.write_pose adds one "# 3 spine1: [...]" line per joint after "pose = [...]"
 
 
@@ -79,7 +82,7 @@ def _flatten(data):
 
 def _numbers_from_plain_text(text, what):
     """Numbers separated by whitespace, commas, semicolons and brackets; anything else is an error."""
-    body = _ASSIGNMENT.sub("", text, count=1)
+    body = _NUMPY_REPR.sub(" ", _ASSIGNMENT.sub("", text, count=1))
     leftover = _NUMBER.sub(" ", body)
     stray = re.sub(r"[\s,;\[\]()]+", "", leftover)
     if stray:

@@ -29,6 +29,7 @@ from smpl_blender_addon.ui import preferences as ui_prefs  # noqa: E402
 from smpl_blender_addon.ui import properties as ui_props  # noqa: E402
 from blender_helpers import evaluated_world_vertices  # noqa: E402  (tests/blender on sys.path)
 from synthetic_body import official_layout_arrays, synthetic_arrays  # noqa: E402
+import bpy_process  # noqa: E402  (tests/ on sys.path)
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 C = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]])  # SMPL (Y-up) -> Blender (Z-up)
@@ -159,7 +160,7 @@ def test_set_pose_and_write_pose_round_trip(model_files, tmp_path, capsys):
     bpy.ops.smpl.add_body(model=str(model_files["smpl"]), betas="0.3")
     arm = bpy.context.active_object
     pose = np.random.default_rng(11).normal(0.0, 0.3, 72)
-    assert bpy.ops.smpl.set_pose(pose=" ".join(repr(v) for v in pose)) == {"FINISHED"}
+    assert bpy.ops.smpl.set_pose(pose=" ".join(repr(float(v)) for v in pose)) == {"FINISHED"}
     # the posed, corrected mesh Blender evaluates is smplx's (correctives are updated by the operator)
     reference = smplx_vertices(model_files["smpl"], [0.3] + [0.0] * 9, pose)
     np.testing.assert_allclose(evaluated_vertices(arm), reference, atol=5e-5)
@@ -320,11 +321,8 @@ UNDO_SCRIPT = textwrap.dedent(
 def test_undo_and_redo_restore_body_and_slider_state(model_files, tmp_path):
     script = tmp_path / "undo.py"
     script.write_text(UNDO_SCRIPT)
-    if bpy.app.binary_path:  # inside a Blender binary (pytest-blender): run the script with that binary
-        command = [bpy.app.binary_path, "-b", "--factory-startup", "--python-exit-code", "1", "--python", str(script), "--"]
-    else:
-        command = [sys.executable, str(script)]
-    done = subprocess.run(command + [REPO, str(model_files["smpl"])], capture_output=True, text=True, timeout=300)
+    done = subprocess.run(bpy_process.script_command(script, REPO, model_files["smpl"]), capture_output=True,
+                          text=True, timeout=300)  # fmt: skip
     lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
     assert done.returncode == 0 and lines, done.stdout[-2000:] + done.stderr[-2000:]
     steps = json.loads(lines[0][len("RESULT "):])
@@ -546,6 +544,30 @@ def test_export_fbx_and_gltf_read_back_independently(model_files, tmp_path):
     assert targets == {10 + 10 + 486}  # morph targets: betas, expression and correctives
 
 
+def test_export_body_in_a_blender_without_alembic_reports_it(model_files, tmp_path, monkeypatch):
+    from smpl_blender_addon.blender import compat
+
+    bpy.ops.smpl.add_body(model=str(model_files["smpl"]))
+    monkeypatch.setattr(compat, "has_alembic", lambda: False)
+    with pytest.raises(RuntimeError, match=r"Alembic export: this Blender .+ is built without Alembic support"):
+        bpy.ops.smpl.export_body(filepath=str(tmp_path / "body.abc"), format="ABC")
+    assert not list(tmp_path.iterdir())
+
+
+def test_an_unexpected_failure_is_one_report_with_the_traceback_on_the_console(model_files, monkeypatch, capsys):
+    from smpl_blender_addon.blender import shape as shape_api
+
+    bpy.ops.smpl.add_body(model=str(model_files["smpl"]))
+
+    def broken(*args, **kwargs):
+        raise KeyError("a bug")
+
+    monkeypatch.setattr(shape_api, "random_shape", broken)
+    with pytest.raises(RuntimeError, match=r"^Error: Random Shape failed: KeyError: 'a bug' \(the traceback is in"):
+        bpy.ops.smpl.random_shape()
+    assert "Traceback" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize(
     "text, expected",
     [
@@ -554,6 +576,8 @@ def test_export_fbx_and_gltf_read_back_independently(model_files, tmp_path):
         ("[[0.1, 0.2], [-0.03]]", [0.1, 0.2, -0.03]),
         ('{"pose": [0.1, 0.2, -0.03], "gender": "female"}', [0.1, 0.2, -0.03]),
         ("pose = [0.1, 0.2, -0.03]\n#  0 pelvis: [0.1, 0.2, -0.03]\n", [0.1, 0.2, -0.03]),
+        ("[np.float64(0.1), np.float32(0.2), numpy.float64(-3e-2)]", [0.1, 0.2, -0.03]),  # numpy 2 scalar reprs
+        ("array([ 0.1,  0.2, -0.03], dtype=float32)", [0.1, 0.2, -0.03]),
         ("   ", None),
     ],
 )
@@ -591,7 +615,7 @@ def test_a_script_that_registers_the_add_on_exits():
     script = ("import sys; sys.path.insert(0, sys.argv[1]); import bpy, smpl_blender_addon; "
               "smpl_blender_addon.register(); print('REGISTERED', bpy.app.version_string)")
     try:
-        done = subprocess.run([sys.executable, "-c", script, REPO], capture_output=True, text=True, timeout=120)
+        done = subprocess.run(bpy_process.code_command(script, REPO), capture_output=True, text=True, timeout=120)
     except subprocess.TimeoutExpired:
         pytest.fail("the interpreter did not exit after the script registered the add-on")
     assert done.returncode == 0 and "REGISTERED" in done.stdout, done.stderr[-2000:]

@@ -125,14 +125,16 @@ def test_general_rig_gives_the_parameters_of_our_rig(kind):
     expected = body_motion(ours)
     got = foreign_body_motion(rig, model)
     assert got.kind == kind and got.num_frames == len(FRAMES) and got.fps == 30 and got.up_axis == "Y"
-    assert_same_rotations(got.poses, expected.poses)
-    assert_same_rotations(got.poses, poses)
+    # Both read Blender's float32 pose matrices; down the finger chains of a rig with other bone axes, Blender 5.2
+    # gives up to 1.7e-5 between the two (5.0: below 1e-5): 5e-5 rad is 0.003 degrees
+    assert_same_rotations(got.poses, expected.poses, atol=5e-5)
+    assert_same_rotations(got.poses, poses, atol=5e-5)
     np.testing.assert_allclose(got.trans, expected.trans, atol=1e-5)
     # Z-up (AMASS) output: the same body in Blender's world
     z_up = foreign_body_motion(rig, model, frames=FRAMES[2:5], up_axis="Z")
     assert z_up.num_frames == 3 and z_up.up_axis == "Z"
     back = z_up.reframe("Y", model)
-    assert_same_rotations(back.poses, poses[2:5])
+    assert_same_rotations(back.poses, poses[2:5], atol=5e-5)
     np.testing.assert_allclose(back.trans, transl[2:5], atol=1e-5)
 
 

@@ -1,11 +1,13 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 import numpy as np
 import pytest
-import torch
-from smplx.lbs import batch_rodrigues
+from references import reference_module
 
 from core.random_model import random_arrays
 from smpl_blender_addon import core
+
+torch = reference_module("torch")
+batch_rodrigues = reference_module("smplx.lbs").batch_rodrigues
 
 
 @pytest.mark.parametrize("kind, joints", [("smpl", 24), ("smplh", 52), ("smplx", 55)])

@@ -3,11 +3,13 @@
 
 import numpy as np
 import pytest
-import torch
-from smplx.lbs import lbs
+from references import reference_module
 
 from core.random_model import random_arrays
 from smpl_blender_addon import core
+
+torch = reference_module("torch")
+lbs = reference_module("smplx.lbs").lbs
 
 
 def reference(arrays, betas, pose, expression, transl):

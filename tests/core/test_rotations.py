@@ -3,13 +3,15 @@
 
 import numpy as np
 import pytest
-import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
-from smplx.lbs import batch_rodrigues
+from references import reference_module
 
 from smpl_blender_addon.core import rotations as rot
+
+torch = reference_module("torch")
+batch_rodrigues = reference_module("smplx.lbs").batch_rodrigues
 
 finite = st.floats(-10.0, 10.0, allow_nan=False, allow_infinity=False, width=64)
 vectors = arrays(np.float64, st.tuples(st.integers(1, 6), st.just(3)), elements=finite)

@@ -6,12 +6,14 @@ smplx indexes hard-coded vertex ids (up to ~10^4) for its extra joints, so these
 
 import numpy as np
 import pytest
-import torch
-import smplx
+from references import reference_module
 
 import synthetic_models as synth
 from smpl_blender_addon import core
 from smpl_blender_addon.core import conversions
+
+torch = reference_module("torch")
+smplx = reference_module("smplx")
 
 N_SMPL, N_SMPLX = 6890, 10475
 

@@ -17,6 +17,7 @@ pytest.importorskip("bpy")
 from smpl_blender_addon import core  # noqa: E402
 from smpl_blender_addon.core import conversions, layouts  # noqa: E402
 from smpl_blender_addon.core.motion import Motion, write_amass_npz  # noqa: E402
+import bpy_process  # noqa: E402  (tests/ on sys.path)
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 UFBX_READER = os.path.join(REPO, "tests", "ufbx_reader.py")
@@ -29,8 +30,8 @@ BAD = "nested/zz_corrupt.npz"
 def run_cli(*args, timeout=240):
     """``python -m smpl_blender_addon ARGS`` in a fresh process; returns the CompletedProcess."""
     env = dict(os.environ, PYTHONPATH=REPO)
-    return subprocess.run([sys.executable, "-m", "smpl_blender_addon", *map(str, args)], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=timeout)  # fmt: skip
+    return subprocess.run(bpy_process.cli_command(*args), cwd=REPO, env=env, capture_output=True, text=True,
+                          timeout=timeout)  # fmt: skip
 
 
 def export_args(data, out, *extra):
@@ -176,7 +177,7 @@ def test_jobs_give_the_same_outputs(first_run, data, tmp_path):
 def test_interrupted_batch_resumes(data, tmp_path):
     out = str(tmp_path / "interrupted")
     env = dict(os.environ, PYTHONPATH=REPO)
-    proc = subprocess.Popen([sys.executable, "-m", "smpl_blender_addon", *map(str, export_args(data, out))],
+    proc = subprocess.Popen(bpy_process.cli_command(*export_args(data, out)),
                             cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
     deadline = time.time() + 120
     while not outputs(out) and time.time() < deadline and proc.poll() is None:

@@ -22,6 +22,7 @@ FRAMES = (1, 10)  # scene frames of the slice: range(1, 11)
 DEMO = """
 import json, sys
 from smpl_blender_addon.demo import run_demo
+import bpy_process
 result = run_demo(sys.argv[1], frames=range(1, 11), render=False)
 print("RESULT " + json.dumps({k: (str(v) if hasattr(v, "__fspath__") else v) for k, v in result.items()}))
 """
@@ -31,7 +32,7 @@ print("RESULT " + json.dumps({k: (str(v) if hasattr(v, "__fspath__") else v) for
 def demo(tmp_path_factory):
     out = tmp_path_factory.mktemp("demo")
     env = dict(os.environ, PYTHONPATH=str(REPO))
-    done = subprocess.run([sys.executable, "-c", DEMO, str(out)], cwd=REPO, env=env, capture_output=True, text=True,
+    done = subprocess.run(bpy_process.code_command(DEMO, out), cwd=REPO, env=env, capture_output=True, text=True,
                           timeout=300)  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
     lines = [line for line in done.stdout.splitlines() if line.startswith("demo: ")]

@@ -25,6 +25,7 @@ from smpl_blender_addon.blender.shape import set_shape  # noqa: E402
 from smpl_blender_addon.core import layouts  # noqa: E402
 from smpl_blender_addon.core.motion import Motion, read_motion, write_amass_npz  # noqa: E402
 from smpl_blender_addon.core.rotations import axis_angle_to_matrix, matrix_to_axis_angle  # noqa: E402
+import bpy_process  # noqa: E402  (tests/ on sys.path)
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 FPS, FRAMES = 30.0, 12
@@ -36,8 +37,8 @@ BAD = ["broken.blend", "broken.fbx"]
 
 def run_cli(*args, timeout=300):
     env = dict(os.environ, PYTHONPATH=REPO)
-    return subprocess.run([sys.executable, "-m", "smpl_blender_addon", *map(str, args)], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=timeout)  # fmt: skip
+    return subprocess.run(bpy_process.cli_command(*args), cwd=REPO, env=env, capture_output=True, text=True,
+                          timeout=timeout)  # fmt: skip
 
 
 def rotation_error(a, b):

@@ -23,20 +23,12 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 MODULE = "bl_ext.user_default.smpl_blender_addon"
 sys.path.insert(0, os.path.join(REPO, "tests", "blender"))
 from synthetic_body import official_layout_arrays, synthetic_arrays  # noqa: E402
+import bpy_process  # noqa: E402  (tests/ on sys.path)
 
 
 def blender_ext_tool():
     """Blender's own extension tool, as shipped with the running Blender (bpy module or binary)."""
     return os.path.join(bpy.utils.system_resource("SCRIPTS"), "addons_core", "bl_pkg", "cli", "blender_ext.py")
-
-
-def bpy_script_command(script_path, *args):
-    """Command running a bpy script in a fresh process: this interpreter when it is the bpy module, or the Blender
-    binary in background mode when the tests run inside Blender (pytest-blender); arguments follow "--" there."""
-    if bpy.app.binary_path:
-        return [bpy.app.binary_path, "-b", "--factory-startup", "--python-exit-code", "1", "--python", str(script_path),
-                "--", *map(str, args)]
-    return [sys.executable, str(script_path), *map(str, args)]
 
 
 def _load_build_script():
@@ -79,7 +71,7 @@ def run_installed(script, *args, user_dir):
     script_path = user_dir.parent / "installed_check.py"
     script_path.write_text(textwrap.dedent(script))
     done = subprocess.run(
-        bpy_script_command(script_path, *args),
+        bpy_process.script_command(script_path, *args),
         capture_output=True, text=True, timeout=300, env=env, cwd=str(user_dir.parent),
     )
     lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
