@@ -15,7 +15,7 @@
 set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 SID="${SMPL_SID_ROOT:-/var/tmp/smpl_blender_sid}"
-PACKAGES="blender,xvfb,xauth,python3-pytest,python3-numpy,python3-cattr,python3-requests,xdotool,imagemagick"
+PACKAGES="blender,xvfb,xauth,python3-pytest,python3-numpy,python3-pil,python3-cattr,python3-requests,xdotool,imagemagick"
 # Readers and test tools that Debian does not package, as wheels for the root's Python (no numpy/scipy: Debian's stay)
 PYPI="ufbx==0.0.5 pygltflib==1.16.5 dataclasses-json==0.6.7 marshmallow==3.26.2 typing-inspect==0.9.0
       mypy-extensions==1.2.0 typing-extensions==4.16.0 deprecated==1.3.1 wrapt==2.5.2 hypothesis==6.170.27
@@ -136,6 +136,8 @@ for step in "${STEPS[@]}"; do
     run_step "$step" || status=1
 done
 if [ $status -eq 0 ] && [ "${SMPL_UPDATE_DOCS:-0}" = 1 ] && [ -d "$OUT/gui" ]; then
-    cp "$OUT"/gui/readme-*.png "$REPO/docs/img/"
+    in_root bash -c 'mkdir -p /out/docs && for f in /out/gui/readme-*.png; do
+        convert "$f" -resize 1200x "/out/docs/$(basename "$f")"; done'
+    cp "$OUT"/docs/readme-*.png "$REPO/docs/img/"
 fi
 exit $status

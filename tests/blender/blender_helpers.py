@@ -3,6 +3,7 @@
 
 import bpy
 import numpy as np
+from real_blender.scene import evaluated_world as evaluated_world_vertices  # noqa: F401  (tests/ on sys.path)
 from synthetic_body import synthetic_arrays
 
 from smpl_blender_addon import core
@@ -19,19 +20,6 @@ def synthetic_model(kind, **kw):
     if key not in _MODELS:
         _MODELS[key] = core.BodyModel.from_arrays(synthetic_arrays(kind, **kw), name=f"synthetic-{kind}-{len(_MODELS)}")
     return _MODELS[key]
-
-
-def evaluated_world_vertices(mesh_obj):
-    """The mesh Blender evaluates, world space, (V, 3) float64."""
-    depsgraph = bpy.context.evaluated_depsgraph_get()
-    depsgraph.update()
-    ev = mesh_obj.evaluated_get(depsgraph)
-    mesh = ev.to_mesh()
-    co = np.empty(3 * len(mesh.vertices), dtype=np.float32)
-    mesh.vertices.foreach_get("co", co)
-    ev.to_mesh_clear()
-    mw = np.array(ev.matrix_world)
-    return co.reshape(-1, 3) @ mw[:3, :3].T + mw[:3, 3]
 
 
 def random_pose(model, rng, scale=0.4):

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import bpy_process
 from smpl_blender_addon import core
 from smpl_blender_addon.core.motion import read_motion
 
@@ -22,7 +23,6 @@ FRAMES = (1, 10)  # scene frames of the slice: range(1, 11)
 DEMO = """
 import json, sys
 from smpl_blender_addon.demo import run_demo
-import bpy_process
 result = run_demo(sys.argv[1], frames=range(1, 11), render=False)
 print("RESULT " + json.dumps({k: (str(v) if hasattr(v, "__fspath__") else v) for k, v in result.items()}))
 """

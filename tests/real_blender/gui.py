@@ -17,6 +17,9 @@ import traceback
 import bpy
 import numpy as np
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # Blender does not put a --python script's folder there
+from scene import body_mesh, evaluated_world  # noqa: E402
+
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DEMO_MOTION = os.path.join(REPO, "assets", "demo_motion_smplx.npz")
 OUT = sys.argv[sys.argv.index("--") + 1] if "--" in sys.argv else "/tmp/smpl_gui"
@@ -50,15 +53,7 @@ def screenshot(name):
 
 
 def lowest_point(arm):
-    mesh = next(o for o in arm.children if o.type == "MESH")
-    depsgraph = bpy.context.evaluated_depsgraph_get()
-    ev = mesh.evaluated_get(depsgraph)
-    m = ev.to_mesh()
-    co = np.empty(3 * len(m.vertices), dtype=np.float32)
-    m.vertices.foreach_get("co", co)
-    ev.to_mesh_clear()
-    mw = np.array(ev.matrix_world)
-    return float((co.reshape(-1, 3) @ mw[:3, :3].T + mw[:3, 3])[:, 2].min())
+    return float(evaluated_world(body_mesh(arm))[:, 2].min())
 
 
 def look_at(point, distance):

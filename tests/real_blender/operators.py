@@ -20,25 +20,13 @@ import traceback
 import bpy
 import numpy as np
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # Blender does not put a --python script's folder there
+from scene import body_mesh, evaluated_world  # noqa: E402
+
 PACKAGE = "bl_ext.user_default.smpl_blender_addon"
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DEMO_MOTION = os.path.join(REPO, "assets", "demo_motion_smplx.npz")
 C = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]])  # SMPL -> Blender axes
-
-
-def evaluated_world(obj):
-    depsgraph = bpy.context.evaluated_depsgraph_get()
-    ev = obj.evaluated_get(depsgraph)
-    mesh = ev.to_mesh()
-    co = np.empty(3 * len(mesh.vertices), dtype=np.float32)
-    mesh.vertices.foreach_get("co", co)
-    ev.to_mesh_clear()
-    mw = np.array(ev.matrix_world)
-    return co.reshape(-1, 3) @ mw[:3, :3].T + mw[:3, 3]
-
-
-def body_mesh(arm):
-    return next(o for o in arm.children if o.type == "MESH")
 
 
 def expect_error(match, operator, **kwargs):
