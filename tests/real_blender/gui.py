@@ -118,6 +118,29 @@ def _addon_key():
 
 def after_import():
     screenshot("motion")
+
+
+def open_import_dialog():
+    """The Import Motion file browser: its options column is the operator's draw()."""
+    in_view(bpy.ops.smpl.import_motion, "INVOKE_DEFAULT")
+
+
+def file_browsers():
+    return [(w, a) for w in bpy.context.window_manager.windows for a in w.screen.areas if a.type == "FILE_BROWSER"]
+
+
+def close_import_dialog():
+    browsers = file_browsers()
+    assert browsers, "the import dialog did not open"
+    screenshot("import-dialog")
+    window, area = browsers[0]
+    region = next(r for r in area.regions if r.type == "WINDOW")
+    with bpy.context.temp_override(window=window, area=area, region=region):  # its screen is a temporary one
+        bpy.ops.file.cancel()
+
+
+def finish():
+    assert not file_browsers(), "the import dialog did not close"
     print("gui: all checks passed", flush=True)
     bpy.ops.wm.quit_blender()
 
@@ -128,7 +151,8 @@ def redraw():
         area.tag_redraw()
 
 
-STEPS = [open_sidebar, show_smpl_tab, add_body, redraw, after_add, import_motion, redraw, after_import]
+STEPS = [open_sidebar, show_smpl_tab, add_body, redraw, after_add, import_motion, redraw, after_import,
+         open_import_dialog, redraw, close_import_dialog, finish]
 
 
 def run_next():
