@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""The installed extension in Blender's GUI, as a user sees it: sidebar, Add Body, a slider, Import Motion, screenshots.
+"""The installed extension in Blender's GUI, as a user sees it: sidebar, Add Body, a slider, Import Motion and its dialog,
+screenshots.
 
     xvfb-run -a -s '-screen 0 1600x1000x24' blender --python tests/real_blender/gui.py -- OUT_DIR
 
