@@ -67,12 +67,11 @@ def look_at(point, distance):
     r3d.view_location = point
     r3d.view_distance = distance
     r3d.view_rotation = Euler((1.35, 0.0, 0.6)).to_quaternion()
-    for other in bpy.context.window_manager.windows[0].screen.areas:  # the sidebar shows the new active body
-        other.tag_redraw()
+    redraw()  # the sidebar too: it shows the new active body
 
 
 def open_sidebar():
-    _, area, sidebar, _ = view3d()
+    _, area, _, _ = view3d()
     area.spaces.active.show_region_ui = True
     area.tag_redraw()
 
