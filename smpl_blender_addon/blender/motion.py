@@ -143,7 +143,7 @@ def _read(source, model, up_axis, file_fps=None):
             try:
                 return read_motion(source, up_axis=up_axis, fps=file_fps)
             except core.MotionFileError as err:
-                if "pass model=" not in str(err):
+                if err.needs != "model":
                     raise
         return read_motion(source, model=model, up_axis=up_axis, fps=file_fps)
 

@@ -1,14 +1,32 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Exceptions raised by the core. All are ``ValueError`` subclasses whose message names the file."""
 
+# What a caller can give when a file lacks something (``SMPLFileError.needs``), as the Python API says it; the CLI
+# and the operators name their own controls through :meth:`SMPLFileError.describe`.
+API_CONTROLS = {
+    "fps": "pass fps= (the capture's frames per second)",
+    "model": "pass model= (the body model the data was fitted with)",
+}
+
 
 class SMPLFileError(ValueError):
-    """A file could not be used. ``str(err)`` starts with the file's path and says what is wrong."""
+    """A file could not be used. ``str(err)`` starts with the file's path and says what is wrong.
 
-    def __init__(self, path, problem):
+    ``needs`` is ``"fps"`` or ``"model"`` when the file is fine but incomplete without that input from the caller.
+    """
+
+    def __init__(self, path, problem, needs=None):
         self.path = str(path) if path is not None else None
         self.problem = problem
-        super().__init__(f"{self.path}: {problem}" if self.path else problem)
+        self.needs = needs
+        super().__init__(self.describe(API_CONTROLS))
+
+    def describe(self, controls):
+        """The message, ending with ``controls[self.needs]`` (how this front end gives the missing input)."""
+        text = f"{self.path}: {self.problem}" if self.path else self.problem
+        if self.needs is not None:
+            text += f": {controls[self.needs]}"
+        return text
 
 
 class ModelFileError(SMPLFileError):

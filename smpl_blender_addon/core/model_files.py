@@ -18,7 +18,8 @@ from pathlib import Path
 import numpy as np
 
 from .errors import ModelFileError
-from .safe_pickle import MAX_ARRAY_BYTES, MAX_FILE_BYTES, file_head, load_pickle_dict
+from .file_io import file_head, is_zip, npy_member_header, read_npz
+from .safe_pickle import load_pickle_dict
 
 KIND_BY_JOINT_COUNT = {24: "smpl", 52: "smplh", 55: "smplx", 16: "mano"}
 KINDS = ("smpl", "smplh", "smplx", "mano")
@@ -50,7 +51,6 @@ SMPLX_V11_SHAPE, SMPLX_V11_EXPR_END, SMPLX_V11_MIN_COLUMNS = 300, 400, 400
 # Tolerance on sum_j weights[v, j] == 1; float16 files round every entry to ~5e-4 relative.
 _WEIGHT_SUM_TOLERANCE = {np.dtype(np.float16): 1e-2}
 _DEFAULT_WEIGHT_SUM_TOLERANCE = 1e-4
-_ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06")
 _FOLDER_SCAN_DEPTH = 3
 _FOLDER_SCAN_MAX_FILES = 5000
 
@@ -102,8 +102,10 @@ def read_raw_model_file(path):
     """
     path = Path(os.fspath(path))
     head, _ = file_head(path, 4, ModelFileError)
-    if head in _ZIP_MAGICS:
-        return _read_npz(path)
+    if is_zip(head):
+        raw, skipped = read_npz(path, ModelFileError)  # joint2num / part2num & co need pickle; the core needs none
+        raw["__skipped__"] = skipped
+        return raw
     if path.suffix.lower() == ".npz":
         raise ModelFileError(path, "not an .npz (zip) archive")
     return load_pickle_dict(path, error=ModelFileError)
@@ -199,47 +201,6 @@ def merge_hand_pca(model, hand_pca):
 # Reading
 
 
-def _read_npz(path):
-    """npz -> dict, with ``allow_pickle=False``; pickled (object) members are skipped and listed in "__skipped__".
-
-    Each member's ``.npy`` header is checked first, so a header declaring a huge array is refused before numpy
-    allocates it.
-    """
-    raw, skipped = {}, []
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            members = set(npz.zip.namelist())
-            for key in npz.files:
-                if key + ".npy" not in members:
-                    continue  # not an array member (np.savez writes only .npy members)
-                shape, dtype = _npy_member_header(npz.zip, key + ".npy")
-                if dtype.hasobject:
-                    skipped.append(key)  # joint2num / part2num & co need pickle; the core needs none of them
-                    continue
-                n_bytes = int(np.prod(shape, dtype=object)) * dtype.itemsize
-                if n_bytes > MAX_ARRAY_BYTES:
-                    raise ModelFileError(path, f"member {key!r} declares {n_bytes} bytes, over the size limit")
-                raw[key] = npz[key]
-    except ModelFileError:
-        raise
-    except MemoryError:
-        raise ModelFileError(path, "npz member too large for memory") from None
-    except Exception as exc:  # zipfile / zlib / numpy header errors all mean a corrupt or truncated archive
-        raise ModelFileError(path, f"not a readable .npz archive ({type(exc).__name__}: {exc})") from None
-    raw["__skipped__"] = skipped
-    return raw
-
-
-def _npy_member_header(archive, name):
-    """(shape, dtype) from the header of one ``.npy`` member of an open zip archive, without reading the data."""
-    with archive.open(name) as member:
-        version = np.lib.format.read_magic(member)
-        # Format 3.0 differs from 2.0 only in allowing utf-8 in the header text.
-        read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
-        shape, _, dtype = read_header(member)
-    return shape, dtype
-
-
 def _scan_model_folder(folder):
     """Candidate model files under ``folder``: list of (path, kind, gender or None), sorted by path."""
     candidates = []
@@ -297,7 +258,7 @@ def _recognise_npz_by_content(file_path):
     """(kind, gender) of an unnamed ``.npz`` from its ``weights`` header (J columns) and a ``gender`` member."""
     try:
         with zipfile.ZipFile(file_path) as archive:
-            shape, _ = _npy_member_header(archive, "weights.npy")
+            shape, _ = npy_member_header(archive, "weights.npy")
             gender = None
             if "gender.npy" in archive.namelist() and archive.getinfo("gender.npy").file_size < 4096:
                 with archive.open("gender.npy") as member:

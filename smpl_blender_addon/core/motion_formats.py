@@ -16,15 +16,10 @@ Files are never unpickled except through :mod:`.safe_pickle`; ``.npz`` members a
 after their headers were checked (object members such as ``markers_latent_vids`` are skipped).
 """
 
-import json
 import math
 import os
 import re
-import struct
-import tempfile
 import warnings
-import zipfile
-import zlib
 
 import numpy as np
 
@@ -33,14 +28,13 @@ from .errors import ModelFileError, MotionFileError
 from .model import normalise_gender
 from .motion import UP_AXES, Motion, pelvis_rest_joints
 from .rotations import axis_angle_to_matrix, matrix_to_axis_angle
-from .safe_pickle import file_head
+from .file_io import atomic_write, checked_floats, file_head, read_json, read_npy, read_npz
 
 __all__ = ["read_motion", "write_amass_npz", "write_smpl_codec", "MAX_FRAMES"]
 
 MAX_FRAMES = 10_000_000  # ~46 h at 60 fps; anything larger is a corrupt or hostile header
-MAX_ARRAY_BYTES = 1024**3
-MAX_JSON_BYTES = 64 * 1024**2
 MAX_FPS = 100_000.0
+MIN_FPS = 0.01  # one frame per 100 s (time lapse); below that a rate is a corrupt value
 POSE_SIZES = {3 * len(names): kind for kind, names in layouts.JOINT_NAMES.items() if kind != "mano"}  # 72/156/165
 RATE_KEYS = ("mocap_frame_rate", "mocap_framerate", "fps", "frameRate")  # AMASS SMPL-X, AMASS SMPL+H, Meshcapade
 AMASS_TELLS = ("mocap_framerate", "mocap_frame_rate", "surface_model_type", "mocap_time_length", "dmpls",
@@ -104,7 +98,7 @@ def _read_file(path, **options):
     head, size = file_head(path, 8, MotionFileError)
     ext = os.path.splitext(path)[1].lower()
     if head.startswith(b"PK"):  # npz / .smpl are zip archives
-        data = _read_npz(path)
+        data, skipped = read_npz(path, MotionFileError)
         if not data:
             raise MotionFileError(path, "the archive holds no numeric arrays")
         if any(key in data for key in CODEC_KEYS):
@@ -113,11 +107,11 @@ def _read_file(path, **options):
             return _read_amass(path, data, **options)
         return _read_pose(path, data, **options)
     if head.startswith(b"\x93NUMPY"):
-        return _read_pose(path, {"pose": _load_npy(path)}, **options)
+        return _read_pose(path, {"pose": read_npy(path, MotionFileError)}, **options)
     if head[:1] == b"\x80" or ext == ".pkl":
         return _read_smplify(path, **options)
     if ext in (".json", "") or head.lstrip()[:1] in (b"{", b"["):
-        data = _read_json(path, size)
+        data = read_json(path, MotionFileError)
         people = _easymocap_people(data)
         if people is not None:
             return _read_easymocap(path, [path], preloaded={path: people}, **options)
@@ -142,76 +136,19 @@ def _is_frame_table(value):
         not all(len(row) == 3 for row in value)  # (J, 3) joint rows are one pose
 
 
-def _read_npz(path):
-    """Members of an npz / .smpl archive as arrays, without pickle.
-
-    Headers are checked before any data is read: object members are skipped (they would need pickle), and a
-    member whose header asks for more than ``MAX_ARRAY_BYTES`` is refused (corrupt or hostile file).
-    """
-    try:
-        accepted = []
-        with zipfile.ZipFile(path) as archive:
-            for info in archive.infolist():
-                if not info.filename.endswith(".npy"):
-                    continue
-                with archive.open(info) as member:
-                    version = np.lib.format.read_magic(member)
-                    header = np.lib.format.read_array_header_1_0 if version == (1, 0) else \
-                        np.lib.format.read_array_header_2_0
-                    shape, _, dtype = header(member)
-                if dtype.hasobject:
-                    continue
-                nbytes = math.prod(shape) * dtype.itemsize
-                if nbytes > MAX_ARRAY_BYTES:
-                    raise MotionFileError(path, f"member '{info.filename[:-4]}' claims shape {shape} "
-                                                f"({nbytes} bytes): corrupt or hostile file")
-                accepted.append(info.filename[:-4])
-        with np.load(path, allow_pickle=False) as npz:
-            return {key: npz[key] for key in accepted}
-    except MotionFileError:
-        raise
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error, struct.error, KeyError, MemoryError,
-            NotImplementedError, RuntimeError) as err:  # zipfile: unsupported versions / encryption are these two
-        raise MotionFileError(path, f"not a readable .npz archive (truncated or corrupt?): {type(err).__name__}: "
-                                    f"{err}") from None
-
-
-def _load_npy(path):
-    try:
-        return np.load(path, allow_pickle=False, mmap_mode=None)
-    except (OSError, ValueError, EOFError, MemoryError) as err:
-        raise MotionFileError(path, f"not a readable .npy array: {err}") from None
-
-
-def _read_json(path, size=None):
-    size = os.path.getsize(path) if size is None else size
-    if size > MAX_JSON_BYTES:
-        raise MotionFileError(path, f"JSON file of {size} bytes is larger than the {MAX_JSON_BYTES} byte limit")
-    try:
-        with open(path, encoding="utf-8") as f:
-            return json.load(f)
-    except (OSError, ValueError, UnicodeDecodeError, RecursionError) as err:
-        raise MotionFileError(path, f"not readable JSON: {err}") from None
-
-
 def _floats(path, key, value, shape=None):
     """``value`` as a finite float64 array; ``shape`` (with ``-1`` wildcards) is checked when given."""
-    try:
-        arr = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError) as err:
-        raise MotionFileError(path, f"'{key}' is not numeric ({err})") from None
+    arr = checked_floats(path, key, value, MotionFileError)
     if shape is not None and (arr.ndim != len(shape) or any(s not in (-1, n) for s, n in zip(shape, arr.shape))):
         want = "(" + ", ".join("N" if s == -1 else str(s) for s in shape) + ")"
         raise MotionFileError(path, f"'{key}' has shape {arr.shape}, expected {want}")
-    if not np.all(np.isfinite(arr)):
-        raise MotionFileError(path, f"'{key}' contains NaN or infinite values")
     return arr
 
 
 def _scalar(path, key, value):
     """A number from a 0-d / 1-element array or a Python number."""
     arr = np.asarray(value)
-    if arr.size != 1 or arr.dtype.kind not in "iufb":
+    if arr.size != 1 or arr.dtype.kind not in "iuf":
         raise MotionFileError(path, f"'{key}' should be one number, found {arr.dtype} array of shape {arr.shape}")
     number = arr.reshape(()).item()
     if not math.isfinite(number):
@@ -246,8 +183,9 @@ def _gender(path, value, fallback):
 
 def _frame_rate(path, value, key):
     rate = float(_scalar(path, key, value))
-    if not 0 < rate <= MAX_FPS:
-        raise MotionFileError(path, f"frame rate '{key}' = {rate} is not a usable rate")
+    if not MIN_FPS <= rate <= MAX_FPS:
+        raise MotionFileError(path, f"frame rate '{key}' = {rate:g} is not a usable rate ({MIN_FPS:g} to "
+                                    f"{MAX_FPS:g} frames per second)")
     return rate
 
 
@@ -257,7 +195,7 @@ def _fps_or_ask(path, num_frames, fps, what):
         return _frame_rate(path, fps, "fps=")
     if num_frames <= 1:
         return SINGLE_POSE_FPS
-    raise MotionFileError(path, f"{what} stores no frame rate: pass fps= (the capture's frames per second)")
+    raise MotionFileError(path, f"{what} stores no frame rate", needs="fps")
 
 
 def _check_frames(path, num_frames, key):
@@ -283,7 +221,7 @@ def _make_motion(path, **fields):
 
 def _require_model(path, model, why):
     if model is None:
-        raise MotionFileError(path, f"{why}: pass model= (the body model the data was fitted with)")
+        raise MotionFileError(path, why, needs="model")
 
 
 # ------------------------------------------------------------------------------------------------------------------
@@ -505,7 +443,7 @@ def _read_easymocap(source, files, model, fps, gender, kind, person, up_axis, pr
     for file in files:
         people = (preloaded or {}).get(file)
         if people is None:
-            people = _easymocap_people(_read_json(file))
+            people = _easymocap_people(read_json(file, MotionFileError))
             if people is None:
                 raise MotionFileError(file, "not an EasyMocap frame: expected a list of people with 'Rh', 'Th', "
                                             "'poses' (or {\"annots\": [...]})")
@@ -640,10 +578,11 @@ def _full_pose_kind(path, data, kind):
 
 
 def _read_pose(path, data, model, fps, gender, kind, up_axis, **_):
-    from .pose_files import read_pose_file
+    from .pose_files import check_split_pose, read_pose_file
 
     found = _full_pose_kind(path, data, kind)
     if found is None:
+        check_split_pose(path, data)
         _require_model(path, model, "a pose given as separate parts (global_orient, body_pose, hands...) is read "
                                     "in the model's layout")
         layout = model
@@ -700,20 +639,8 @@ def _camera_value(path, data, key, size, default):
 
 
 def _atomic_savez(path, arrays, compressed=False):
-    """Write an npz through a temporary file in the target folder, then rename: never a half-written file."""
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=os.path.splitext(path)[1])
-    try:
-        with os.fdopen(fd, "wb") as f:
-            (np.savez_compressed if compressed else np.savez)(f, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-    return path
+    """Write an npz through :func:`.file_io.atomic_write`: never a half-written file."""
+    return atomic_write(path, lambda stream: (np.savez_compressed if compressed else np.savez)(stream, **arrays))
 
 
 def _in_world(path, motion, up_axis, model):

@@ -14,70 +14,45 @@ Pickles are read only through :mod:`smpl_blender_addon.core.safe_pickle` (allow-
 Every failure is a :class:`MotionFileError` naming the file and the problem.
 """
 
-import json
 import os
-import zipfile
 
 import numpy as np
 
 from .errors import MotionFileError
+from .file_io import checked_floats, read_json, read_npy, read_npz
 from .rotations import matrix_to_axis_angle
+from .safe_pickle import load_pickle_dict
 
 _FULL_POSE_KEYS = ("pose", "poses", "full_pose", "fullpose")
 _TRANSL_KEYS = ("transl", "trans", "translation")
 VPOSER_LATENT_SIZE = 32
 
 
-def _load_pickle(path):
-    """Dict from a pickle through the project's allow-list unpickler (never plain pickle.load)."""
-    from .safe_pickle import load_pickle_dict
-
-    return load_pickle_dict(path, error=MotionFileError)
-
-
 def _read_mapping(path):
-    """Raw key -> value mapping of a pose file, by extension."""
+    """Raw key -> value mapping of a pose file, by extension, through the checked readers of :mod:`.file_io`."""
     ext = os.path.splitext(path)[1].lower()
     if not os.path.isfile(path):
         raise MotionFileError(path, "file not found")
-    try:
-        if ext == ".json":
-            with open(path, encoding="utf-8") as f:
-                data = json.load(f)
-            if isinstance(data, list):
-                data = {"pose": data}
-        elif ext == ".npz":
-            with np.load(path, allow_pickle=False) as npz:
-                data = {}
-                for key in npz.files:
-                    try:
-                        data[key] = npz[key]
-                    except ValueError:
-                        continue  # object arrays (e.g. markers_latent_vids) need pickle: skip, never unpickle
-        elif ext == ".npy":
-            data = {"pose": np.load(path, allow_pickle=False)}
-        elif ext == ".pkl":
-            data = _load_pickle(path)
-        else:
-            raise MotionFileError(path, f"unsupported pose file type {ext!r} (use .json, .npz, .npy or .pkl)")
-    except MotionFileError:
-        raise
-    except (OSError, ValueError, zipfile.BadZipFile, UnicodeDecodeError, EOFError) as err:
-        raise MotionFileError(path, f"cannot read the file: {err}") from err
+    if ext == ".json":
+        data = read_json(path, MotionFileError)
+        if isinstance(data, list):
+            data = {"pose": data}
+    elif ext == ".npz":
+        data, _ = read_npz(path, MotionFileError)  # object members (e.g. markers_latent_vids) need pickle: skipped
+    elif ext == ".npy":
+        data = {"pose": read_npy(path, MotionFileError)}
+    elif ext == ".pkl":
+        data = load_pickle_dict(path, error=MotionFileError)
+    else:
+        raise MotionFileError(path, f"unsupported pose file type {ext!r} (use .json, .npz, .npy or .pkl)")
     if not isinstance(data, dict):
         raise MotionFileError(path, f"expected a dictionary of arrays, found {type(data).__name__}")
     return data
 
 
 def _array(path, key, value):
-    """A numeric float64 array from a file value."""
-    try:
-        arr = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError) as err:
-        raise MotionFileError(path, f"'{key}' is not numeric: {err}") from err
-    if not np.all(np.isfinite(arr)):
-        raise MotionFileError(path, f"'{key}' contains NaN or infinite values")
-    return arr
+    """A float64 array of plain, finite, sane numbers from a file value."""
+    return checked_floats(path, key, value, MotionFileError)
 
 
 def _first_frame_rotvecs(path, key, value, expected=None):
@@ -89,6 +64,8 @@ def _first_frame_rotvecs(path, key, value, expected=None):
     arr = _array(path, key, value)
     if arr.ndim == 0:
         raise MotionFileError(path, f"'{key}' is a scalar, not a pose")
+    if arr.size == 0:
+        raise MotionFileError(path, f"'{key}' is empty (shape {arr.shape}): the file holds no frames")
     if arr.ndim >= 2 and arr.shape[-2:] == (3, 3) and not (expected is not None and arr.size == expected):
         mats = arr[0] if arr.ndim == 4 else arr.reshape((-1, 3, 3))
         u, _, vt = np.linalg.svd(mats)  # network outputs are not exactly orthonormal
@@ -136,6 +113,20 @@ def _hand_block(path, key, value, model, side):
     return vec
 
 
+def check_split_pose(path, data):
+    """Raise a MotionFileError naming what the file is when ``data`` has neither a full pose nor a split body pose
+    (no model would help)."""
+    if any(key in data for key in _FULL_POSE_KEYS) or \
+            ("pose_body" if "root_orient" in data or "pose_body" in data else "body_pose") in data:
+        return
+    if {"v_template", "shapedirs"} <= set(map(str, data)):
+        raise MotionFileError(path, "this is a body model file (v_template, shapedirs), not a motion or pose: "
+                                    "load it as a model (load_model, --model, Add Body) instead")
+    found = ", ".join(sorted(map(str, data))[:20]) or "none"
+    raise MotionFileError(path, f"no pose found: expected one of {', '.join(_FULL_POSE_KEYS)}, or "
+                                f"global_orient + body_pose (found keys: {found})")
+
+
 def _assemble_split_pose(path, data, model):
     """Full (3J,) pose from global_orient/body_pose/hands/jaw/eyes or MoSh split keys."""
     kind, num_joints = model.kind, model.num_joints
@@ -149,13 +140,7 @@ def _assemble_split_pose(path, data, model):
     mosh = "root_orient" in data or "pose_body" in data
     orient_key = "root_orient" if mosh else "global_orient"
     body_key = "pose_body" if mosh else "body_pose"
-    if body_key not in data:
-        if {"v_template", "shapedirs"} <= set(map(str, data)):
-            raise MotionFileError(path, "this is a body model file (v_template, shapedirs), not a motion or pose: "
-                                        "load it as a model (load_model, --model, Add Body) instead")
-        found = ", ".join(sorted(map(str, data))) or "none"
-        raise MotionFileError(path, f"no pose found: expected one of {', '.join(_FULL_POSE_KEYS)}, or "
-                                    f"global_orient + body_pose (found keys: {found})")
+    check_split_pose(path, data)
     if orient_key in data:
         orient = _first_frame_rotvecs(path, orient_key, data[orient_key], expected=3)
         _check_length(path, orient_key, orient, 3, model, "global orientation")
@@ -194,6 +179,8 @@ def _optional_vector(path, data, keys, size=None):
     for key in keys:
         if key in data and data[key] is not None:
             arr = _array(path, key, data[key])
+            if arr.ndim > 1 and arr.shape[0] == 0:
+                raise MotionFileError(path, f"'{key}' is empty (shape {arr.shape})")
             vec = arr.reshape(-1) if arr.ndim <= 1 else arr.reshape(arr.shape[0], -1)[0]
             if size is not None and vec.size != size:
                 raise MotionFileError(path, f"'{key}' has {vec.size} values, expected {size}")

@@ -11,13 +11,16 @@ After loading, the stand-ins are evaluated to dense ``ndarray`` values, so calle
 No chumpy, no SciPy, no bpy.
 """
 
+import mmap
 import os
 import pickle
+import pickletools
 import warnings
 
 import numpy as np
 
 from .errors import ModelFileError
+from .file_io import MAX_ARCHIVE_BYTES, MAX_FILE_BYTES, dtype_problem, file_head, size_problem
 
 # numpy >= 2 moved its internals to numpy._core; pickles name either module. numpy 1.26 ships both names.
 try:
@@ -27,11 +30,11 @@ except ImportError:  # numpy < 1.26
     from numpy.core import multiarray as _np_multiarray
     from numpy.core import numeric as _np_numeric
 
-# Resource limits: pickle and numpy allocate what the stream says, so refuse absurd sizes up front.
-# The largest official file (SMPL-X v1.1 .pkl, 400 shape columns at float64) is a few hundred MB.
-MAX_FILE_BYTES = 2 * 1024**3
-MAX_ARRAY_BYTES = 1024**3
+# Resource limits: pickle and numpy allocate what the stream says, so the stream is checked before it is run.
+# An official model pickle has a few hundred opcodes and objects; its bytes are in a few large array strings.
 MAX_NESTING = 64
+MAX_PICKLE_OPS = 2_000_000  # opcodes in the stream (checked by a scan, ~0.5 us each, before unpickling)
+MAX_NODES = 1_000_000  # objects after shared references are expanded (a 318-byte stream can reference 10^12)
 
 
 class UnsafePickleError(pickle.UnpicklingError):
@@ -104,19 +107,36 @@ class _NdarrayToken:
 _NDARRAY = _NdarrayToken()
 
 
+class _CheckedArray(np.ndarray):
+    """What ``_reconstruct`` makes: its BUILD state (shape, dtype, data) is checked before numpy uses it, so zero-size
+    items in a huge shape, object or structured dtypes never become an array. Evaluation turns it into a plain
+    ``ndarray`` view."""
+
+    def __setstate__(self, state):
+        if not isinstance(state, tuple) or len(state) not in (4, 5):
+            raise UnsafePickleError("numpy array state is not a 4- or 5-tuple")
+        shape, dtype = state[-4], state[-3]
+        if not isinstance(dtype, np.dtype) or not isinstance(shape, (tuple, list)):
+            raise UnsafePickleError("numpy array state has no dtype / shape")
+        problem = dtype_problem(dtype) or size_problem(tuple(shape), dtype)
+        if problem is not None:
+            raise UnsafePickleError(problem)
+        super().__setstate__(state)
+
+
 def _guarded_ndarray_reconstruct(subtype, shape, dtype_code):
     """numpy's ``_reconstruct`` limited to a plain ``ndarray`` of sane size (numpy itself always writes ``(0,)``)."""
     if subtype is not _NDARRAY:
         raise UnsafePickleError("numpy _reconstruct is allowed only for numpy.ndarray")
     _check_shape_bytes(shape, 1)
-    return _np_multiarray._reconstruct(np.ndarray, shape, dtype_code)
+    return _np_multiarray._reconstruct(_CheckedArray, shape, dtype_code)
 
 
 def _guarded_frombuffer(buffer, dtype, shape, order):
     """numpy's protocol-5 ``_frombuffer`` (in-band buffers only), size-checked."""
     if not isinstance(buffer, (bytes, bytearray)):
         raise UnsafePickleError("numpy _frombuffer is allowed only on in-band bytes")
-    if not isinstance(dtype, np.dtype) or dtype.hasobject:
+    if not isinstance(dtype, np.dtype) or dtype_problem(dtype) is not None:
         raise UnsafePickleError("numpy _frombuffer needs a plain numeric dtype")
     _check_shape_bytes(shape, dtype.itemsize)
     return _np_numeric._frombuffer(buffer, dtype, shape, order)
@@ -140,15 +160,11 @@ def _check_shape_bytes(shape, itemsize):
     """Refuse shapes that are not small tuples of non-negative ints or that would exceed MAX_ARRAY_BYTES."""
     if isinstance(shape, (int, np.integer)):
         shape = (shape,)
-    if not isinstance(shape, (tuple, list)) or len(shape) > 32:
+    if not isinstance(shape, (tuple, list)):
         raise UnsafePickleError(f"bad array shape {shape!r}")
-    total = int(itemsize)
-    for dim in shape:
-        if not isinstance(dim, (int, np.integer)) or dim < 0:
-            raise UnsafePickleError(f"bad array shape {shape!r}")
-        total *= int(dim)
-    if total > MAX_ARRAY_BYTES:
-        raise UnsafePickleError(f"array of shape {tuple(shape)} exceeds the {MAX_ARRAY_BYTES} byte limit")
+    problem = size_problem(tuple(shape), np.dtype((np.void, max(int(itemsize), 1))))
+    if problem is not None:
+        raise UnsafePickleError(problem)
 
 
 class _Guarded:
@@ -212,86 +228,145 @@ class RestrictedUnpickler(pickle.Unpickler):
 # Evaluation of stand-ins to plain arrays.
 
 
-def _dense_from_csc(state, depth):
-    """CSC state dict -> dense (rows, cols) float array; duplicate (row, col) entries are summed, as CSC defines."""
-    shape = state.get("_shape", state.get("shape"))
-    data = np.asarray(_evaluate(state["data"], depth + 1))
-    indices = np.asarray(_evaluate(state["indices"], depth + 1))
-    indptr = np.asarray(_evaluate(state["indptr"], depth + 1))
-    if not (isinstance(shape, tuple) and len(shape) == 2 and all(isinstance(s, (int, np.integer)) for s in shape)):
-        raise ValueError(f"csc_matrix has bad shape {shape!r}")
-    n_rows, n_cols = (int(s) for s in shape)
-    _check_shape_bytes((n_rows, n_cols), 8)
-    if data.ndim != 1 or indices.ndim != 1 or indptr.ndim != 1 or data.dtype.hasobject:
-        raise ValueError("csc_matrix data/indices/indptr must be 1-D numeric arrays")
-    if indices.dtype.kind not in "iu" or indptr.dtype.kind not in "iu":
-        raise ValueError("csc_matrix indices must be integers")
-    if indptr.shape != (n_cols + 1,) or indptr[0] != 0 or np.any(np.diff(indptr) < 0):
-        raise ValueError("csc_matrix indptr is inconsistent with its shape")
-    nnz = int(indptr[-1])
-    if nnz > data.shape[0] or nnz > indices.shape[0]:
-        raise ValueError("csc_matrix indptr points past its data")
-    rows = indices[:nnz].astype(np.int64)
-    if nnz and (rows.min() < 0 or rows.max() >= n_rows):
-        raise ValueError("csc_matrix row index out of range")
-    cols = np.repeat(np.arange(n_cols, dtype=np.int64), np.diff(indptr).astype(np.int64))
-    dense = np.zeros((n_rows, n_cols), dtype=np.result_type(data.dtype, np.float32))
-    np.add.at(dense, (rows, cols), data[:nnz])
-    return dense
+class _Evaluation:
+    """Replaces stand-ins by dense ndarrays, recursively through dict / list / tuple (shapes follow the stored state).
+
+    Each object is evaluated once (memoised by identity), and the size of the result *as callers will walk it*
+    (shared references counted every time they occur) is kept under MAX_NODES objects and MAX_ARCHIVE_BYTES of
+    array data: a stream of nested lists that reference each other cannot expand beyond that, here or later.
+    """
+
+    def __init__(self):
+        self.memo = {}
+        self.nodes = 0
+        self.bytes = 0
+
+    def value(self, value, depth=0):
+        if depth > MAX_NESTING:
+            raise ValueError("object nesting too deep (cyclic chumpy expression?)")
+        known = self.memo.get(id(value))
+        if known is not None:
+            result, nodes, nbytes = known[1:]
+            self._count(nodes, nbytes)
+            return result
+        nodes, nbytes = self.nodes, self.bytes
+        result = self._evaluate(value, depth)
+        self._count(1, result.nbytes if isinstance(result, np.ndarray) else 0)
+        self.memo[id(value)] = (value, result, self.nodes - nodes, self.bytes - nbytes)  # value: keeps the id alive
+        return result
+
+    def _count(self, nodes, nbytes):
+        self.nodes += nodes
+        self.bytes += nbytes
+        if self.nodes > MAX_NODES or self.bytes > MAX_ARCHIVE_BYTES:
+            raise ValueError(f"shared references expand to more than {MAX_NODES} objects or {MAX_ARCHIVE_BYTES} "
+                             "bytes (a reference bomb)")
+
+    def _evaluate(self, value, depth):
+        if isinstance(value, ChumpyCh):
+            if "x" not in value.state:
+                raise ValueError("chumpy Ch without its 'x' array")
+            return np.asarray(self.value(value.state["x"], depth + 1))
+        if isinstance(value, ChumpySelect):
+            state = value.state
+            if not {"a", "idxs", "preferred_shape"} <= state.keys():
+                raise ValueError("chumpy Select without 'a', 'idxs' or 'preferred_shape'")
+            source = np.asarray(self.value(state["a"], depth + 1)).ravel()
+            idxs = np.asarray(self.value(state["idxs"], depth + 1))
+            if idxs.dtype.kind not in "iu":
+                raise ValueError("chumpy Select indices are not integers")
+            if idxs.size and (idxs.min() < -source.size or idxs.max() >= source.size):
+                raise ValueError("chumpy Select index out of range")
+            return source[idxs.ravel()].reshape(state["preferred_shape"])
+        if isinstance(value, SparseCSC):
+            return self._dense_from_csc(value.state, depth)
+        if isinstance(value, dict):
+            return {key: self.value(item, depth + 1) for key, item in value.items()}
+        if isinstance(value, list):
+            return [self.value(item, depth + 1) for item in value]
+        if isinstance(value, tuple):
+            return tuple(self.value(item, depth + 1) for item in value)
+        if isinstance(value, np.ndarray):
+            if value.dtype.hasobject:
+                raise ValueError("object-dtype array")
+            return np.asarray(value)  # a plain ndarray view of the checked array
+        return value
+
+    def _dense_from_csc(self, state, depth):
+        """CSC state dict -> dense (rows, cols) float array; duplicate (row, col) entries are summed, as CSC
+        defines."""
+        shape = state.get("_shape", state.get("shape"))
+        data, indices, indptr = (np.asarray(self.value(state[key], depth + 1)) for key in ("data", "indices", "indptr"))
+        if not (isinstance(shape, tuple) and len(shape) == 2 and all(isinstance(s, (int, np.integer)) for s in shape)):
+            raise ValueError(f"csc_matrix has bad shape {shape!r}")
+        n_rows, n_cols = (int(s) for s in shape)
+        _check_shape_bytes((n_rows, n_cols), 8)
+        if data.ndim != 1 or indices.ndim != 1 or indptr.ndim != 1 or data.dtype.hasobject:
+            raise ValueError("csc_matrix data/indices/indptr must be 1-D numeric arrays")
+        if indices.dtype.kind not in "iu" or indptr.dtype.kind not in "iu":
+            raise ValueError("csc_matrix indices must be integers")
+        if indptr.shape != (n_cols + 1,) or indptr[0] != 0 or np.any(np.diff(indptr) < 0):
+            raise ValueError("csc_matrix indptr is inconsistent with its shape")
+        nnz = int(indptr[-1])
+        if nnz > data.shape[0] or nnz > indices.shape[0]:
+            raise ValueError("csc_matrix indptr points past its data")
+        rows = indices[:nnz].astype(np.int64)
+        if nnz and (rows.min() < 0 or rows.max() >= n_rows):
+            raise ValueError("csc_matrix row index out of range")
+        cols = np.repeat(np.arange(n_cols, dtype=np.int64), np.diff(indptr).astype(np.int64))
+        dense = np.zeros((n_rows, n_cols), dtype=np.result_type(data.dtype, np.float32))
+        np.add.at(dense, (rows, cols), data[:nnz])
+        return dense
 
 
-def _evaluate(value, depth=0):
-    """Replace stand-ins by dense ndarrays, recursively through dict / list / tuple. Shapes follow the stored state."""
-    if depth > MAX_NESTING:
-        raise ValueError("object nesting too deep (cyclic chumpy expression?)")
-    if isinstance(value, ChumpyCh):
-        if "x" not in value.state:
-            raise ValueError("chumpy Ch without its 'x' array")
-        return np.asarray(_evaluate(value.state["x"], depth + 1))
-    if isinstance(value, ChumpySelect):
-        state = value.state
-        if not {"a", "idxs", "preferred_shape"} <= state.keys():
-            raise ValueError("chumpy Select without 'a', 'idxs' or 'preferred_shape'")
-        source = np.asarray(_evaluate(state["a"], depth + 1)).ravel()
-        idxs = np.asarray(_evaluate(state["idxs"], depth + 1))
-        if idxs.dtype.kind not in "iu":
-            raise ValueError("chumpy Select indices are not integers")
-        if idxs.size and (idxs.min() < -source.size or idxs.max() >= source.size):
-            raise ValueError("chumpy Select index out of range")
-        return source[idxs.ravel()].reshape(state["preferred_shape"])
-    if isinstance(value, SparseCSC):
-        return _dense_from_csc(value.state, depth)
-    if isinstance(value, dict):
-        return {key: _evaluate(item, depth + 1) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_evaluate(item, depth + 1) for item in value]
-    if isinstance(value, tuple):
-        return tuple(_evaluate(item, depth + 1) for item in value)
-    if isinstance(value, np.ndarray) and value.dtype.hasobject:
-        raise ValueError("object-dtype array")
-    return value
+_LENGTH_BYTES = {pickletools.TAKEN_FROM_ARGUMENT1: (1, False), pickletools.TAKEN_FROM_ARGUMENT4: (4, True),
+                 pickletools.TAKEN_FROM_ARGUMENT4U: (4, False), pickletools.TAKEN_FROM_ARGUMENT8U: (8, False)}
+_MEMO_OPS = frozenset(("PUT", "GET", "LONG_BINPUT", "LONG_BINGET"))  # BINPUT / BINGET take one byte: always small
+_OPCODES = {op.code.encode("latin-1")[0]: op for op in pickletools.opcodes}
+
+
+def _scan_opcodes(data):
+    """Walk the opcodes of ``data`` (bytes or a memory map) without running or decoding them: at most
+    MAX_PICKLE_OPS, every length within the file, memo indices no larger than the stream could fill (one index of
+    2**32 would make the unpickler allocate a 32 GiB memo table). Raises EOFError for a truncated stream."""
+    pos, end = 0, len(data)
+    for _ in range(MAX_PICKLE_OPS):
+        if pos >= end:
+            raise EOFError
+        op = _OPCODES.get(data[pos])
+        if op is None:
+            raise UnsafePickleError(f"unknown pickle opcode {data[pos]:#04x} at byte {pos}")
+        pos += 1
+        value = b""
+        if op.arg is not None:
+            n = op.arg.n
+            if n >= 0:
+                value, pos = data[pos: pos + n], pos + n
+            elif n == pickletools.UP_TO_NEWLINE:
+                for _ in range(2 if op.name in ("GLOBAL", "INST") else 1):  # module and name: two lines
+                    newline = data.find(b"\n", pos)
+                    if newline < 0:
+                        raise EOFError
+                    value, pos = data[pos: newline], newline + 1
+            else:
+                width, signed = _LENGTH_BYTES[n]
+                length = int.from_bytes(data[pos: pos + width], "little", signed=signed)
+                if length < 0:
+                    raise UnsafePickleError(f"negative length at byte {pos}")
+                pos += width + length
+            if pos > end:
+                raise EOFError
+        if op.name in _MEMO_OPS:
+            index = int(value) if op.name in ("PUT", "GET") else int.from_bytes(value, "little")
+            if not 0 <= index <= MAX_PICKLE_OPS:
+                raise UnsafePickleError(f"memo index {index} out of range")
+        if op.name == "STOP":
+            return
+    raise UnsafePickleError(f"more than {MAX_PICKLE_OPS} pickle opcodes")
 
 
 # --------------------------------------------------------------------------------------------------------------------
 # Public entry point.
-
-
-def file_head(path, count, error=ModelFileError):
-    """``(first count bytes, size in bytes)`` of the non-empty file ``path``: model and motion readers tell a zip
-    archive from a pickle or JSON by content, not by the file's name.
-
-    Raises ``error(path, problem)`` (:class:`ModelFileError`, or ``MotionFileError`` for motion files) for a missing,
-    unreadable or empty file.
-    """
-    try:
-        size = os.path.getsize(path)
-        with open(path, "rb") as stream:
-            head = stream.read(count)
-    except OSError as exc:
-        raise error(path, f"cannot read file ({exc.strerror or exc})") from None
-    if size == 0:
-        raise error(path, "file is empty")
-    return head, size
 
 
 def load_pickle_dict(path, error=ModelFileError):
@@ -310,18 +385,16 @@ def load_pickle_dict(path, error=ModelFileError):
         ``error`` for a missing, empty, oversized, truncated, corrupt or unsafe file. Nothing in the file is executed.
     """
     path = os.fspath(path)
-    try:
-        size = os.path.getsize(path)
-    except OSError as exc:
-        raise error(path, f"cannot read file ({exc.strerror or exc})") from None
-    if size == 0:
-        raise error(path, "file is empty")
+    _, size = file_head(path, 1, error)
     if size > MAX_FILE_BYTES:
-        raise error(path, f"file is {size} bytes, more than the {MAX_FILE_BYTES} byte limit for a model pickle")
+        raise error(path, f"file is {size} bytes, more than the {MAX_FILE_BYTES} byte limit for a pickle")
     try:
-        with open(path, "rb") as stream, warnings.catch_warnings():
+        with open(path, "rb") as file, mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) as mapped, \
+                warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)  # bad escapes in corrupt protocol-0 strings
-            raw = RestrictedUnpickler(stream, encoding="latin1").load()
+            _scan_opcodes(mapped)
+            mapped.seek(0)
+            raw = RestrictedUnpickler(mapped, encoding="latin1").load()
     except UnsafePickleError as exc:
         raise error(path, f"unsafe or unsupported pickle content refused: {exc}") from None
     except EOFError:
@@ -335,7 +408,7 @@ def load_pickle_dict(path, error=ModelFileError):
     if not isinstance(raw, dict):
         raise error(path, f"pickle holds a {type(raw).__name__}, expected a dict of model arrays")
     try:
-        evaluated = _evaluate(raw)
+        evaluated = _Evaluation().value(raw)
     except RecursionError:
         raise error(path, "object nesting too deep") from None
     except Exception as exc:
