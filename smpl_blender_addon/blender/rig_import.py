@@ -263,10 +263,14 @@ def foreign_body_motion(armature, model, frames=None, up_axis="Y"):
     else:
         pelvis = rest[0]
     trans = P[:, 0, :3, 3] @ _C - pelvis  # C^T p for row vectors
+    gender = rig_gender(armature)
+    if gender is None:
+        warnings.warn(f"{armature.name}: the rig does not say the body's gender (an FBX carries it only in SMPL's "
+                      "m_avg_ / f_avg_ bone prefixes): the motion is written as neutral", stacklevel=2)
     motion = Motion(
         fps=scene.render.fps / scene.render.fps_base, poses=poses, trans=trans,
         betas=np.zeros(min(model.num_betas, 10)) if betas is None else betas, expression=expression,
-        gender=rig_gender(armature), kind=kind, up_axis="Y", source=bpy.data.filepath or None,
+        gender=gender, kind=kind, up_axis="Y", source=bpy.data.filepath or None,
     )  # fmt: skip
     if up_axis == "Z":
         poses = motion.poses.copy()

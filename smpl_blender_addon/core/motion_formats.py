@@ -312,6 +312,9 @@ def _read_amass(path, data, model, fps, gender, kind, up_axis, **_):
     if "v_template" in data and "betas" not in data:
         warnings.warn(f"{path}: the body shape is a subject template (v_template), not betas; it is not imported",
                       stacklevel=3)
+    if "dmpls" in data and np.size(data["dmpls"]) and np.any(np.asarray(data["dmpls"]) != 0):
+        warnings.warn(f"{path}: 'dmpls' (soft-tissue dynamics, {np.shape(data['dmpls'])}) are not imported: DMPL "
+                      "is not supported, the body moves without them", stacklevel=3)
     expression = None
     if found == "smplx" and "expression" in data and np.size(data["expression"]):
         expression = _frames_2d(path, "expression", data["expression"])
@@ -364,6 +367,13 @@ def _read_smpl_codec(path, data, model, fps, gender, kind, up_axis, **_):
     count = max(F, 1)  # a shape-only avatar becomes one frame in the rest pose
     if F == 0 and per_frame:
         raise MotionFileError(path, f"frameCount is 0 but '{per_frame[0]}' is present")
+    if F > 1 and not per_frame:  # the frames must come from data present, not from a number in a header
+        raise MotionFileError(path, f"frameCount is {F} but the file holds no per-frame arrays (bodyPose, "
+                                    "bodyTranslation, ...)")
+    offsets = np.abs(_floats(path, "vertexOffsets", data["vertexOffsets"])) if "vertexOffsets" in data else None
+    if offsets is not None and offsets.size and offsets.max() > 0:
+        warnings.warn(f"{path}: 'vertexOffsets' (per-vertex shape offsets, up to {offsets.max():.3g} m) are not "
+                      "imported: the body has the shape of its shapeParameters only", stacklevel=3)
     arrays = {}
     for key, shape in list(parts.items()) + [("bodyTranslation", (3,))]:
         arrays[key] = _floats(path, key, data[key], (count,) + shape) if key in data else np.zeros((count,) + shape)

@@ -507,12 +507,12 @@ def test_absurd_array_size_is_refused_before_allocation(tmp_path):
 
 
 def test_oversized_npz_member_is_refused(tmp_path, monkeypatch):
-    from smpl_blender_addon.core import model_files
+    from smpl_blender_addon.core import file_io
 
     path = tmp_path / "big.npz"
     np.savez(path, **synth.synthetic_arrays("smpl", n_verts=40))
-    monkeypatch.setattr(model_files, "MAX_ARRAY_BYTES", 1000)  # stands in for a multi-GB member
-    assert_refused(path, "over the size limit")
+    monkeypatch.setattr(file_io, "MAX_ARRAY_BYTES", 1000)  # stands in for a multi-GB member
+    assert_refused(path, "byte limit")
 
 
 # --------------------------------------------------------------------------------------------------------------------
