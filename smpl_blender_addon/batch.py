@@ -31,10 +31,13 @@ import dataclasses
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import tempfile
 import time
+
+from .core.file_io import atomic_write
 
 FORMATS = {"export-fbx": ("fbx", ".fbx"), "export-gltf": ("gltf", ".glb"), "export-abc": ("abc", ".abc")}
 MOTION_EXTENSIONS = (".npz", ".smpl", ".pkl", ".json")
@@ -44,8 +47,70 @@ REPORT_PATTERN = re.compile(r"report(\.shard-\d+-of-\d+)?\.json")  # our own rep
 REPORT_VERSION = 1
 
 
+# How the command line gives what a file lacks (core SMPLFileError.needs).
+CLI_CONTROLS = {
+    "fps": "pass --fps N (the capture's frames per second)",
+    "model": "pass --model NAME|PATH (the body model the data was fitted with)",
+}
+
+
 class UsageError(ValueError):
     """Bad command-line input (exit code 2)."""
+
+
+def describe_error(err):
+    """An error's message for the command line: core file errors name the CLI's options, not the API's."""
+    from .core.errors import SMPLFileError
+
+    return err.describe(CLI_CONTROLS) if isinstance(err, SMPLFileError) else str(err)
+
+
+class Stopped(BaseException):
+    """SIGTERM (Slurm's time limit, scancel, kill) or SIGINT (Ctrl-C) stopped the batch: finished inputs stay in the
+    report, the rest stay pending, the workers are stopped before the parent exits (code 128 + signal)."""
+
+    def __init__(self, signum):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+@contextlib.contextmanager
+def stop_on_signals():
+    """SIGTERM and SIGINT raise :class:`Stopped` in the main thread (once: a second signal while stopping is
+    ignored, so the clean-up finishes). Elsewhere (not the main thread) a no-op."""
+    if not _main_thread():
+        yield
+        return
+
+    def stop(signum, _frame):
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, signal.SIG_IGN)
+        raise Stopped(signum)
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _main_thread():
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
+
+
+def check_out_dir(out_dir):
+    """``--out``: a folder that exists or can be made, and can be written; UsageError otherwise (exit 2)."""
+    if os.path.exists(out_dir) and not os.path.isdir(out_dir):
+        raise UsageError(f"--out {out_dir}: is a file, not a folder")
+    try:
+        os.makedirs(out_dir, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out_dir):
+            pass
+    except OSError as exc:
+        raise UsageError(f"--out {out_dir}: cannot write there ({exc.strerror or exc})") from None
 
 
 # ------------------------------------------------------------------------------------------------------------------
@@ -77,7 +142,8 @@ def _walk_inputs(folder, exclude=None, extensions=MOTION_EXTENSIONS, easymocap=T
                 found.append(path)
                 dirs.remove(d)
         found.extend(os.path.join(root, f) for f in sorted(files) if f.lower().endswith(extensions)
-                     and not f.startswith(".") and not REPORT_PATTERN.fullmatch(f))  # fmt: skip
+                     and not f.startswith(".") and not REPORT_PATTERN.fullmatch(f)
+                     and os.path.isfile(os.path.join(root, f)))  # fmt: skip  (no pipes or devices)
     return found
 
 
@@ -153,17 +219,8 @@ def report_name(shard_spec):
 
 
 def write_json_atomic(path, data):
-    """Write JSON through a temporary file in the same folder, then rename: readers never see half a file."""
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".report-", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(data, f, indent=1)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    """Write JSON through :func:`.core.file_io.atomic_write`: synced, renamed, never half a file."""
+    atomic_write(path, lambda stream: json.dump(data, stream, indent=1), mode="w")
 
 
 class Report:
@@ -322,6 +379,8 @@ def open_scene_file(source):
     from .core.errors import MotionFileError
 
     ext = os.path.splitext(source)[1].lower()
+    if not os.path.isfile(source):  # Blender would block on a pipe
+        raise MotionFileError(source, "not a regular file (a folder, pipe or device)")
     if ext not in SCENE_EXTENSIONS:
         kinds = " and ".join(SCENE_EXTENSIONS)
         raise MotionFileError(source, f"export-motion reads {kinds} files, not {ext or 'files without an extension'}")
@@ -338,19 +397,23 @@ def open_scene_file(source):
 
 
 def body_file_names(output, body_names):
-    """Output path per body: ``output`` itself for one body, ``<output stem>.<body name><ext>`` for several (names
-    made file-safe and unique)."""
+    """Output path per body: ``output`` itself for one body; for several, ``<body name><ext>`` in the folder
+    ``<output stem>.bodies`` (``scene.blend.npz`` -> ``scene.blend.bodies/Alice.npz``).
+
+    No two outputs of a batch can share a path: a body's file name has no dot before its extension (names are made
+    file-safe, dots replaced, unique without regard to case), while every input's output name keeps the input's own
+    extension (``x.blend.npz``, ``x.fbx.npz``)."""
     if len(body_names) == 1:
         return [output]
     base, ext = os.path.splitext(output)
     paths, used = [], set()
     for name in body_names:
-        safe = re.sub(r"[^\w.-]+", "_", name).strip("._") or "body"
+        safe = re.sub(r"[^\w-]+", "_", name).strip("_") or "body"
         candidate, k = safe, 2
-        while candidate in used:
+        while candidate.lower() in used:
             candidate, k = f"{safe}-{k}", k + 1
-        used.add(candidate)
-        paths.append(f"{base}.{candidate}{ext}")
+        used.add(candidate.lower())
+        paths.append(os.path.join(f"{base}.bodies", candidate + ext))
     return paths
 
 
@@ -436,10 +499,10 @@ def export_scene_motions(source, output, options):
         found = [o.name for o in bpy.context.scene.objects if o.type == "ARMATURE"]
         raise MotionFileError(source, "no SMPL body in its scene (no armature whose bones carry an SMPL / SMPL-H / "
                                       f"SMPL-X joint-name set; armatures: {', '.join(found) or 'none'})")  # fmt: skip
-    os.makedirs(os.path.dirname(output), exist_ok=True)
     records = []
     try:
         for armature, path in zip(armatures, body_file_names(output, [a.name for a in armatures])):
+            os.makedirs(os.path.dirname(path), exist_ok=True)
             try:
                 records.append(write_body_motion(armature, path, options))
             except ValueError as err:
@@ -501,7 +564,7 @@ def process(command, source, output, options):
             warnings.simplefilter("always")
             result = COMMANDS[command].run(source, output, options)
     except Exception as err:  # isolate every failure; ValueErrors already name the file and the problem
-        message = str(err) if isinstance(err, ValueError) else f"{type(err).__name__}: {err}"
+        message = describe_error(err) if isinstance(err, ValueError) else f"{type(err).__name__}: {err}"
         if source not in message:
             message = f"{source}: {message}"
         return {"status": "failed", "error": message, "frames": None, "seconds": None}
@@ -513,10 +576,13 @@ def process(command, source, output, options):
 # Drivers.
 
 
-def run_batch(command, inputs, out_dir, options, shard_spec=None, jobs=1, force=False, stream=None):
+def run_batch(command, inputs, out_dir, options, shard_spec=None, jobs=1, force=False, stream=None, timeout=None):
     """The whole batch: collect, shard, skip finished outputs, run (in this process or ``jobs`` workers), report.
 
-    Returns the exit code: 0 if every input of this shard succeeded (or was already done), 1 otherwise.
+    ``timeout``: seconds an input may take; each input then runs in a worker process, which is killed when its input
+    takes longer (the input fails, the worker's other inputs go on in a new one).
+    Returns the exit code: 0 if every input of this shard succeeded (or was already done), 1 otherwise, 128 +
+    signal number when SIGTERM / SIGINT stopped it (the report is valid and says so).
     """
     spec = COMMANDS[command]
     if command in FORMATS:
@@ -526,10 +592,25 @@ def run_batch(command, inputs, out_dir, options, shard_spec=None, jobs=1, force=
                              easymocap=spec.easymocap, what=spec.what)  # fmt: skip
     if shard_spec is not None:
         entries = shard(entries, *shard_spec)
-    os.makedirs(out_dir, exist_ok=True)
+    check_out_dir(out_dir)
     report = Report(os.path.join(out_dir, report_name(shard_spec)), command, out_dir, entries,
-                    dict(options, shard=None if shard_spec is None else "%d/%d" % shard_spec, jobs=jobs, force=force),
-                    entry_fields=spec.entry_fields)  # fmt: skip
+                    dict(options, shard=None if shard_spec is None else "%d/%d" % shard_spec, jobs=jobs, force=force,
+                         timeout=timeout), entry_fields=spec.entry_fields)  # fmt: skip
+    with stop_on_signals():
+        try:
+            _run_entries(command, spec, entries, out_dir, options, report, stream, jobs, force, timeout)
+        except Stopped as stop:
+            report.data["stopped"] = f"{stop} (the batch was stopped; a re-run resumes)"
+            report.write()
+            print(f"stopped by {stop}: {report.path} lists what finished", file=sys.stderr)
+            return 128 + stop.signum
+    report.write(finished=True)
+    counts = report.counts()
+    return 0 if counts["failed"] == 0 and counts["pending"] == 0 else 1
+
+
+def _run_entries(command, spec, entries, out_dir, options, report, stream, jobs, force, timeout):
+    """Skip the finished inputs, run the others in this process or in workers; the report follows each one."""
     progress = Progress(len(entries), stream)
     todo = []
     for source, rel in entries:
@@ -539,16 +620,13 @@ def run_batch(command, inputs, out_dir, options, shard_spec=None, jobs=1, force=
         else:
             todo.append((source, output))
     report.write()
-    if jobs <= 1 or len(todo) <= 1:
+    if timeout is None and (jobs <= 1 or len(todo) <= 1):
         for source, output in todo:
             progress.finished(report.update(source, **process(command, source, output, options)))
-    else:
+    elif todo:
         tag = os.path.splitext(os.path.basename(report.path))[0]  # concurrent shards in one DIR: distinct logs
         _run_workers(command, todo, options, min(jobs, len(todo)), report, progress,
-                     os.path.join(out_dir, "logs", tag))  # fmt: skip
-    report.write(finished=True)
-    counts = report.counts()
-    return 0 if counts["failed"] == 0 and counts["pending"] == 0 else 1
+                     os.path.join(out_dir, "logs", tag), timeout)  # fmt: skip
 
 
 def worker_command(task_file):
@@ -564,61 +642,137 @@ def worker_command(task_file):
     return [sys.executable, script, "batch-worker", task_file]
 
 
-def _run_workers(command, todo, options, jobs, report, progress, log_dir):
-    """Start ``jobs`` workers on round-robin slices of ``todo``; collect their result lines as they arrive.
+STOP_GRACE_SECONDS = 10  # a stopped worker's time to remove its temporary files before it is killed
 
-    Results come back on a pipe of their own (not stdout, where Blender prints), one JSON line per input.
+
+class _Worker:
+    """One worker process of ``--jobs`` and the inputs it still owes (in order), read from its result pipe."""
+
+    def __init__(self, command, items, options, log_dir, k, generation):
+        read_fd, write_fd = os.pipe()
+        task_file = os.path.join(log_dir, f".worker-{k}.task")
+        write_json_atomic(task_file, {"command": command, "items": items, "options": options, "result_fd": write_fd})
+        self.log = open(os.path.join(log_dir, f"worker-{k}.log"), "a" if generation else "w")
+        try:
+            self.proc = subprocess.Popen(worker_command(task_file), stdout=self.log, stderr=subprocess.STDOUT,
+                                         pass_fds=(write_fd,), preexec_fn=_die_with_parent)  # fmt: skip
+        finally:
+            os.close(write_fd)
+        self.results, self.buffer = read_fd, b""
+        self.items, self.k = list(items), k
+        self.current = None  # (input, time it started) while the worker runs one
+
+    def stop(self, how="terminate"):
+        """Wait for the process to end: ``how`` "wait" (it closed its pipe: it is exiting), "terminate" (SIGTERM) or
+        "kill"; SIGKILL after the grace period. It writes nothing after this returns. Returns its exit code."""
+        if self.proc.poll() is None and how != "wait":
+            (self.proc.kill if how == "kill" else self.proc.terminate)()
+        try:
+            self.proc.wait(STOP_GRACE_SECONDS)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        code = self.proc.wait()
+        self.log.close()
+        os.close(self.results)
+        return code
+
+    def lines(self):
+        """The complete result lines that have arrived (read unbuffered: the selector sees every one), or None at
+        the end of the pipe."""
+        data = os.read(self.results, 1 << 16)
+        if not data:
+            return None
+        self.buffer += data
+        *lines, self.buffer = self.buffer.split(b"\n")
+        return [json.loads(line) for line in lines]
+
+
+def _die_with_parent():
+    """In the worker, before exec: Linux sends it SIGTERM when the parent dies, even by SIGKILL (no orphans)."""
+    with contextlib.suppress(Exception):
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def _run_workers(command, todo, options, jobs, report, progress, log_dir, timeout=None):
+    """Run ``todo`` in ``jobs`` workers on round-robin slices; collect their result lines as they arrive.
+
+    Results come back on a pipe of their own (not stdout, where Blender prints): a start line and a result line
+    per input. With ``timeout``, a worker whose input runs longer is killed, the input fails, and a new worker takes
+    the rest of its slice. On SIGTERM / SIGINT (:class:`Stopped`) every worker is stopped and waited for.
     """
     import selectors
 
     os.makedirs(log_dir, exist_ok=True)
     selector = selectors.DefaultSelector()
     workers = []
-    for k in range(jobs):
-        items = todo[k::jobs]
-        read_fd, write_fd = os.pipe()
-        task_file = os.path.join(log_dir, f".worker-{k}.task")
-        write_json_atomic(task_file, {"command": command, "items": items, "options": options, "result_fd": write_fd})
-        log = open(os.path.join(log_dir, f"worker-{k}.log"), "w")
-        proc = subprocess.Popen(worker_command(task_file), stdout=log, stderr=subprocess.STDOUT, pass_fds=(write_fd,))
-        os.close(write_fd)
-        results = os.fdopen(read_fd, "r")
-        pending = {source for source, _ in items}
-        workers.append((proc, log, results, pending))
-        selector.register(results, selectors.EVENT_READ, pending)
-    open_streams = len(workers)
+
+    def start(items, k, generation=0):
+        worker = _Worker(command, items, options, log_dir, k, generation)
+        workers.append(worker)
+        selector.register(worker.results, selectors.EVENT_READ, worker)
+
+    def drop(worker, how):
+        selector.unregister(worker.results)
+        workers.remove(worker)
+        return worker.stop(how)
+
+    def fail(source, message):
+        progress.finished(report.update(source, status="failed", error=f"{source}: {message}", frames=None,
+                                        seconds=None))  # fmt: skip
+
     try:
-        while open_streams:
-            for key, _ in selector.select():
-                line = key.fileobj.readline()
-                if not line:
-                    selector.unregister(key.fileobj)
-                    open_streams -= 1
+        for k in range(jobs):
+            start(todo[k::jobs], k)
+        generations = [0] * jobs
+        while workers:
+            now = time.monotonic()
+            waits = [w.current[1] + timeout - now for w in workers if timeout and w.current]
+            for key, _ in selector.select(max(0.0, min(waits)) if waits else None):
+                worker = key.data
+                results = worker.lines()
+                if results is None:
+                    code = drop(worker, "wait")
+                    for source in worker.items:  # a crashed worker: its remaining inputs fail, the others go on
+                        fail(source, f"the worker process stopped (exit code {code}) before this input finished")
                     continue
-                result = json.loads(line)
-                source = result.pop("input")
-                key.data.discard(source)
-                progress.finished(report.update(source, **result))
-    except BaseException:  # interrupted (Ctrl-C): stop the workers too; the report keeps what finished
-        for proc, *_ in workers:
-            proc.terminate()
-        raise
-    for proc, log, results, pending in workers:
-        code = proc.wait()
-        log.close()
-        results.close()
-        for source in sorted(pending):  # a crashed worker: its remaining inputs fail, the others are unaffected
-            message = f"{source}: the worker process stopped (exit code {code}) before this input finished"
-            progress.finished(report.update(source, status="failed", error=message, frames=None, seconds=None))
+                for result in results:
+                    source = result.pop("input")
+                    if result.pop("start", False):
+                        worker.current = (source, time.monotonic())
+                        continue
+                    worker.current = None
+                    worker.items.remove(source)
+                    progress.finished(report.update(source, **result))
+            late = [w for w in workers if timeout and w.current and time.monotonic() - w.current[1] > timeout]
+            for worker in late:  # hung input: kill its worker, fail the input, a new worker takes the rest
+                drop(worker, "kill")
+                source = worker.current[0]
+                worker.items.remove(source)
+                fail(source, f"took more than {timeout:g} s (--timeout): stopped")
+                if worker.items:
+                    generations[worker.k] += 1
+                    start(worker.items, worker.k, generations[worker.k])
+    finally:  # stopped (SIGTERM / Ctrl-C) or failed: no worker outlives this call
+        for worker in list(workers):
+            drop(worker, "terminate")
 
 
 def run_worker(task_file):
     """Worker side of ``--jobs``: run the listed inputs, write one JSON result line each to the parent's pipe."""
     with open(task_file) as f:
         task = json.load(f)
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)  # unwind: temporary files are removed, nothing half written
     with os.fdopen(task["result_fd"], "w") as results:
         for source, output in task["items"]:
+            results.write(json.dumps({"input": source, "start": True}) + "\n")
+            results.flush()
             result = process(task["command"], source, output, task["options"])
             results.write(json.dumps(dict(result, input=source)) + "\n")
             results.flush()
     return 0
+
+
+def _exit_on_sigterm(signum, _frame):
+    raise SystemExit(128 + signum)

@@ -10,7 +10,8 @@ Commands:
   export-gltf, export-abc          the same, to glTF (.glb) and Alembic (.abc)
   export-motion INPUT... --out DIR .blend / .fbx scenes -> one AMASS .npz or .smpl file per SMPL body + report.json
 
-Exit codes: 0 success, 1 some input failed, 2 usage error. See docs/batch.md (resume, --jobs, --shard, Slurm).
+Exit codes: 0 success, 1 some input failed, 2 usage error, 128 + N stopped by signal N (SIGTERM 143, SIGINT 130).
+See docs/batch.md (resume, --jobs, --shard, --timeout, Slurm).
 """
 
 import argparse
@@ -69,19 +70,24 @@ def _add_batch_arguments(p, force_help):
     p.add_argument("--shard", default=None, metavar="I/N",
                    help="process only shard I of N (round robin on the sorted inputs; e.g. a Slurm array task)")
     p.add_argument("--force", action="store_true", help=force_help)
+    p.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
+                   help="fail an input that takes longer (it runs in a worker process, which is then killed)")
 
 
 def _run_batch(args, options):
     """The checks every batch command shares (--shard, --jobs, --fps), then :func:`batch.run_batch`."""
     from . import batch
+    from .core.motion_formats import MAX_FPS, MIN_FPS
 
     shard_spec = batch.parse_shard(args.shard) if args.shard else None
     if args.jobs < 1:
         raise batch.UsageError("--jobs must be at least 1")
-    if args.fps is not None and not args.fps > 0:
-        raise batch.UsageError("--fps must be a positive number")
+    if args.fps is not None and not MIN_FPS <= args.fps <= MAX_FPS:
+        raise batch.UsageError(f"--fps must be between {MIN_FPS:g} and {MAX_FPS:g} frames per second")
+    if args.timeout is not None and not args.timeout > 0:
+        raise batch.UsageError("--timeout must be a positive number of seconds")
     return batch.run_batch(args.command, args.inputs, args.out, options, shard_spec=shard_spec, jobs=args.jobs,
-                           force=args.force)  # fmt: skip
+                           force=args.force, timeout=args.timeout)  # fmt: skip
 
 
 def cmd_export(args):
@@ -209,7 +215,9 @@ def main(argv=None):
     try:
         return args.func(args)
     except ValueError as err:  # usage errors, and core errors naming the file and the problem
-        print(f"error: {err}", file=sys.stderr)
+        from .batch import describe_error
+
+        print(f"error: {describe_error(err)}", file=sys.stderr)
         return 2
 
 

@@ -29,6 +29,7 @@ import time
 import bpy
 import numpy as np
 
+from ..core.file_io import publish
 from . import compat
 from .animation import channelbag, sample_fcurve
 from .body import PROP_MESH, body_mesh, find_body
@@ -159,7 +160,7 @@ def _atomic_output(filepath):
         yield tmp
         if not os.path.isfile(tmp):
             raise RuntimeError(f"{filepath}: the exporter wrote no file")
-        os.replace(tmp, filepath)
+        publish(tmp, filepath)
     finally:
         shutil.rmtree(tmpdir, ignore_errors=True)
 

@@ -9,12 +9,12 @@ are never changed: a bone animated in Euler keeps its mode and its F-curves.
 import json
 import os
 import sys
-import tempfile
 
 import numpy as np
 from mathutils import Quaternion
 
 from ..core import layouts, pose_files, rotations
+from ..core.file_io import atomic_write
 from .body import PROP_GENDER, PROP_KIND, body_betas, body_expression, body_model, find_body
 
 HAND_PRESETS = ("FLAT", "RELAXED")
@@ -177,21 +177,6 @@ def pose_record(armature):
     }
 
 
-def _atomic_write(filepath, write):
-    """Write through a temporary file in the target folder, then rename (never a half-written file)."""
-    folder = os.path.dirname(os.path.abspath(filepath))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, suffix=os.path.splitext(filepath)[1])
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, filepath)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-
-
 def write_pose(armature, target="CONSOLE", filepath=None):
     """Write the current pose. CONSOLE: print the text to stdout and return it. JSON / NPZ: write ``filepath``
     atomically and return its path. JSON: {"pose", "trans", "betas", "expression", "model", "gender", "joint_names"};
@@ -210,18 +195,11 @@ def write_pose(armature, target="CONSOLE", filepath=None):
     filepath = os.path.abspath(os.fspath(filepath))
     if target == "JSON":
         data = {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in record.items()}
-
-        def write(tmp):
-            with open(tmp, "w", encoding="utf-8") as f:
-                json.dump(data, f)
+        atomic_write(filepath, lambda stream: json.dump(data, stream), mode="w")
     else:
         arrays = {k: np.asarray(v, dtype=np.float64) for k, v in record.items()
                   if k in ("pose", "trans", "betas", "expression")}
-
-        def write(tmp):
-            with open(tmp, "wb") as f:
-                np.savez(f, **arrays)
-    _atomic_write(filepath, write)
+        atomic_write(filepath, lambda stream: np.savez(stream, **arrays))
     return filepath
 
 

@@ -14,6 +14,7 @@ into place, with the permissions a plain ``open()`` would give (the umask), so a
 import contextlib
 import json
 import os
+import stat
 import struct
 import tempfile
 import zipfile
@@ -47,7 +48,10 @@ def file_head(path, count, error):
     Raises ``error(path, problem)`` for a missing, unreadable or empty file.
     """
     try:
-        size = os.path.getsize(path)
+        info = os.stat(path)
+        if not stat.S_ISREG(info.st_mode):  # a FIFO or device would block or never end
+            raise error(path, "not a regular file (a folder, pipe or device)")
+        size = info.st_size
         with open(path, "rb") as stream:
             head = stream.read(count)
     except OSError as exc:
@@ -283,28 +287,35 @@ def _umask():
 
 
 def atomic_write(path, write, mode="wb"):
-    """Write ``path`` through ``write(stream)`` on a temporary file in its folder, ``fsync`` it and rename it into
-    place: readers never see half a file, and after a crash the file is either the old one or the new one, whole.
-    The file gets ``0o666 & ~umask`` like one made by ``open()``. Returns the path."""
+    """Write ``path`` through ``write(stream)`` on a temporary file in its folder (``mode`` "wb", or "w" for UTF-8
+    text), ``fsync`` it and rename it into place: readers never see half a file, and after a crash the file is either
+    the old one or the new one, whole. The file gets ``0o666 & ~umask`` like one made by ``open()``. Returns the
+    path."""
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=os.path.splitext(path)[1])
     try:
-        with os.fdopen(fd, mode) as stream:
+        with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as stream:
             write(stream)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
+        publish(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
             os.remove(tmp)
         raise
+    return path
+
+
+def publish(tmp, path):
+    """Move the finished file ``tmp`` to ``path`` (same file system) durably: its data synced, the permissions of a
+    file made by ``open()`` (``0o666 & ~umask``), renamed, the folder synced."""
+    with open(tmp, "rb+") as stream:
+        os.fsync(stream.fileno())
+    os.chmod(tmp, 0o666 & ~_umask())
+    os.replace(tmp, path)
     with contextlib.suppress(OSError):  # the rename itself is durable once the folder is synced
-        dir_fd = os.open(folder, os.O_RDONLY)
+        dir_fd = os.open(os.path.dirname(os.path.abspath(path)), os.O_RDONLY)
         try:
             os.fsync(dir_fd)
         finally:
             os.close(dir_fd)
-    return path

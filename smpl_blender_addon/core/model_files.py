@@ -220,7 +220,7 @@ def _walk_files(folder):
         depth = len(Path(root).relative_to(folder).parts)
         dirs[:] = sorted(d for d in dirs if not d.startswith(".")) if depth < _FOLDER_SCAN_DEPTH else []
         for name in sorted(files):
-            if name.lower().endswith((".pkl", ".npz")):
+            if name.lower().endswith((".pkl", ".npz")) and os.path.isfile(os.path.join(root, name)):  # no FIFOs
                 count += 1
                 if count > _FOLDER_SCAN_MAX_FILES:
                     return

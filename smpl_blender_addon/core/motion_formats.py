@@ -93,7 +93,7 @@ def read_motion(path, model=None, fps=None, gender=None, kind=None, person=None,
 
 def _read_file(path, **options):
     """Dispatch a single file by content (zip / JSON / pickle), then by extension."""
-    if not os.path.isfile(path):
+    if not os.path.exists(path):
         raise MotionFileError(path, "file not found")
     head, size = file_head(path, 8, MotionFileError)
     ext = os.path.splitext(path)[1].lower()

@@ -31,7 +31,7 @@ VPOSER_LATENT_SIZE = 32
 def _read_mapping(path):
     """Raw key -> value mapping of a pose file, by extension, through the checked readers of :mod:`.file_io`."""
     ext = os.path.splitext(path)[1].lower()
-    if not os.path.isfile(path):
+    if not os.path.exists(path):
         raise MotionFileError(path, "file not found")
     if ext == ".json":
         data = read_json(path, MotionFileError)

@@ -6,7 +6,14 @@ import traceback
 
 import bpy
 
+from ..core.errors import SMPLFileError
 from . import properties
+
+# How the operators' dialogs give what a file lacks (core SMPLFileError.needs).
+UI_CONTROLS = {
+    "fps": "set Frame rate to Custom and enter the capture's FPS",
+    "model": "choose the Model the data was fitted with",
+}
 
 
 def run_reported(operator, action, *args, **kwargs):
@@ -20,7 +27,7 @@ def run_reported(operator, action, *args, **kwargs):
     try:
         action(*args, **kwargs)
     except (ValueError, OSError) as err:
-        operator.report({"ERROR"}, str(err))
+        operator.report({"ERROR"}, err.describe(UI_CONTROLS) if isinstance(err, SMPLFileError) else str(err))
         return {"CANCELLED"}
     except Exception as err:  # noqa: BLE001 - reported, with the traceback on the console
         traceback.print_exc()

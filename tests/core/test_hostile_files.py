@@ -344,3 +344,11 @@ def test_written_files_honour_the_umask(tmp_path, model):
 def _plain_motion(path):
     np.savez(path, poses=np.zeros((3, 165)), trans=np.zeros((3, 3)), mocap_frame_rate=30.0, betas=np.zeros(10))
     return path
+
+
+def test_a_pipe_is_refused_without_blocking(tmp_path, model):
+    for name in ("pipe.npz", "pipe.json", "pipe.pkl"):
+        os.mkfifo(tmp_path / name)  # opening a FIFO for reading blocks until someone writes
+        refused(read_motion, tmp_path / name, "not a regular file")
+        refused(lambda p: read_pose_file(p, model), tmp_path / name, "not a regular file")
+    refused(read_model_file, tmp_path / "pipe.npz", "not a regular file", error=ModelFileError)

@@ -75,8 +75,8 @@ def scenes(tmp_path_factory):
     import_motion(sources["smpl"], model="open-smpl", fps="source", correctives=False, name="walker")
     dancer = import_motion(sources["smplx"], model="open-smplx", fps="source", correctives=False, name="dancer")
     set_shape(dancer, betas=[0.6, -0.4, 0.2])
-    expected["two.blend.walker.npz"] = read_motion(sources["smpl"])
-    expected["two.blend.dancer.npz"] = read_motion(export_motion(dancer, truth / "dancer.npz"))
+    expected["two.blend.bodies/walker.npz"] = read_motion(sources["smpl"])
+    expected["two.blend.bodies/dancer.npz"] = read_motion(export_motion(dancer, truth / "dancer.npz"))
     bpy.ops.wm.save_as_mainfile(filepath=str(folder / "two.blend"))
     bpy.ops.wm.read_factory_settings(use_empty=True)
     (folder / "broken.blend").write_bytes(b"BLENDER-v500" + b"\x00" * 64)
@@ -100,7 +100,8 @@ def test_every_body_of_every_good_input_is_written_and_the_corrupt_ones_fail(ama
     folder, expected, _ = scenes
     out, done = amass_run
     assert done.returncode == 1, done.stderr
-    assert sorted(f for f in os.listdir(out) if f.endswith(".npz")) == sorted(expected)
+    written = [os.path.relpath(os.path.join(root, f), out) for root, _, files in os.walk(out) for f in files]
+    assert sorted(f for f in written if f.endswith(".npz")) == sorted(expected)
     report = read_report(out)
     entries = {os.path.basename(e["input"]): e for e in report["inputs"]}
     assert report["command"] == "export-motion"
@@ -110,8 +111,9 @@ def test_every_body_of_every_good_input_is_written_and_the_corrupt_ones_fail(ama
         assert entries[name]["outputs"] == []
     two = entries["two.blend"]
     assert two["status"] == "ok" and two["frames"] == FRAMES
-    assert {(o["body"], os.path.basename(o["path"]), o["kind"], o["rig"]) for o in two["outputs"]} == {
-        ("walker", "two.blend.walker.npz", "smpl", "body"), ("dancer", "two.blend.dancer.npz", "smplx", "body")}
+    assert {(o["body"], os.path.relpath(o["path"], out), o["kind"], o["rig"]) for o in two["outputs"]} == {
+        ("walker", "two.blend.bodies/walker.npz", "smpl", "body"),
+        ("dancer", "two.blend.bodies/dancer.npz", "smplx", "body")}
     for name in FBX_INPUTS:
         (output,) = entries[name]["outputs"]
         assert entries[name]["status"] == "ok" and entries[name]["output"] == output["path"] == os.path.join(
@@ -121,7 +123,7 @@ def test_every_body_of_every_good_input_is_written_and_the_corrupt_ones_fail(ama
     assert len(lines) == 9 and sum("failed" in line for line in lines) == 2
 
 
-@pytest.mark.parametrize("name", FBX_INPUTS + ["two.blend.walker.npz", "two.blend.dancer.npz"])
+@pytest.mark.parametrize("name", FBX_INPUTS + ["two.blend.bodies/walker.npz", "two.blend.bodies/dancer.npz"])
 def test_parameters_come_back(amass_run, scenes, name):
     out, _ = amass_run
     expected = scenes[1][name if name.endswith(".npz") else name + ".npz"]
