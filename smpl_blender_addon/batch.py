@@ -253,6 +253,7 @@ class Report:
         if fields.get("status") == "skipped":
             old = self.previous.get(source, {})
             fields.setdefault("frames", old.get("frames"))
+            fields.setdefault("warnings", old.get("warnings") or [])  # the output still lacks what they say
             if "outputs" in old:
                 fields.setdefault("outputs", old["outputs"])
                 fields.setdefault("output", old.get("output", entry["output"]))
@@ -662,11 +663,12 @@ class _Worker:
         self.items, self.k = list(items), k
         self.current = None  # (input, time it started) while the worker runs one
 
-    def stop(self, how="terminate"):
-        """Wait for the process to end: ``how`` "wait" (it closed its pipe: it is exiting), "terminate" (SIGTERM) or
-        "kill"; SIGKILL after the grace period. It writes nothing after this returns. Returns its exit code."""
-        if self.proc.poll() is None and how != "wait":
-            (self.proc.kill if how == "kill" else self.proc.terminate)()
+    def stop(self, how):
+        """Wait for the process to end: ``how`` "wait" (it closed its pipe: it is exiting) or "terminate" (SIGTERM:
+        it unwinds, removing its temporary files); SIGKILL after the grace period. It writes nothing after this
+        returns. Returns its exit code."""
+        if self.proc.poll() is None and how == "terminate":
+            self.proc.terminate()
         try:
             self.proc.wait(STOP_GRACE_SECONDS)
         except subprocess.TimeoutExpired:
@@ -675,6 +677,9 @@ class _Worker:
         self.log.close()
         os.close(self.results)
         return code
+
+    def done(self, source):
+        self.items = [item for item in self.items if item[0] != source]
 
     def lines(self):
         """The complete result lines that have arrived (read unbuffered: the selector sees every one), or None at
@@ -734,7 +739,7 @@ def _run_workers(command, todo, options, jobs, report, progress, log_dir, timeou
                 results = worker.lines()
                 if results is None:
                     code = drop(worker, "wait")
-                    for source in worker.items:  # a crashed worker: its remaining inputs fail, the others go on
+                    for source, _ in worker.items:  # a crashed worker: its remaining inputs fail, the others go on
                         fail(source, f"the worker process stopped (exit code {code}) before this input finished")
                     continue
                 for result in results:
@@ -743,13 +748,13 @@ def _run_workers(command, todo, options, jobs, report, progress, log_dir, timeou
                         worker.current = (source, time.monotonic())
                         continue
                     worker.current = None
-                    worker.items.remove(source)
+                    worker.done(source)
                     progress.finished(report.update(source, **result))
             late = [w for w in workers if timeout and w.current and time.monotonic() - w.current[1] > timeout]
             for worker in late:  # hung input: kill its worker, fail the input, a new worker takes the rest
-                drop(worker, "kill")
+                drop(worker, "terminate")
                 source = worker.current[0]
-                worker.items.remove(source)
+                worker.done(source)
                 fail(source, f"took more than {timeout:g} s (--timeout): stopped")
                 if worker.items:
                     generations[worker.k] += 1

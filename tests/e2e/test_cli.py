@@ -53,6 +53,11 @@ def test_help_lists_the_commands():
     (["export-fbx", "{motion}", "--out", "{tmp}", "--jobs", "0"], "--jobs"),
     (["export-fbx", "{motion}", "--out", "{tmp}", "--target", "maya"], "--target"),
     (["export-fbx", "{empty}", "--out", "{tmp}"], "no motion files"),
+    (["export-fbx", "{motion}", "--out", "{motion}"], "is a file, not a folder"),
+    (["export-fbx", "{motion}", "--out", "{motion}/sub"], "cannot write there"),
+    (["export-fbx", "{motion}", "--out", "/proc/smpl-out"], "cannot write there"),  # read-only, even for root
+    (["export-fbx", "{motion}", "--out", "{tmp}", "--fps", "1e-300"], "--fps must be between"),
+    (["export-fbx", "{motion}", "--out", "{tmp}", "--timeout", "-1"], "--timeout"),
 ])  # fmt: skip
 def test_usage_errors_exit_2(args, message, motion_file, tmp_path):
     (tmp_path / "empty").mkdir()

@@ -144,10 +144,11 @@ def test_smpl_format_with_frame_range_fps_and_workers(scenes, tmp_path):
     done = run_cli("export-motion", os.path.join(folder, "two.blend"), os.path.join(folder, "smplx_unity.fbx"),
                    "--out", out, "--format", "smpl", "--frame-start", 3, "--frame-end", 10, "--fps", 15, "--jobs", 2)
     assert done.returncode == 0, done.stderr
-    files = sorted(f for f in os.listdir(out) if f.endswith(".smpl"))
-    assert files == ["smplx_unity.fbx.smpl", "two.blend.dancer.smpl", "two.blend.walker.smpl"]
+    files = sorted(os.path.relpath(os.path.join(r, f), out) for r, _, fs in os.walk(out) for f in fs
+                   if f.endswith(".smpl"))  # fmt: skip
+    assert files == ["smplx_unity.fbx.smpl", "two.blend.bodies/dancer.smpl", "two.blend.bodies/walker.smpl"]
     assert all(e["frames"] == 4 for e in read_report(out)["inputs"])  # frames 3..10 at 30 fps = 7/30 s -> 4 at 15
-    for name, kind in (("smplx_unity.fbx.smpl", "smplx"), ("two.blend.walker.smpl", "smpl")):
+    for name, kind in (("smplx_unity.fbx.smpl", "smplx"), ("two.blend.bodies/walker.smpl", "smpl")):
         codec = smplcodec.SMPLCodec.from_file(str(out / name))
         codec.validate()
         assert codec.frame_count == 4 and codec.frame_rate == 15
@@ -176,6 +177,7 @@ def test_rerun_skips_finished_inputs(amass_run, scenes):
     (["--frame-start", "5", "--frame-end", "2"], "--frame-end"),
     (["--format", "bvh"], "--format"),
     (["--jobs", "0"], "--jobs"),
+    (["--timeout", "0"], "--timeout"),
 ])  # fmt: skip
 def test_usage_errors_exit_2(scenes, tmp_path, args, message):
     done = run_cli("export-motion", os.path.join(scenes[0], "two.blend"), "--out", tmp_path / "out", *args)
@@ -188,3 +190,32 @@ def test_a_folder_without_scenes_is_a_usage_error(tmp_path):
     (tmp_path / "in" / "walk.npz").write_bytes(b"x")
     done = run_cli("export-motion", tmp_path / "in", "--out", tmp_path / "out")
     assert done.returncode == 2 and "no .blend or .fbx files" in done.stderr
+
+
+def test_no_two_outputs_share_a_path(scenes, tmp_path):
+    """``a.blend`` with bodies named "fbx" and "other" beside ``a.blend.fbx``: once both wrote ``a.blend.fbx.npz``."""
+    folder, _, sources = scenes
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    for name, kind in (("fbx", "smpl"), ("other", "smplx")):
+        import_motion(sources[kind], model=MODELS[kind], fps="source", correctives=False, name=name)
+    bpy.ops.wm.save_as_mainfile(filepath=str(inputs / "a.blend"))
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    os.link(os.path.join(folder, "smplx_blender.fbx"), inputs / "a.blend.fbx")
+    out = tmp_path / "out"
+    done = run_cli("export-motion", inputs, "--out", out)
+    assert done.returncode == 0, done.stderr
+    paths = [o["path"] for e in read_report(out)["inputs"] for o in e["outputs"]]
+    assert len(paths) == len(set(paths)) == 3
+    assert sorted(os.path.relpath(p, out) for p in paths) == [
+        "a.blend.bodies/fbx.npz", "a.blend.bodies/other.npz", "a.blend.fbx.npz"]
+    assert read_motion(out / "a.blend.bodies/fbx.npz").kind == "smpl"
+    assert read_motion(out / "a.blend.fbx.npz").kind == "smplx"
+
+
+def test_a_rig_without_gender_says_so(amass_run):
+    out, _ = amass_run
+    entries = {os.path.basename(e["input"]): e for e in read_report(out)["inputs"]}
+    assert any("does not say the body's gender" in w for w in entries["smpl_unity.fbx"]["warnings"])
+    assert not any("gender" in w for w in entries["two.blend"]["warnings"])  # our bodies carry it
