@@ -119,7 +119,8 @@ INPUT: motion files (AMASS / Meshcapade .npz, .smpl, SMPLify-X .pkl, pose or Eas
 recursively (also for EasyMocap output folders). Each output is DIR/<path relative to the inputs' common folder>
 + extension (walk.npz -> walk.npz.fbx), written atomically. DIR/report.json (report.shard-I-of-N.json with --shard)
 lists every input: status ok / failed / skipped, frames, seconds, output, error. A re-run skips finished outputs.
-Exit code: 0 if every input succeeded, 1 if any failed, 2 for usage errors.
+SIGTERM / Ctrl-C stop the workers and leave a valid report. --timeout S fails an input that takes longer than S.
+Exit code: 0 if every input succeeded, 1 if any failed, 2 for usage errors, 128 + N when signal N stopped it.
 Example: python -m smpl_blender_addon export-fbx amass/ --out fbx/ --target unity --fps 30 --jobs 2"""
 
 
@@ -151,11 +152,11 @@ bone roll, axes or unit. Such a rig's rest pose must be the SMPL T-pose. Its bet
 is ours (its mesh carries our Shape### keys): the motion gets the --model's mean shape, and transl puts the model's
 pelvis where the rig's pelvis is.
 Output: DIR/<input path relative to the inputs' common folder>.npz (or .smpl), e.g. scene.blend -> scene.blend.npz;
-a scene with several bodies gives DIR/<...>.<body name>.npz per body. Files are written atomically and hold numbers
-only (np.load(..., allow_pickle=False)). AMASS files are Z-up (Blender's world), .smpl files Y-up.
+a scene with several bodies gives DIR/<...>.bodies/<body name>.npz per body. Files are written atomically and hold
+numbers only (np.load(..., allow_pickle=False)). AMASS files are Z-up (Blender's world), .smpl files Y-up.
 DIR/report.json lists every input (status, frames, seconds, error, and "outputs": one record per body file).
 A re-run skips inputs whose listed outputs are complete. Exit code: 0 if every input succeeded, 1 if any failed,
-2 for usage errors.
+2 for usage errors, 128 + N when signal N stopped it (143: SIGTERM).
 Example: python -m smpl_blender_addon export-motion shots/ --out params/ --format smpl --fps 30 --jobs 2"""
 
 

@@ -566,6 +566,8 @@ def _full_pose_kind(path, data, kind):
         arr = np.asarray(data[key], dtype=np.float64)
     except (TypeError, ValueError):
         raise MotionFileError(path, f"'{key}' is not numeric") from None
+    if arr.size == 0:
+        raise MotionFileError(path, f"'{key}' is empty (shape {arr.shape}): the file holds no frames")
     if arr.size in POSE_SIZES or arr.ndim <= 1:
         frames, per_frame = 1, arr.size  # (3J,), (J, 3) or (1, 3J)
     elif arr.shape[-2:] == (3, 3):  # rotation matrices (J, 3, 3) or (N, J, 3, 3)

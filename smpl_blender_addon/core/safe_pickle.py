@@ -412,7 +412,7 @@ def load_pickle_dict(path, error=ModelFileError):
     except RecursionError:
         raise error(path, "object nesting too deep") from None
     except Exception as exc:
-        raise error(path, f"cannot evaluate stored chumpy/sparse values ({exc})") from None
+        raise error(path, f"cannot evaluate the stored values ({exc})") from None
     for key in evaluated:
         if not isinstance(key, str):
             raise error(path, f"dict key {key!r} is not a string")

@@ -496,6 +496,29 @@ def test_import_motion_new_body_and_onto_the_active_body(model_files, tmp_path):
     np.testing.assert_allclose(get_pose(target)[3:66], poses[6, 3:66], atol=1e-5)
 
 
+def test_hostile_files_are_one_clear_report_and_change_nothing(model_files, tmp_path):
+    """Import Motion and Load Pose on every hostile file: one error naming the file and the problem, no change."""
+    from hostile_files import hostile_motion_files
+
+    cases = hostile_motion_files(tmp_path)
+    bpy.ops.smpl.add_body(model=str(model_files["smpl"]), name="Target")
+    before = scene_snapshot()
+    for name, needle in cases.items():
+        path = str(tmp_path / name)
+        with pytest.raises(RuntimeError, match=re.escape(name) + ".*" + re.escape(needle)):
+            bpy.ops.smpl.import_motion(filepath=path, model=str(model_files["smplx"]))
+        if name.endswith((".npz", ".json", ".pkl")):
+            with pytest.raises(RuntimeError, match=re.escape(name)):
+                bpy.ops.smpl.load_pose(filepath=path)
+        assert scene_snapshot() == before, name
+    norate = tmp_path / "norate.npz"
+    np.savez(norate, poses=np.zeros((5, 72)), trans=np.zeros((5, 3)))
+    with pytest.raises(RuntimeError, match="stores no frame rate: set Frame rate to Custom") as info:
+        bpy.ops.smpl.import_motion(filepath=str(norate), fps_mode="SCENE")
+    assert "fps=" not in str(info.value)
+    assert bpy.ops.smpl.import_motion(filepath=str(norate), fps_mode="CUSTOM", fps=24.0) == {"FINISHED"}
+
+
 UFBX_READER = textwrap.dedent(
     """
     import json, sys

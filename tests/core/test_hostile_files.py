@@ -5,14 +5,12 @@ names what is not carried. docs/hostile-files.md lists the cases. No bpy.
 """
 
 import contextlib
-import io
 import os
 import pickle
 import signal
 import stat
 import struct
 import warnings
-import zipfile
 
 import numpy as np
 import pytest
@@ -24,6 +22,7 @@ from smpl_blender_addon.core.errors import ModelFileError, MotionFileError
 from smpl_blender_addon.core.model_files import read_model_file
 from smpl_blender_addon.core.motion import read_motion, write_amass_npz, write_smpl_codec
 from smpl_blender_addon.core.pose_files import read_pose_file
+from hostile_files import ZeroItemArray, npy_bytes, npy_header, patched_zip, reference_bomb, savez, zip_of
 
 
 @pytest.fixture(scope="module")
@@ -58,41 +57,7 @@ def refused(read, path, *needles, error=MotionFileError):
     return info.value
 
 
-def npy_header(shape, descr):
-    stream = io.BytesIO()
-    np.lib.format.write_array_header_1_0(stream, {"descr": descr, "fortran_order": False, "shape": shape})
-    return stream.getvalue()
-
-
-def zip_of(path, members):
-    with zipfile.ZipFile(path, "w") as archive:
-        for name, data in members.items():
-            archive.writestr(name + ".npy", data)
-    return path
-
-
-def savez(path, **arrays):
-    """np.savez to exactly ``path`` (np.savez appends .npz to other names)."""
-    with open(path, "wb") as stream:
-        np.savez(stream, **arrays)
-    return path
-
-
-def npy_bytes(array):
-    stream = io.BytesIO()
-    np.save(stream, array)
-    return stream.getvalue()
-
-
 # -- 1: shared-reference pickle bombs --------------------------------------------------------------------------------
-
-
-def reference_bomb(levels=12, width=10):
-    """318-ish bytes that reference 10^12 lists: each level is a list of ``width`` references to the one below."""
-    value = [0.0]
-    for _ in range(levels):
-        value = [value] * width
-    return value
 
 
 @pytest.mark.parametrize("key", ["v_template", "body_pose", "pose"])
@@ -139,13 +104,6 @@ def test_zero_itemsize_members_are_refused(tmp_path, model, descr):
     refused(lambda p: read_pose_file(p, model), tmp_path / "pose.npy", "zero-size items")
 
 
-class ZeroItemArray:
-    """Pickles as numpy's own array reconstruction with a zero-size dtype and a 10^12 shape."""
-
-    def __reduce__(self):
-        return np.ndarray.__reduce__(np.zeros(0, dtype="S1"))[:2] + ((1, (10**12,), np.dtype("S0"), False, b"\0"),)
-
-
 def test_zero_itemsize_pickled_array_is_refused(tmp_path, model):
     path = tmp_path / "zero.pkl"
     path.write_bytes(pickle.dumps({"v_template": ZeroItemArray(), "body_pose": ZeroItemArray()}, protocol=2))
@@ -184,22 +142,6 @@ def test_an_archive_declaring_millions_of_members_is_refused(tmp_path):
 
 
 # -- 3: archives and JSON that zipfile / json cannot read ------------------------------------------------------------
-
-
-def patched_zip(path, flag=None, method=None):
-    """A valid motion npz whose local and central headers claim encryption (flag bit 0) or another method."""
-    savez(path, poses=np.zeros((2, 156)), trans=np.zeros((2, 3)), mocap_framerate=30.0)
-    data = bytearray(path.read_bytes())
-    for magic, flag_at in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):
-        at = data.find(magic)
-        while at >= 0:
-            if flag is not None:
-                data[at + flag_at: at + flag_at + 2] = struct.pack("<H", flag)
-            if method is not None:
-                data[at + flag_at + 2: at + flag_at + 4] = struct.pack("<H", method)
-            at = data.find(magic, at + 4)
-    path.write_bytes(bytes(data))
-    return path
 
 
 @pytest.mark.parametrize("suffix", [".npz", ".smpl"])

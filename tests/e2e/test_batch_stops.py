@@ -134,3 +134,26 @@ def test_timeout_fails_only_the_hung_input(inputs, tmp_path):
     assert report(out)["options"]["timeout"] == 3.0
     for name in ("report.json", "a_quick.npz.fbx", "c_quick.npz.fbx"):  # atomic writes honour the umask
         assert stat.S_IMODE(os.stat(out / name).st_mode) == 0o640, name
+
+
+def test_every_hostile_file_fails_alone_with_one_clear_line(tmp_path):
+    """The batch over a folder of hostile files: each input fails with one line naming it and the problem, no
+    traceback, and the good file beside them is exported."""
+    from hostile_files import hostile_motion_files
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    cases = hostile_motion_files(folder)
+    write_motion(folder / "good.npz", 5)
+    out = tmp_path / "out"
+    proc = start(["export-fbx", folder, "--out", out, "--model", "open-smplx"])
+    _, stderr = proc.communicate(timeout=300)
+    assert proc.returncode == 1, stderr
+    assert "Traceback" not in stderr
+    entries = {os.path.basename(e["input"]): e for e in report(out)["inputs"]}
+    assert entries.pop("good.npz")["status"] == "ok"
+    assert set(entries) == set(cases)
+    for name, needle in cases.items():
+        error = entries[name]["status"] == "failed" and entries[name]["error"]
+        assert error and error.startswith(str(folder / name) + ":") and needle in error, (name, error)
+        assert "\n" not in error
