@@ -93,13 +93,6 @@ def size_problem(shape, dtype, name="array"):
     return None
 
 
-def npy_member_header(archive, name):
-    """(shape, dtype) from the header of the ``.npy`` member ``name`` of an open zip archive, without its data."""
-    with archive.open(name) as member:
-        shape, _, dtype = _read_npy_header(member)
-    return shape, dtype
-
-
 def checked_floats(path, key, value, error, limit=MAX_ABS_VALUE):
     """``value`` (an array or nested lists from a file) as a float64 array of plain, finite, sane numbers.
 
@@ -153,11 +146,12 @@ def _check_zip_directory(path, error, size):
                           f"limits ({MAX_MEMBERS} members, {MAX_DIRECTORY_BYTES} bytes): corrupt or hostile file")
 
 
-def read_npz(path, error):
+def read_npz(path, error, names=None):
     """The arrays of an ``.npz`` archive (also Meshcapade ``.smpl``), checked before anything is allocated.
 
-    Returns ``(arrays, skipped)``: ``{name: ndarray}`` of numeric and short-text members, and the names of members
-    that are not read (pickled objects such as ``joint2num``, other dtypes): callers that need one of them say so.
+    Returns ``(arrays, skipped)``: ``{name: ndarray}`` of numeric and short-text members (only those in ``names``
+    when given), and the names of members that are not read (pickled objects such as ``joint2num``, other dtypes):
+    callers that need one of them say so.
     Raises ``error(path, problem)`` for an unreadable, encrypted, truncated or lying archive, a member of zero-size
     items, or more than MAX_ARRAY_BYTES in a member or MAX_ARCHIVE_BYTES in all of them.
     """
@@ -171,7 +165,8 @@ def read_npz(path, error):
     arrays, skipped = {}, []
     try:
         with zipfile.ZipFile(path) as archive:
-            members = [info for info in archive.infolist() if info.filename.endswith(".npy")]
+            members = [info for info in archive.infolist() if info.filename.endswith(".npy")
+                       and (names is None or info.filename[:-4] in names)]
             for info in members:
                 if info.flag_bits & 0x1:
                     raise error(path, f"member {info.filename!r} is encrypted")

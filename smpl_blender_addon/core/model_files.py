@@ -12,13 +12,12 @@ from the file name. NumPy only.
 
 import os
 import re
-import zipfile
 from pathlib import Path
 
 import numpy as np
 
 from .errors import ModelFileError
-from .file_io import file_head, is_zip, npy_member_header, read_npz
+from .file_io import file_head, is_zip, read_npz
 from .safe_pickle import load_pickle_dict
 
 KIND_BY_JOINT_COUNT = {24: "smpl", 52: "smplh", 55: "smplx", 16: "mano"}
@@ -255,18 +254,15 @@ def _recognise_by_name(file_path):
 
 
 def _recognise_npz_by_content(file_path):
-    """(kind, gender) of an unnamed ``.npz`` from its ``weights`` header (J columns) and a ``gender`` member."""
+    """(kind, gender) of an unnamed ``.npz`` from its ``weights`` (J columns) and ``gender`` members."""
     try:
-        with zipfile.ZipFile(file_path) as archive:
-            shape, _ = npy_member_header(archive, "weights.npy")
-            gender = None
-            if "gender.npy" in archive.namelist() and archive.getinfo("gender.npy").file_size < 4096:
-                with archive.open("gender.npy") as member:
-                    gender = normalise_gender(np.lib.format.read_array(member, allow_pickle=False))
-    except Exception:  # not a model archive: simply not a candidate
+        arrays, _ = read_npz(file_path, ModelFileError, names=("weights", "gender"))
+    except ModelFileError:  # not a readable archive: simply not a candidate
         return None
+    shape = arrays["weights"].shape if "weights" in arrays else ()
     if len(shape) != 2 or shape[1] not in KIND_BY_JOINT_COUNT:
         return None
+    gender = normalise_gender(arrays["gender"]) if "gender" in arrays else None
     return KIND_BY_JOINT_COUNT[shape[1]], gender or _gender_from_path(file_path)
 
 

@@ -294,3 +294,16 @@ def test_a_pipe_is_refused_without_blocking(tmp_path, model):
         refused(read_motion, tmp_path / name, "not a regular file")
         refused(lambda p: read_pose_file(p, model), tmp_path / name, "not a regular file")
     refused(read_model_file, tmp_path / "pipe.npz", "not a regular file", error=ModelFileError)
+
+
+def test_a_model_folder_scan_passes_over_pipes_and_hostile_archives(tmp_path):
+    from smpl_blender_addon.core.model_files import find_model_file
+
+    folder = tmp_path / "models"
+    folder.mkdir()
+    savez(folder / "body.npz", **random_arrays("smpl", 50, seed=1))  # no known name: recognised by its weights
+    os.mkfifo(folder / "pipe.npz")
+    zip_of(folder / "zero.npz", {"weights": npy_header((10**12, 24), "|S0")})
+    patched_zip(folder / "encrypted.npz", flag=1)
+    with seconds(20):
+        assert find_model_file(folder).name == "body.npz"
