@@ -202,14 +202,16 @@ def read_npz(path, error, names=None):
 
 
 def _read_data(stream, shape, fortran, dtype, nbytes):
-    """The data of one checked ``.npy`` stream (positioned after its header)."""
-    data = stream.read(nbytes)
-    if len(data) != nbytes:
-        raise EOFError(f"array data truncated ({len(data)} of {nbytes} bytes)")
-    array = np.frombuffer(data, dtype=dtype)
-    if fortran:
-        return array.reshape(shape[::-1]).transpose().copy()
-    return array.reshape(shape).copy()
+    """The data of one checked ``.npy`` stream (positioned after its header), read straight into a new array."""
+    array = np.empty(shape[::-1] if fortran else shape, dtype=dtype)
+    view = memoryview(array.reshape(-1).view(np.uint8)) if nbytes else memoryview(b"")
+    filled = 0
+    while filled < nbytes:
+        count = stream.readinto(view[filled:])
+        if not count:
+            raise EOFError(f"array data truncated ({filled} of {nbytes} bytes)")
+        filled += count
+    return array.transpose() if fortran else array
 
 
 def read_npy(path, error):
