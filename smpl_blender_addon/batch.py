@@ -93,8 +93,8 @@ def stop_on_signals():
     try:
         yield
     finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+        for sig, handler in previous.items():  # None: a handler set outside Python (Blender's), not restorable
+            signal.signal(sig, signal.SIG_DFL if handler is None else handler)
 
 
 def _main_thread():
