@@ -362,7 +362,9 @@ def export_scene(source, output, options):
     export = export_function(options["format"])
     scene = bpy.context.scene
     result = export(arm, output, **_accepted(export, target=options["target"], correctives=options["correctives"],
-                                             frame_start=scene.frame_start, frame_end=scene.frame_end))  # fmt: skip
+                                             frame_start=scene.frame_start, frame_end=scene.frame_end,
+                                             max_influences=options.get("max_influences"),
+                                             time_stamp=int(_input_mtime(source))))  # fmt: skip  (reproducible)
     return {"frames": int((result or {}).get("frames", scene.frame_end - scene.frame_start + 1))}
 
 

@@ -95,8 +95,13 @@ def cmd_export(args):
         from .blender import compat
 
         compat.require_alembic()
+    limit = getattr(args, "max_influences", None)
+    if limit is not None and limit < 1:
+        from .batch import UsageError
+
+        raise UsageError("--max-influences must be at least 1")
     return _run_batch(args, {"model": args.model, "gender": args.gender, "fps": args.fps, "target": args.target,
-                             "correctives": args.correctives})  # fmt: skip
+                             "correctives": args.correctives, "max_influences": limit})  # fmt: skip
 
 
 def cmd_export_motion(args):
@@ -138,6 +143,10 @@ def _add_export_parser(sub, command):
     p.add_argument("--target", default="blender", choices=("blender", "unity", "unreal"), help="exporter preset")
     p.add_argument("--correctives", default="keys", choices=("keys", "none"),
                    help="key the pose-corrective shape keys at every frame (default) or leave them out")
+    if command != "export-abc":
+        p.add_argument("--max-influences", type=int, default=None, metavar="N",
+                       help="at most N joints per vertex, the largest kept and renormalised (4 for three.js, "
+                            "FBX2glTF, Unity's default quality; default: every influence, exact)")
     _add_batch_arguments(p, "redo inputs whose output already exists")
     p.set_defaults(func=cmd_export)
 

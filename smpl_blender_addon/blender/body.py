@@ -184,6 +184,16 @@ def _write_vertex_groups(mesh_obj, weights):
     bm.free()
 
 
+def read_vertex_groups(mesh_obj):
+    """The vertex-group weights of a mesh object as a dense (V, G) float32 matrix (G: its vertex groups)."""
+    mesh = mesh_obj.data
+    weights = np.zeros((len(mesh.vertices), len(mesh_obj.vertex_groups)), dtype=np.float32)
+    for vertex in mesh.vertices:
+        for element in vertex.groups:
+            weights[vertex.index, element.group] = element.weight
+    return weights
+
+
 def _absolute_keys(basis, dirs):
     """Shape-key coordinates: Blender-space basis (V, 3) + SMPL blend-shape columns (V, 3, K) -> (K, V, 3) float32.
 

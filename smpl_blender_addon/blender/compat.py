@@ -23,6 +23,9 @@ FBX_BAKE_HOOK = ("io_scene_fbx.export_fbx_bin", "fbx_animations", ("scene_data",
 GLTF_SAMPLING_HOOK = ("io_scene_gltf2.blender.exp.animation.sampled.sampling_cache", "object_caching",
                       ("data", "obj_uuids", "current_instance", "action_name", "slot_identifier", "frame", "depsgraph",
                        "export_settings"))  # fmt: skip
+# Blender's FBX exporter derives object ids from Python's string hash, which differs from process to process: wrapped,
+# the ids come from a stable digest of the same keys (blender/export.py), so the same body gives the same file.
+FBX_UUID_HOOK = ("io_scene_fbx.fbx_utils", "_key_to_uuid", ("uuids", "key"))
 EXPORTER_HOOKS = ((4, 5), (5, 0), (5, 2))
 
 

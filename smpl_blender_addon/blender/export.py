@@ -21,8 +21,11 @@ channels) keeps the plain path.
 """
 
 import contextlib
+import hashlib
 import os
+import re
 import shutil
+import struct
 import tempfile
 import time
 
@@ -30,9 +33,11 @@ import bpy
 import numpy as np
 
 from ..core.file_io import publish
+from ..core.glb import read_glb, write_glb
+from ..core.influences import limit_influences
 from . import compat
 from .animation import channelbag, sample_fcurve
-from .body import PROP_MESH, body_mesh, find_body
+from .body import PROP_MESH, body_betas, body_expression, body_mesh, find_body, read_vertex_groups
 
 TARGETS = ("blender", "unity", "unreal")
 CORRECTIVES = ("keys", "none")
@@ -257,34 +262,206 @@ def _frame_progress(progress, start, end):
 # ------------------------------------------------------------------------------------ correctives="none": a copy
 
 @contextlib.contextmanager
-def _mesh_without_correctives(mesh_obj):
-    """Give ``mesh_obj`` a temporary copy of its mesh without the Pose### keys; the original is put back on exit.
-
-    The copy keeps the original's name (the FBX geometry name) and its key animation (the same action and slot);
-    F-curves of the removed keys no longer resolve and are skipped by Blender.
-    """
+def _mesh_copy(mesh_obj):
+    """Give ``mesh_obj`` a temporary copy of its mesh (yielded) that the export may change; the original is put back
+    on exit. The copy keeps the original's name (the file's geometry name) and its key animation (the same action
+    and slot); F-curves of keys removed from the copy no longer resolve and are skipped by Blender."""
     original = mesh_obj.data
-    keys = original.shape_keys
-    if keys is None or not any(b.name.startswith(CORRECTIVE_PREFIX) for b in keys.key_blocks):
-        yield
-        return
     name = original.name
     copy = original.copy()
     try:
         mesh_obj.data = copy
-        blocks = copy.shape_keys.key_blocks
-        # remove from the end: each removal is cheap there (no key after it to relink)
-        for block in reversed([b for b in blocks if b.name.startswith(CORRECTIVE_PREFIX)]):
-            mesh_obj.shape_key_remove(block)
         original.name = name + ".smpl-export-original"
         copy.name = name
-        yield
+        yield copy
     finally:
         mesh_obj.data = original
         if copy.name == name:
             copy.name = name + ".smpl-export-copy"
         original.name = name
         bpy.data.meshes.remove(copy)  # its shape-key datablock goes with it
+
+
+@contextlib.contextmanager
+def _mesh_without_correctives(mesh_obj):
+    """The export sees ``mesh_obj`` without its Pose### keys (a temporary copy of the mesh)."""
+    keys = mesh_obj.data.shape_keys
+    if keys is None or not any(b.name.startswith(CORRECTIVE_PREFIX) for b in keys.key_blocks):
+        yield
+        return
+    with _mesh_copy(mesh_obj) as copy:
+        blocks = copy.shape_keys.key_blocks
+        # remove from the end: each removal is cheap there (no key after it to relink)
+        for block in reversed([b for b in blocks if b.name.startswith(CORRECTIVE_PREFIX)]):
+            mesh_obj.shape_key_remove(block)
+        yield
+
+
+@contextlib.contextmanager
+def _limited_influences(mesh_obj, count):
+    """The export sees ``mesh_obj`` with at most ``count`` joint weights per vertex (:func:`core.influences.
+    limit_influences`: the largest kept, rescaled to the vertex's sum), on a temporary copy of the mesh.
+    Yields the number of vertices that were changed."""
+    if mesh_obj is None or count is None:
+        yield 0
+        return
+    weights = read_vertex_groups(mesh_obj)
+    limited = limit_influences(weights, count).astype(np.float32)
+    changed = np.flatnonzero(np.any(limited != weights, axis=1))
+    if not changed.size:
+        yield 0
+        return
+    with _mesh_copy(mesh_obj):
+        groups = mesh_obj.vertex_groups
+        for g in range(weights.shape[1]):
+            rows = changed[weights[changed, g] != limited[changed, g]]
+            dropped = rows[limited[rows, g] == 0]
+            if dropped.size:
+                groups[g].remove(dropped.tolist())
+            for v in rows[limited[rows, g] != 0].tolist():
+                groups[g].add([v], float(limited[v, g]), "REPLACE")
+        yield int(changed.size)
+
+
+# --------------------------------------------------------------------------- what a file calls rest, and its clip
+
+def clip_name(armature, name=None):
+    """The animation's name in an exported file (glTF animation, FBX take): ``name``, else the body's action (named
+    after the motion file it was imported from), else the body; without Blender's ``.001`` suffix."""
+    if name:
+        return str(name)
+    ad = armature.animation_data
+    base = ad.action.name if ad is not None and ad.action is not None else armature.name
+    return re.sub(r"\.\d{3}$", "", base) or base
+
+
+def rest_key_values(armature, mesh_obj):
+    """``{key name: value}`` of the body at rest, for the exporters' static shape-key values: Pose### 0 (the rest
+    pose needs no correction), Shape### and Exp### the body's own betas and expression (not the first frame's)."""
+    keys = mesh_obj.data.shape_keys if mesh_obj is not None else None
+    if keys is None:
+        return {}
+    coefficients = {"Shape": body_betas(armature), "Exp": body_expression(armature)}
+    rest = {}
+    for block in keys.key_blocks[1:]:
+        found = re.fullmatch(r"(Shape|Exp|Pose)(\d{3})", block.name)
+        if found is not None:
+            values, index = coefficients.get(found.group(1)), int(found.group(2))
+            rest[block.name] = float(values[index]) if values is not None and index < values.size else 0.0
+    return rest
+
+
+@contextlib.contextmanager
+def _scene_named(name):
+    """The scene carries ``name`` meanwhile: Blender's FBX exporter names the take after the scene."""
+    scene = bpy.context.scene
+    saved = scene.name
+    scene.name = name
+    try:
+        yield
+    finally:
+        scene.name = saved
+
+
+@contextlib.contextmanager
+def _fbx_static_values_at_rest(mesh_obj, rest):
+    """FBX: each blend-shape channel's static ``DeformPercent`` (written after the bake, from the keys' values at the
+    current frame) is the rest value, not the first frame's. Yields True when done (verified exporter versions)."""
+    module = compat.exporter_hook(compat.FBX_BAKE_HOOK)
+    if module is None or mesh_obj is None or not rest:
+        yield False
+        return
+    blocks = mesh_obj.data.shape_keys.key_blocks
+    index = np.array([blocks.find(name) for name in rest], dtype=np.int64)
+    values = np.array(list(rest.values()), dtype=np.float32)
+    saved = []
+
+    def wrap(original):
+        def then_rest(scene_data):
+            result = original(scene_data)  # the bake: every frame, then back to the current one
+            current = np.empty(len(blocks), dtype=np.float32)
+            blocks.foreach_get("value", current)
+            saved.append(current.copy())
+            current[index] = values
+            blocks.foreach_set("value", current)
+            return result
+        return then_rest
+
+    try:
+        with compat.wrapped(module, compat.FBX_BAKE_HOOK, wrap):
+            yield True
+    finally:
+        if saved:
+            blocks.foreach_set("value", saved[0])
+
+
+_FBX_STAMP_FIELDS = ("Year", "Month", "Day", "Hour", "Minute", "Second", "Millisecond")
+
+
+def fbx_time_stamp(time_stamp=None):
+    """The creation time an FBX export writes: ``time_stamp`` (seconds since 1970, UTC), else the
+    ``SOURCE_DATE_EPOCH`` environment variable (reproducible builds), else None (the export time, Blender's)."""
+    if time_stamp is None and os.environ.get("SOURCE_DATE_EPOCH", "").strip().isdigit():
+        time_stamp = int(os.environ["SOURCE_DATE_EPOCH"])
+    return None if time_stamp is None else int(time_stamp)
+
+
+def _set_fbx_time_stamp(path, time_stamp):
+    """Write ``time_stamp`` into the FBX header's ``CreationTimeStamp`` (the only bytes that differ between two
+    exports of the same body), in place. Returns False if the header is not as Blender writes it."""
+    when = time.gmtime(time_stamp)
+    values = (when.tm_year, when.tm_mon, when.tm_mday, when.tm_hour, when.tm_min, when.tm_sec, 0)
+    with open(path, "r+b") as stream:
+        head = bytearray(stream.read(4096))
+        start = head.find(b"\x11CreationTimeStamp")
+        places = []
+        for field in _FBX_STAMP_FIELDS:
+            tag = bytes([len(field)]) + field.encode() + b"I"  # a node of one int32 property
+            at = head.find(tag, start) if start >= 0 else -1
+            if at < 0:
+                return False
+            places.append(at + len(tag))
+        for at, value in zip(places, values):
+            struct.pack_into("<i", head, at, value)
+        stream.seek(0)
+        stream.write(head)
+    return True
+
+
+@contextlib.contextmanager
+def _stable_fbx_ids():
+    """FBX object ids from a digest of the exporter's own keys (names), not from Python's per-process string hash:
+    two processes exporting the same body write the same file. Yields True when active (verified versions)."""
+    module = compat.exporter_hook(compat.FBX_UUID_HOOK)
+    if module is None:
+        yield False
+        return
+
+    def wrap(original):
+        def key_to_uuid(uuids, key):
+            if isinstance(key, int) and 0 <= key < 2**63:
+                return original(uuids, key)  # used as the id itself
+            digest = hashlib.blake2b(repr(key).encode("utf-8", "backslashreplace"), digest_size=8).digest()
+            return original(uuids, int.from_bytes(digest, "little") >> 1)  # collisions: the exporter's own loop
+        return key_to_uuid
+
+    with compat.wrapped(module, compat.FBX_UUID_HOOK, wrap):
+        yield True
+
+
+def _glb_rest_and_name(path, rest, name):
+    """glTF: the mesh's default morph weights (``mesh.weights``, the rest state engines show before and between
+    clips) are the rest values, not the first frame's; the one animation is named ``name``. Rewrites the .glb."""
+    with open(path, "rb") as stream:
+        document, binary = read_glb(stream.read())
+    for mesh in document.get("meshes", []):
+        names = (mesh.get("extras") or {}).get("targetNames")
+        if names and "weights" in mesh:
+            mesh["weights"] = [rest.get(n, w) for n, w in zip(names, mesh["weights"])]
+    if len(document.get("animations", [])) == 1:
+        document["animations"][0]["name"] = name
+    with open(path, "wb") as stream:
+        stream.write(write_glb(document, binary))
 
 
 # ------------------------------------------------------------------------------ target="unreal": centimetre copies
@@ -601,45 +778,72 @@ def _mesh_off_during_sampling(armature, mesh_obj):
 
 # --------------------------------------------------------------------------------------------------------- exports
 
+def _body_variants(stack, mesh, correctives, max_influences):
+    """What both skinned exports may change on a temporary mesh copy: correctives="none", ``max_influences``.
+    Returns the number of vertices whose weights were limited."""
+    if max_influences is not None and not (isinstance(max_influences, int) and max_influences >= 1):
+        raise ValueError(f"max_influences must be a whole number of at least 1, got {max_influences!r}")
+    if mesh is not None and correctives == "none":
+        stack.enter_context(_mesh_without_correctives(mesh))
+    return stack.enter_context(_limited_influences(mesh, max_influences))
+
+
 def export_fbx(armature, filepath, target="blender", correctives="keys", frame_start=None, frame_end=None,
-               progress=None, fast=True):
+               progress=None, fast=True, name=None, max_influences=None, time_stamp=None):
     """Write the body (armature + skinned mesh, baked animation) to an FBX file.
 
     target: "blender" | "unity" | "unreal" (docs/fbx-presets.md); correctives: "keys" exports the Pose### keys and
     their animation, "none" leaves them out (skeleton + shape only). Frames default to the body's action range.
-    progress(fraction) is called per baked frame. fast=False runs Blender's exporter unchanged (reference path).
-    Returns ``dict(frames=int, seconds=float, path=str, fast=bool)``.
+    name: the take's name (default: :func:`clip_name`, the motion's). max_influences: at most that many joints per
+    vertex (engines that blend 4; :mod:`core.influences`). Static shape-key values are the rest values
+    (:func:`rest_key_values`). time_stamp: the file's creation time (:func:`fbx_time_stamp`; fixed, two exports of
+    the same body give the same bytes). progress(fraction) is called per baked frame. fast=False runs Blender's
+    exporter unchanged (reference path). Returns ``dict(frames=int, seconds=float, path=str, fast=bool, name=str,
+    limited_vertices=int)``.
     """
     options = fbx_options(target)
     armature, mesh, start, end = _export_setup(armature, frame_start, frame_end, correctives)
+    take = clip_name(armature, name)
+    body = armature
     t0 = time.perf_counter()
     with _export_run(filepath, _exported(armature, mesh), start, end) as (stack, tmp):
         if target in COPY_TRANSFORMS:
             scale, rotate = COPY_TRANSFORMS[target]
             rotation = _axis_conversion(options) if rotate else None
             armature, mesh = stack.enter_context(_transformed_copies(armature, mesh, scale, rotation))
-        if mesh is not None and correctives == "none":
-            stack.enter_context(_mesh_without_correctives(mesh))
+        limited = _body_variants(stack, mesh, correctives, max_influences)
         used_fast = stack.enter_context(_mesh_off_during_bake(mesh)) if fast else False
+        stack.enter_context(_fbx_static_values_at_rest(mesh, rest_key_values(body, mesh)))
         stack.enter_context(_frame_progress(progress, start, end))
+        stack.enter_context(_scene_named(take))
+        stack.enter_context(_stable_fbx_ids())
         _call_exporter(bpy.ops.export_scene.fbx, _exported(armature, mesh), filepath=tmp, **options)
-    return _export_result(filepath, start, end, t0, fast=used_fast)
+        stamp = fbx_time_stamp(time_stamp)
+        if stamp is not None:
+            _set_fbx_time_stamp(tmp, stamp)
+    return _export_result(filepath, start, end, t0, fast=used_fast, name=take, limited_vertices=limited)
 
 
-def export_gltf(armature, filepath, correctives="keys", frame_start=None, frame_end=None, progress=None, fast=True):
-    """Write the body to a binary glTF (.glb): skin, morph targets (Pose### left out with correctives="none") and
-    one animation sampled at every frame of the range. fast=False runs Blender's exporter unchanged.
-    Returns ``dict(frames, seconds, path, fast)``."""
+def export_gltf(armature, filepath, correctives="keys", frame_start=None, frame_end=None, progress=None, fast=True,
+                name=None, max_influences=None):
+    """Write the body to a binary glTF (.glb): skin, morph targets with normals (Pose### left out with
+    correctives="none") and one animation named ``name`` (default: :func:`clip_name`) sampled at every frame of the
+    range, starting at time 0. The mesh's default morph weights are the rest values (:func:`rest_key_values`).
+    max_influences: at most that many joints per vertex (default: every influence, in JOINTS_0, JOINTS_1...).
+    fast=False runs Blender's exporter unchanged. Returns ``dict(frames, seconds, path, fast, name,
+    limited_vertices)``."""
     armature, mesh, start, end = _export_setup(armature, frame_start, frame_end, correctives)
+    clip = clip_name(armature, name)
     objects = _exported(armature, mesh)
     t0 = time.perf_counter()
     with _export_run(filepath, objects, start, end) as (stack, tmp):
-        if mesh is not None and correctives == "none":
-            stack.enter_context(_mesh_without_correctives(mesh))
+        limited = _body_variants(stack, mesh, correctives, max_influences)
+        rest = rest_key_values(armature, mesh)
         used_fast = stack.enter_context(_mesh_off_during_sampling(armature, mesh)) if fast else False
         stack.enter_context(_frame_progress(progress, start, end))
         _call_exporter(bpy.ops.export_scene.gltf, objects, filepath=tmp, **gltf_options())
-    return _export_result(filepath, start, end, t0, fast=used_fast)
+        _glb_rest_and_name(tmp, rest, clip)
+    return _export_result(filepath, start, end, t0, fast=used_fast, name=clip, limited_vertices=limited)
 
 
 def gltf_options():
@@ -654,6 +858,7 @@ def gltf_options():
         export_frame_range=True,
         export_force_sampling=True,
         export_frame_step=1,
+        export_anim_slide_to_zero=True,  # the first exported frame at time 0, as FBX converters play the take
         export_optimize_animation_size=False,
         export_def_bones=False,
         export_leaf_bone=False,
@@ -661,7 +866,7 @@ def gltf_options():
         export_all_influences=True,  # SMPL skins have up to 4+ joints per vertex: keep every weight (JOINTS_1...)
         export_morph=True,
         export_morph_animation=True,
-        export_morph_normal=False,
+        export_morph_normal=True,  # shading follows the shape keys (without: up to 21° off on a shaped body)
         export_morph_tangent=False,
         export_yup=True,
         export_materials="EXPORT",

@@ -145,6 +145,13 @@ class Motion:
         if kind == self.kind:
             return self.copy()
         poses = layouts.convert_pose_layout(self.poses, self.kind, kind)
+        target = set(layouts.JOINT_NAMES[kind])
+        moving = np.any(self.poses.reshape(self.num_frames, -1, 3) != 0, axis=(0, 2))
+        dropped = [name for name, moves in zip(layouts.JOINT_NAMES[self.kind], moving) if moves and name not in target]
+        if dropped:
+            listed = ", ".join(dropped[:6]) + (f" and {len(dropped) - 6} more" if len(dropped) > 6 else "")
+            warnings.warn(f"{self.source or 'motion'}: {len(dropped)} joints of the {self.kind} motion do not exist on "
+                          f"a {kind} body and are dropped ({listed}); a {self.kind} model keeps them", stacklevel=2)
         shared = _SHARED_SHAPE_SPACE.get(frozenset((self.kind, kind)))
         betas = self.betas[:shared].copy() if shared else np.zeros(0)
         if betas.size < self.betas.size and np.any(self.betas[betas.size:] != 0):

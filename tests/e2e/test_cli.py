@@ -106,7 +106,24 @@ def test_gltf_sibling(motion_file, tmp_path):
     assert glb.skins and {"pelvis", "left_knee"} <= {n.name for n in glb.nodes}
     times = glb.accessors[glb.animations[0].samplers[0].input]
     assert times.count == 21  # 0.4 s at 50 fps
-    assert times.max[0] - times.min[0] == pytest.approx(0.4, abs=1e-4)
+    assert times.min[0] == 0.0 and times.max[0] == pytest.approx(0.4, abs=1e-4)
+    assert glb.animations[0].name == "wave"  # the input's stem
+
+
+def test_max_influences_and_reproducible_batch_exports(motion_file, tmp_path):
+    pytest.importorskip("bpy")
+    pygltflib = pytest.importorskip("pygltflib")
+    for k in range(2):
+        for command in ("export-gltf", "export-fbx"):
+            done = run([command, motion_file, "--out", tmp_path / str(k), "--model", "open-smpl",
+                        "--max-influences", 4])  # fmt: skip
+            assert done.returncode == 0, done.stderr
+    for name in ("wave.npz.glb", "wave.npz.fbx"):  # the same input gives the same bytes (FBX: its time stamp too)
+        assert (tmp_path / "0" / name).read_bytes() == (tmp_path / "1" / name).read_bytes(), name
+    glb = pygltflib.GLTF2().load(str(tmp_path / "0" / "wave.npz.glb"))
+    assert getattr(glb.meshes[0].primitives[0].attributes, "JOINTS_1", None) is None
+    bad = run(["export-fbx", motion_file, "--out", tmp_path / "bad", "--max-influences", 0])
+    assert bad.returncode == 2 and "--max-influences" in bad.stderr
 
 
 def test_alembic_sibling(motion_file, tmp_path):

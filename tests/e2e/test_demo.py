@@ -120,8 +120,9 @@ def test_glb_has_the_skin_morph_targets_and_every_frame(demo, reference):
     assert len(gltf.animations) == 1
     times = gltf.accessors[gltf.animations[0].samplers[0].input]
     assert times.count == FRAMES[1] - FRAMES[0] + 1
-    fps = reference["motion"].fps  # Blender's exporters put scene frame f at f / fps seconds
-    np.testing.assert_allclose([times.min[0], times.max[0]], np.divide(FRAMES, fps), atol=1e-4)
+    fps = reference["motion"].fps  # the first exported frame at time 0 (FBX converters play the take from 0 too)
+    np.testing.assert_allclose([times.min[0], times.max[0]], [0.0, (FRAMES[1] - FRAMES[0]) / fps], atol=1e-4)
+    assert gltf.animations[0].name == "demo_motion"  # the motion file the demo imports
 
 
 def gif_test_frames():
