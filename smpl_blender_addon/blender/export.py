@@ -5,6 +5,10 @@ Every export leaves the scene as it was (selection, active object, frame, frame 
 changes), also on error, and writes its file atomically: into a temporary folder beside the target, then
 ``os.replace``. The frame range defaults to the body's action range (the scene range when it has no action).
 
+What engines read (docs/fbx-presets.md, "What engines read"): static shape-key values at rest (glTF ``mesh.weights``
+rewritten in the .glb, FBX ``DeformPercent`` set after the bake), glTF morph normals and clips from time 0, clips named
+after the motion, ``max_influences`` on a temporary mesh copy, FBX object ids and time stamp made reproducible.
+
 FBX presets (docs/fbx-presets.md): no leaf bones, bone axes Y/X kept (FBX joint rotations are SMPL rotations),
 root motion on the pelvis bone; "blender" (Y-up, centimetres: Blender round trip), "unity" (Y-up, metres, root
 nodes with rotation 0 and scale 1), "unreal" (Z-up, centimetres baked into the data, node scale 1). Unity and Unreal

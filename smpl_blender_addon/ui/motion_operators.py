@@ -149,6 +149,10 @@ class SMPL_OT_export_fbx(BodyOperator, Operator):
                ("NONE", "None", "Leave the pose-corrective shape keys out")),  # fmt: skip
         default="KEYS",
     )
+    max_influences: IntProperty(name="Max influences", default=0, min=0, max=16,
+                                description="At most this many joints per vertex, the largest kept and renormalised "
+                                            "(4 for engines that blend 4, e.g. Unity's default); 0: every influence "
+                                            "(exact)")  # fmt: skip
     use_action_range: BoolProperty(name="Animation range", default=True,
                                    description="Export the body's animation range (else the frames below)")
     frame_start: IntProperty(name="Start", default=1)
@@ -170,9 +174,11 @@ class SMPL_OT_export_fbx(BodyOperator, Operator):
         with progress(context) as update:
             result = export_api.export_fbx(arm, filepath, target=self.target.lower(),
                                            correctives=self.correctives.lower(), frame_start=start, frame_end=end,
-                                           progress=update)  # fmt: skip
-        self.report({"INFO"}, f"Exported {arm.name}: {result['frames']} frames to {filepath} "
-                              f"in {result['seconds']:.1f} s")  # fmt: skip
+                                           progress=update, max_influences=self.max_influences or None)  # fmt: skip
+        limited = f", {result['limited_vertices']} vertices limited to {self.max_influences} joints" \
+            if result["limited_vertices"] else ""
+        self.report({"INFO"}, f"Exported {arm.name}: take {result['name']!r}, {result['frames']} frames to {filepath} "
+                              f"in {result['seconds']:.1f} s{limited}")  # fmt: skip
 
 
 def menu_import(self, context):

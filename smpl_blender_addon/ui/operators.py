@@ -429,6 +429,9 @@ class SMPL_OT_export_body(BodyOperator, Operator):
         items=(("keys", "Shape keys", "Export the Pose### keys and their animation"), ("none", "None", "Leave them out")),
         default="keys",
     )
+    max_influences: IntProperty(name="Max influences", default=0, min=0, max=16,
+                                description="At most this many joints per vertex, the largest kept and renormalised "
+                                            "(4 for three.js and most web viewers); 0: every influence (exact)")
     use_action_range: BoolProperty(name="Action range", description="Export the body's action range", default=True)
     frame_start: IntProperty(name="Start", default=1)
     frame_end: IntProperty(name="End", default=250)
@@ -441,6 +444,7 @@ class SMPL_OT_export_body(BodyOperator, Operator):
             layout.label(text="This Blender is built without Alembic", icon="ERROR")
         if self.format == "GLB":
             layout.prop(self, "correctives")
+            layout.prop(self, "max_influences")
         layout.prop(self, "use_action_range")
         column = layout.column(align=True)
         column.enabled = not self.use_action_range
@@ -461,7 +465,8 @@ class SMPL_OT_export_body(BodyOperator, Operator):
         with progress(context) as update:
             common = dict(frame_start=start, frame_end=end, progress=update)
             if self.format == "GLB":
-                done = export_api.export_gltf(arm, path, correctives=self.correctives, **common)
+                done = export_api.export_gltf(arm, path, correctives=self.correctives,
+                                              max_influences=self.max_influences or None, **common)
             else:
                 done = export_api.export_abc(arm, path, **common)
         self.report({"INFO"}, f"Wrote {done['path']}: {done['frames']} frames in {done['seconds']:.1f} s")

@@ -565,6 +565,10 @@ def test_export_fbx_and_gltf_read_back_independently(model_files, tmp_path):
     assert "left_knee" in {node.name for node in gltf.nodes} and len(gltf.animations) >= 1
     targets = {len(primitive.targets or []) for mesh in gltf.meshes for primitive in mesh.primitives}
     assert targets == {10 + 10 + 486}  # morph targets: betas, expression and correctives
+    one = tmp_path / "one.glb"
+    assert bpy.ops.smpl.export_body(filepath=str(one), format="GLB", max_influences=1) == {"FINISHED"}
+    attributes = pygltflib.GLTF2().load(str(one)).meshes[0].primitives[0].attributes
+    assert getattr(attributes, "JOINTS_1", None) is None  # one joint per vertex: one set
 
 
 def test_export_body_in_a_blender_without_alembic_reports_it(model_files, tmp_path, monkeypatch):
