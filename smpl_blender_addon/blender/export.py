@@ -40,7 +40,7 @@ from ..core.file_io import publish
 from ..core.glb import read_glb, write_glb
 from ..core.influences import limit_influences
 from . import compat
-from .animation import channelbag, sample_fcurve
+from .animation import channelbag, sample_fcurve, write_fcurves
 from .body import PROP_MESH, body_betas, body_expression, body_mesh, find_body, read_vertex_groups
 
 TARGETS = ("blender", "unity", "unreal")
@@ -582,6 +582,38 @@ def _transformed_copies(armature, mesh_obj, scale=1.0, rotation=None):
                     bpy.data.actions.remove(id_block)
 
 
+def _root_motion_on_the_armature(armature, start, end):
+    """Unreal: the horizontal part of the root bone's motion moves to the armature object (the FBX node above the
+    bones, which Unreal makes the skeleton's root bone), so "Enable Root Motion" extracts the walk while the pelvis
+    keeps its height and sway. Every world joint is unchanged. Only on the temporary copy, and only when the armature
+    object is not animated itself. Returns True when done.
+
+    Keys at every frame of ``start..end``: armature location = its location + (the pelvis displacement from rest on
+    the armature's ground plane, through the object's matrix), pelvis location = the rest of the displacement.
+    """
+    if _object_animated(armature) or armature.parent is not None:
+        return False
+    roots = [b for b in armature.data.bones if b.parent is None]
+    bag = channelbag(armature)
+    if len(roots) != 1 or bag is None:
+        return False
+    root = roots[0]
+    path = f'pose.bones["{root.name}"].location'
+    frames = np.arange(start, end + 1, dtype=np.float64)
+    static = armature.pose.bones[root.name].location
+    curves = [bag.fcurves.find(path, index=i) for i in range(3)]
+    local = np.stack([sample_fcurve(fc, frames) if fc is not None else np.full(len(frames), static[i])
+                      for i, fc in enumerate(curves)], axis=1)  # fmt: skip  (F, 3) in the bone's rest axes
+    rest = np.array(root.matrix_local.to_3x3(), dtype=np.float64)
+    ground = local @ rest.T  # armature space
+    ground[:, 2] = 0.0  # the armature's Z is up (Blender's world for the Unreal preset)
+    write_fcurves(armature, [(path, i) for i in range(3)], frames, (local - ground @ rest).T, group=root.name)
+    basis = np.array(armature.matrix_basis.to_3x3(), dtype=np.float64)
+    location = np.array(armature.location, dtype=np.float64) + ground @ basis.T
+    write_fcurves(armature, [("location", i) for i in range(3)], frames, location.T, group="Object Transforms")
+    return True
+
+
 def _axis_conversion(options):
     """The exporter's axis conversion (Blender -> file axes) for a preset, 4x4."""
     from bpy_extras.io_utils import axis_conversion
@@ -793,17 +825,18 @@ def _body_variants(stack, mesh, correctives, max_influences):
 
 
 def export_fbx(armature, filepath, target="blender", correctives="keys", frame_start=None, frame_end=None,
-               progress=None, fast=True, name=None, max_influences=None, time_stamp=None):
+               progress=None, fast=True, name=None, max_influences=None, time_stamp=None, root_motion=True):
     """Write the body (armature + skinned mesh, baked animation) to an FBX file.
 
     target: "blender" | "unity" | "unreal" (docs/fbx-presets.md); correctives: "keys" exports the Pose### keys and
     their animation, "none" leaves them out (skeleton + shape only). Frames default to the body's action range.
     name: the take's name (default: :func:`clip_name`, the motion's). max_influences: at most that many joints per
     vertex (engines that blend 4; :mod:`core.influences`). Static shape-key values are the rest values
-    (:func:`rest_key_values`). time_stamp: the file's creation time (:func:`fbx_time_stamp`; fixed, two exports of
-    the same body give the same bytes). progress(fraction) is called per baked frame. fast=False runs Blender's
-    exporter unchanged (reference path). Returns ``dict(frames=int, seconds=float, path=str, fast=bool, name=str,
-    limited_vertices=int)``.
+    (:func:`rest_key_values`). root_motion (Unreal): the horizontal pelvis motion on the armature node, Unreal's
+    root bone (:func:`_root_motion_on_the_armature`). time_stamp: the file's creation time (:func:`fbx_time_stamp`;
+    fixed, two exports of the same body give the same bytes). progress(fraction) is called per baked frame.
+    fast=False runs Blender's exporter unchanged (reference path). Returns ``dict(frames=int, seconds=float,
+    path=str, fast=bool, name=str, limited_vertices=int, root_motion=bool)``.
     """
     options = fbx_options(target)
     armature, mesh, start, end = _export_setup(armature, frame_start, frame_end, correctives)
@@ -815,6 +848,7 @@ def export_fbx(armature, filepath, target="blender", correctives="keys", frame_s
             scale, rotate = COPY_TRANSFORMS[target]
             rotation = _axis_conversion(options) if rotate else None
             armature, mesh = stack.enter_context(_transformed_copies(armature, mesh, scale, rotation))
+        root_motion = target == "unreal" and root_motion and _root_motion_on_the_armature(armature, start, end)
         limited = _body_variants(stack, mesh, correctives, max_influences)
         used_fast = stack.enter_context(_mesh_off_during_bake(mesh)) if fast else False
         stack.enter_context(_fbx_static_values_at_rest(mesh, rest_key_values(body, mesh)))
@@ -825,7 +859,8 @@ def export_fbx(armature, filepath, target="blender", correctives="keys", frame_s
         stamp = fbx_time_stamp(time_stamp)
         if stamp is not None:
             _set_fbx_time_stamp(tmp, stamp)
-    return _export_result(filepath, start, end, t0, fast=used_fast, name=take, limited_vertices=limited)
+    return _export_result(filepath, start, end, t0, fast=used_fast, name=take, limited_vertices=limited,
+                          root_motion=bool(root_motion))
 
 
 def export_gltf(armature, filepath, correctives="keys", frame_start=None, frame_end=None, progress=None, fast=True,

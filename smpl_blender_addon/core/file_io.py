@@ -192,7 +192,7 @@ def read_npz(path, error, names=None):
                                           f"{info.file_size}: truncated or corrupt")
                     arrays[name] = _read_data(member, shape, fortran, dtype, nbytes)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, LZMAError, OSError, EOFError, ValueError, KeyError,
-            struct.error, NotImplementedError, RuntimeError) as exc:  # zipfile / zlib / numpy header errors: corrupt or truncated
+            struct.error, NotImplementedError, RuntimeError) as exc:  # zipfile / zlib / numpy header: corrupt
         if isinstance(exc, error):
             raise
         raise error(path, f"not a readable .npz archive (truncated or corrupt?): {type(exc).__name__}: {exc}") from None

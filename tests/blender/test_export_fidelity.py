@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from smpl_blender_addon.blender import body_model
+from smpl_blender_addon.blender.animation import channelbag
 from smpl_blender_addon.blender.export import export_fbx, export_gltf
 from smpl_blender_addon.blender.motion import import_motion
 from smpl_blender_addon.blender.shape import set_shape
@@ -189,3 +190,33 @@ def test_exports_are_reproducible(tmp_path):
 def test_a_model_that_drops_joints_says_so(tmp_path):
     with pytest.warns(UserWarning, match=r"joints of the smplx motion do not exist on a smpl body.*jaw"):
         import_motion(DEMO, model="open-smpl", fps="source", correctives=False)
+
+
+def test_unreal_root_motion_is_on_the_root_node_and_the_joints_stay(tmp_path):
+    pytest.importorskip("ufbx")
+    arm = shaped_walker("open-smplx")
+    frames = ["1", "15", "30"]
+    read = {}
+    for root_motion in (False, True):
+        path = tmp_path / f"unreal-{root_motion}.fbx"
+        result = export_fbx(arm, path, target="unreal", frame_start=1, frame_end=30, root_motion=root_motion)
+        assert result["root_motion"] is root_motion
+        out = subprocess.run([sys.executable, str(READER), str(path), "--frames", *frames], capture_output=True,
+                             text=True, timeout=120)  # fmt: skip
+        assert out.returncode == 0, out.stderr[-2000:]
+        read[root_motion] = json.loads(out.stdout)
+    root = arm.name  # the armature node: Unreal's root bone
+    assert not any(fc.data_path == "location" for fc in channelbag(arm).fcurves)  # only the temporary copy moved
+    offsets = []
+    for before, after in zip(read[False]["samples"], read[True]["samples"]):
+        for joint, world in before["world"].items():
+            if joint != root:
+                np.testing.assert_allclose(np.array(after["world"][joint])[:3, 3], np.array(world)[:3, 3], atol=1e-3)
+        node = np.array(after["world"][root])[:3, 3]
+        pelvis = np.array(after["world"]["pelvis"])[:3, 3]
+        assert node[2] == pytest.approx(0.0, abs=1e-6)  # on the ground plane (Z up, centimetres)
+        offsets.append(pelvis[:2] - node[:2])
+        assert np.array(before["world"][root])[:3, 3] == pytest.approx(np.zeros(3), abs=1e-6)
+    moved = np.array([np.array(s["world"][root])[:3, 3] for s in read[True]["samples"]])
+    assert np.linalg.norm(moved[-1] - moved[0]) > 50  # the walk travels (cm) on the root
+    np.testing.assert_allclose(offsets, np.repeat(offsets[:1], len(offsets), axis=0), atol=1e-3)  # the pelvis rides it
