@@ -23,11 +23,11 @@ import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
+sys.path.insert(0, os.path.join(ROOT, "tests"))
 sys.path.insert(0, os.path.join(ROOT, "tests", "blender"))
 
 import bpy  # noqa: E402
 
-from smpl_blender_addon.blender import body_model  # noqa: E402
 from smpl_blender_addon.blender.export import export_gltf  # noqa: E402
 from smpl_blender_addon.blender.motion import import_motion  # noqa: E402
 from smpl_blender_addon.blender.shape import set_shape  # noqa: E402

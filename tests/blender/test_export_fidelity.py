@@ -21,6 +21,7 @@ from smpl_blender_addon.blender.export import export_fbx, export_gltf
 from smpl_blender_addon.blender.motion import import_motion
 from smpl_blender_addon.blender.shape import set_shape
 from smpl_blender_addon.core.influences import limit_influences
+from test_export import _validate_glb  # the Khronos validator (npm gltf-validator), as for every glTF test
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 DEMO = ROOT / "assets" / "demo_motion_smplx.npz"
@@ -122,6 +123,8 @@ def test_gltf_rest_state_clip_timing_and_morph_normals(tmp_path):
             normals += w * glb.accessor(target["NORMAL"])
     faces = glb.accessor(primitive.indices).reshape(-1, 3).astype(np.int64)
     truth = smooth_normals(positions, faces)
+    report = _validate_glb(tmp_path / "walk.glb")  # the rewritten .glb (rest weights, name) is still valid
+    assert report["issues"]["numErrors"] == 0, report["issues"]["messages"][:5]
     assert np.percentile(angles(normals, truth), 99) < 4.0
     assert np.percentile(angles(base, truth), 99) > 8.0  # what the file's shading was without them
 
@@ -170,6 +173,8 @@ def test_max_influences_gives_the_limited_weights_to_every_reader(tmp_path, limi
     gltf_weights = glb.accessor(attributes.WEIGHTS_0)
     assert (np.count_nonzero(gltf_weights > 1e-6, axis=1) <= limit).all()
     np.testing.assert_allclose(gltf_weights.sum(1), 1.0, atol=2e-3)  # stored as normalised 8/16-bit or float
+    report = _validate_glb(tmp_path / "body.glb")
+    assert report["issues"]["numErrors"] == 0, report["issues"]["messages"][:5]
     # the body in Blender is not changed by the export
     assert body_model(arm) is model and np.count_nonzero(model.weights, axis=1).max() > limit
 
