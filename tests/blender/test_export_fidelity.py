@@ -30,6 +30,15 @@ BETAS = [2.0, -2.0, 1.0]
 FRAMES = 8
 
 
+def assert_valid_glb(path):
+    """No error from the Khronos validator, when npm can install it (the other checks run without it)."""
+    try:
+        report = _validate_glb(path)
+    except pytest.skip.Exception:
+        return
+    assert report["issues"]["numErrors"] == 0, report["issues"]["messages"][:5]
+
+
 def shaped_walker(model="open-smpl"):
     """The bundled walk on an open body with a strong shape, correctives keyed at every frame."""
     with warnings.catch_warnings():
@@ -123,8 +132,7 @@ def test_gltf_rest_state_clip_timing_and_morph_normals(tmp_path):
             normals += w * glb.accessor(target["NORMAL"])
     faces = glb.accessor(primitive.indices).reshape(-1, 3).astype(np.int64)
     truth = smooth_normals(positions, faces)
-    report = _validate_glb(tmp_path / "walk.glb")  # the rewritten .glb (rest weights, name) is still valid
-    assert report["issues"]["numErrors"] == 0, report["issues"]["messages"][:5]
+    assert_valid_glb(tmp_path / "walk.glb")  # the rewritten .glb (rest weights, name) is still valid
     assert np.percentile(angles(normals, truth), 99) < 4.0
     assert np.percentile(angles(base, truth), 99) > 8.0  # what the file's shading was without them
 
@@ -173,8 +181,7 @@ def test_max_influences_gives_the_limited_weights_to_every_reader(tmp_path, limi
     gltf_weights = glb.accessor(attributes.WEIGHTS_0)
     assert (np.count_nonzero(gltf_weights > 1e-6, axis=1) <= limit).all()
     np.testing.assert_allclose(gltf_weights.sum(1), 1.0, atol=2e-3)  # stored as normalised 8/16-bit or float
-    report = _validate_glb(tmp_path / "body.glb")
-    assert report["issues"]["numErrors"] == 0, report["issues"]["messages"][:5]
+    assert_valid_glb(tmp_path / "body.glb")
     # the body in Blender is not changed by the export
     assert body_model(arm) is model and np.count_nonzero(model.weights, axis=1).max() > limit
 
