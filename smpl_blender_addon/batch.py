@@ -364,6 +364,7 @@ def export_scene(source, output, options):
     result = export(arm, output, **_accepted(export, target=options["target"], correctives=options["correctives"],
                                              frame_start=scene.frame_start, frame_end=scene.frame_end,
                                              max_influences=options.get("max_influences"),
+                                             morph_normals=options.get("morph_normals", True),
                                              time_stamp=int(_input_mtime(source))))  # fmt: skip  (reproducible)
     return {"frames": int((result or {}).get("frames", scene.frame_end - scene.frame_start + 1))}
 
