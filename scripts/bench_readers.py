@@ -7,6 +7,7 @@ readers on the same files in the same process (ratios), and how long hostile fil
 Files: the bundled open SMPL-X body (.npz, ~110 MB of arrays), a 1000-frame SMPL-X AMASS motion, and an SMPL-sized
 model pickle written here (protocol 2, as the official files; plain numpy arrays, so ``pickle.load`` can read it for
 the reference). No NumPy-free path is benchmarked: the reference loaders are what a careless reader would call.
+Runs alternate and the medians are printed, with the median ratio checked / reference.
 """
 
 import argparse
@@ -15,27 +16,22 @@ import pickle
 import sys
 import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.join(ROOT, "tests"))
+sys.path.insert(0, os.path.join(ROOT, "scripts"))
+
+from bench_core import paired_times  # noqa: E402  (alternating runs, medians: fair on a busy machine)
 
 from hostile_files import hostile_motion_files  # noqa: E402
 from smpl_blender_addon.core.errors import MotionFileError, ModelFileError  # noqa: E402
 from smpl_blender_addon.core.file_io import read_npz  # noqa: E402
 from smpl_blender_addon.core.motion import Motion, read_motion, write_amass_npz  # noqa: E402
 from smpl_blender_addon.core.safe_pickle import load_pickle_dict  # noqa: E402
-
-
-def best(function, repeat):
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - t0)
-    return min(times)
 
 
 def main():
@@ -70,12 +66,12 @@ def main():
     ]
     print(f"{'file':28s} {'checked (s)':>12s} {'reference (s)':>14s} {'ratio':>7s}")
     for name, checked, reference in rows:
-        ours, theirs = best(checked, args.repeat), best(reference, args.repeat)
-        print(f"{name:28s} {ours:12.4f} {theirs:14.4f} {ours / theirs:7.2f}")
+        ours, theirs, speedup = paired_times(checked, reference, args.repeat)
+        print(f"{name:28s} {ours:12.4f} {theirs:14.4f} {1 / speedup:7.2f}")
     hostile = os.path.join(folder, "hostile")
     os.makedirs(hostile)
     print(f"\n{'hostile file':28s} {'refused in (s)':>14s}")
-    for name in hostile_motion_files(__import__("pathlib").Path(hostile)):
+    for name in hostile_motion_files(Path(hostile)):
         t0 = time.perf_counter()
         try:
             read_motion(os.path.join(hostile, name))

@@ -654,7 +654,7 @@ STOP_GRACE_SECONDS = 10  # a stopped worker's time to remove its temporary files
 class _Worker:
     """One worker process of ``--jobs`` and the inputs it still owes (in order), read from its result pipe."""
 
-    def __init__(self, command, items, options, log_dir, k, generation):
+    def __init__(self, command, items, options, log_dir, k, generation=0):
         read_fd, write_fd = os.pipe()
         task_file = os.path.join(log_dir, f".worker-{k}.task")
         write_json_atomic(task_file, {"command": command, "items": items, "options": options, "result_fd": write_fd})
@@ -665,7 +665,7 @@ class _Worker:
         finally:
             os.close(write_fd)
         self.results, self.buffer = read_fd, b""
-        self.items, self.k = list(items), k
+        self.items, self.k, self.generation = list(items), k, generation
         self.current = None  # (input, time it started) while the worker runs one
 
     def stop(self, how):
@@ -718,7 +718,7 @@ def _run_workers(command, todo, options, jobs, report, progress, log_dir, timeou
     selector = selectors.DefaultSelector()
     workers = []
 
-    def start(items, k, generation=0):
+    def start(items, k, generation=0):  # generation > 0: a restart after a timeout, appending to the same log
         worker = _Worker(command, items, options, log_dir, k, generation)
         workers.append(worker)
         selector.register(worker.results, selectors.EVENT_READ, worker)
@@ -735,7 +735,6 @@ def _run_workers(command, todo, options, jobs, report, progress, log_dir, timeou
     try:
         for k in range(jobs):
             start(todo[k::jobs], k)
-        generations = [0] * jobs
         while workers:
             now = time.monotonic()
             waits = [w.current[1] + timeout - now for w in workers if timeout and w.current]
@@ -762,8 +761,7 @@ def _run_workers(command, todo, options, jobs, report, progress, log_dir, timeou
                 worker.done(source)
                 fail(source, f"took more than {timeout:g} s (--timeout): stopped")
                 if worker.items:
-                    generations[worker.k] += 1
-                    start(worker.items, worker.k, generations[worker.k])
+                    start(worker.items, worker.k, worker.generation + 1)
     finally:  # stopped (SIGTERM / Ctrl-C) or failed: no worker outlives this call
         for worker in list(workers):
             drop(worker, "terminate")

@@ -38,6 +38,7 @@ MAX_JSON_DEPTH = 64
 MAX_ABS_VALUE = 1e6  # no pose angle (rad), translation (m, even mm), shape or expression coefficient comes near
 NUMERIC_KINDS = "biufc"  # bool, int, uint, float, complex: arrays of plain numbers
 TEXT_KINDS = "US"
+_READ_CHUNK = 1 << 18
 _COMPRESSIONS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA)
 _ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06")
 
@@ -206,8 +207,8 @@ def _read_data(stream, shape, fortran, dtype, nbytes):
     array = np.empty(shape[::-1] if fortran else shape, dtype=dtype)
     view = memoryview(array.reshape(-1).view(np.uint8)) if nbytes else memoryview(b"")
     filled = 0
-    while filled < nbytes:
-        count = stream.readinto(view[filled:])
+    while filled < nbytes:  # in pieces: one huge read makes zipfile join its decompressed pieces, copy after copy
+        count = stream.readinto(view[filled: filled + _READ_CHUNK])
         if not count:
             raise EOFError(f"array data truncated ({filled} of {nbytes} bytes)")
         filled += count
