@@ -43,8 +43,9 @@ def naive_add_body(model, name="naive"):
     for obj in (arm_obj, mesh_obj):
         bpy.context.scene.collection.objects.link(obj)
     arm_obj["smpl_joint_names"] = list(model.joint_names)
-    _set_rest_bones(arm_obj, to_blender(model.rest_joints()),
-                    create_with=(list(model.joint_names), model.parents.tolist()))
+    _set_rest_bones(
+        arm_obj, to_blender(model.rest_joints()), create_with=(list(model.joint_names), model.parents.tolist())
+    )
     groups = [mesh_obj.vertex_groups.new(name=n) for n in model.joint_names]
     for v, row in enumerate(model.weights):
         for j in np.nonzero(row)[0]:
@@ -85,16 +86,20 @@ def main():
         print(f"open-smplx: not installed ({err}); skipped")
     arrays = synthetic_arrays("smplx", rings=96, segments=109, seed=0, extra_vertices=10475 - (2 + 96 * 109))
     models.append(("synthetic SMPL-X-sized", core.BodyModel.from_arrays(arrays, name="synthetic-bench")))
-    print(f"add_body vs naive build, median of {args.repeat} runs "
-          f"(numpy {np.__version__}, bpy {bpy.app.version_string})")
+    print(
+        f"add_body vs naive build, median of {args.repeat} runs (numpy {np.__version__}, bpy {bpy.app.version_string})"
+    )
     for label, model in models:
         sb.add_body(model)  # warm the model's caches (the blender layer caches models per path / name)
-        fast = _time(lambda: sb.add_body(model, num_betas=model.num_betas, num_expressions=model.num_expressions),
-                     args.repeat)
+        fast = _time(
+            lambda: sb.add_body(model, num_betas=model.num_betas, num_expressions=model.num_expressions), args.repeat
+        )
         slow = _time(lambda: naive_add_body(model), args.repeat)
-        print(f"{label:24s} V={model.num_vertices} J={model.num_joints} keys={model.num_betas}+"
-              f"{model.num_expressions}+{model.posedirs.shape[2]}: add_body {fast * 1000:7.1f} ms, "
-              f"naive {slow * 1000:7.1f} ms, ratio {slow / fast:5.1f}x")
+        print(
+            f"{label:24s} V={model.num_vertices} J={model.num_joints} keys={model.num_betas}+"
+            f"{model.num_expressions}+{model.posedirs.shape[2]}: add_body {fast * 1000:7.1f} ms, "
+            f"naive {slow * 1000:7.1f} ms, ratio {slow / fast:5.1f}x"
+        )
 
 
 if __name__ == "__main__":

@@ -69,8 +69,17 @@ def plain_export(arm, path, target):
 
 def read_fbx(path, frames, npz, shape_step):
     reader = ROOT / "tests" / "ufbx_reader.py"
-    cmd = [sys.executable, str(reader), str(path), "--npz", str(npz), "--shape-step", str(shape_step), "--frames",
-           *map(str, frames)]  # fmt: skip
+    cmd = [
+        sys.executable,
+        str(reader),
+        str(path),
+        "--npz",
+        str(npz),
+        "--shape-step",
+        str(shape_step),
+        "--frames",
+        *map(str, frames),
+    ]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True)
     return json.loads(out.stdout), dict(np.load(npz, allow_pickle=False))
 
@@ -81,22 +90,32 @@ def compare(a, b, arrays_a, arrays_b):
     out["same_node_names"] = [n["name"] for n in a["nodes"]] == [n["name"] for n in b["nodes"]]
     bones_a = [n["name"] for n in a["nodes"] if n["is_bone"]]
     out["same_bones"] = bones_a == [n["name"] for n in b["nodes"] if n["is_bone"]]
-    out["rest_world"] = max(np.abs(np.array(x["node_to_world"]) - np.array(y["node_to_world"])).max()
-                            for x, y in zip(a["nodes"], b["nodes"]))  # fmt: skip
+    out["rest_world"] = max(
+        np.abs(np.array(x["node_to_world"]) - np.array(y["node_to_world"])).max()
+        for x, y in zip(a["nodes"], b["nodes"])
+    )
     ma, mb = a["meshes"][0], b["meshes"][0]
     out["same_clusters"] = [c["bone"] for c in ma["clusters"]] == [c["bone"] for c in mb["clusters"]]
-    out["bind_to_world"] = max(np.abs(np.array(x["bind_to_world"]) - np.array(y["bind_to_world"])).max()
-                               for x, y in zip(ma["clusters"], mb["clusters"]))  # fmt: skip
+    out["bind_to_world"] = max(
+        np.abs(np.array(x["bind_to_world"]) - np.array(y["bind_to_world"])).max()
+        for x, y in zip(ma["clusters"], mb["clusters"])
+    )
     out["same_channels"] = [c["name"] for c in ma["channels"]] == [c["name"] for c in mb["channels"]]
     for key in ("positions", "skin", "shapes"):
         x, y = arrays_a[f"mesh0_{key}"], arrays_b[f"mesh0_{key}"]
         out[key] = float(np.abs(x - y).max()) if x.shape == y.shape else float("inf")
-    out["animated_world"] = max(np.abs(np.array(sa["world"][k]) - np.array(sb["world"][k])).max()
-                                for sa, sb in zip(a["samples"], b["samples"]) for k in sa["world"])  # fmt: skip
-    out["animated_weights"] = max(abs(sa["weights"][k] - sb["weights"][k])
-                                  for sa, sb in zip(a["samples"], b["samples"]) for k in sa["weights"])  # fmt: skip
-    out["duration"] = abs((a["stacks"][0]["time_end"] - a["stacks"][0]["time_begin"])
-                          - (b["stacks"][0]["time_end"] - b["stacks"][0]["time_begin"]))  # fmt: skip
+    out["animated_world"] = max(
+        np.abs(np.array(sa["world"][k]) - np.array(sb["world"][k])).max()
+        for sa, sb in zip(a["samples"], b["samples"])
+        for k in sa["world"]
+    )
+    out["animated_weights"] = max(
+        abs(sa["weights"][k] - sb["weights"][k]) for sa, sb in zip(a["samples"], b["samples"]) for k in sa["weights"]
+    )
+    out["duration"] = abs(
+        (a["stacks"][0]["time_end"] - a["stacks"][0]["time_begin"])
+        - (b["stacks"][0]["time_end"] - b["stacks"][0]["time_begin"])
+    )
     return out
 
 
@@ -108,8 +127,10 @@ def bench_gltf(arm, out, frames):
     ours = export_gltf(arm, out / "ours.glb")
     same = (out / "plain.glb").read_bytes() == (out / "ours.glb").read_bytes()
     for label, r in (("glTF plain", plain), (f"glTF fast={ours['fast']}", ours)):
-        print(f"{label:31s} {r['seconds']:8.2f} s  {frames / r['seconds']:8.1f} frames/s  "
-              f"{os.path.getsize(r['path']) / 2**20:7.1f} MiB")
+        print(
+            f"{label:31s} {r['seconds']:8.2f} s  {frames / r['seconds']:8.1f} frames/s  "
+            f"{os.path.getsize(r['path']) / 2**20:7.1f} MiB"
+        )
     print(f"glTF speed-up: {plain['seconds'] / ours['seconds']:.1f}x, identical bytes: {same}")
 
 
@@ -133,17 +154,23 @@ def main(argv=None):
     arm, t_correctives = build_scene(args.model, args.frames)
     F = args.frames
     keys = len(arm.children[0].data.shape_keys.key_blocks) - 1
-    print(f"{args.model}: {F} frames, {len(arm.pose.bones)} bones, {keys} shape keys "
-          f"(correctives keyed in {t_correctives:.2f} s)")
+    print(
+        f"{args.model}: {F} frames, {len(arm.pose.bones)} bones, {keys} shape keys "
+        f"(correctives keyed in {t_correctives:.2f} s)"
+    )
     plain_path, ours_path = out / "plain.fbx", out / "ours.fbx"
     t_plain = plain_export(arm, plain_path, args.target)
     result = export_fbx(arm, ours_path, target=args.target)
     t_ours = result["seconds"]
     mb = 1024.0 * 1024.0
-    print(f"plain bpy.ops.export_scene.fbx: {t_plain:8.2f} s  {F / t_plain:8.1f} frames/s  "
-          f"{os.path.getsize(plain_path) / mb:7.1f} MiB")
-    print(f"export_fbx (fast={result['fast']}):    {t_ours:8.2f} s  {F / t_ours:8.1f} frames/s  "
-          f"{os.path.getsize(ours_path) / mb:7.1f} MiB")
+    print(
+        f"plain bpy.ops.export_scene.fbx: {t_plain:8.2f} s  {F / t_plain:8.1f} frames/s  "
+        f"{os.path.getsize(plain_path) / mb:7.1f} MiB"
+    )
+    print(
+        f"export_fbx (fast={result['fast']}):    {t_ours:8.2f} s  {F / t_ours:8.1f} frames/s  "
+        f"{os.path.getsize(ours_path) / mb:7.1f} MiB"
+    )
     print(f"speed-up: {t_plain / t_ours:.1f}x  (one worker process)")
     if args.gltf:
         bench_gltf(arm, out, F)

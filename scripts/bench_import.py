@@ -27,9 +27,16 @@ from smpl_blender_addon.core.motion import Motion, write_amass_npz  # noqa: E402
 
 def write_motion(path, frames, seed=0):
     rng = np.random.default_rng(seed)
-    motion = Motion(fps=30.0, poses=rng.normal(0, 0.3, (frames, 165)), trans=rng.normal(0, 0.2, (frames, 3)),
-                    betas=np.zeros(10), expression=rng.normal(0, 0.5, (frames, 10)), gender="neutral", kind="smplx",
-                    up_axis="Z")  # fmt: skip
+    motion = Motion(
+        fps=30.0,
+        poses=rng.normal(0, 0.3, (frames, 165)),
+        trans=rng.normal(0, 0.2, (frames, 3)),
+        betas=np.zeros(10),
+        expression=rng.normal(0, 0.5, (frames, 10)),
+        gender="neutral",
+        kind="smplx",
+        up_axis="Z",
+    )
     write_amass_npz(path, motion)
     return motion
 
@@ -80,13 +87,17 @@ def main():
         naive = time_naive(naive_motion, args.model)
     model = body_api.load_body_model(args.model)[0]
     correctives = 9 * (model.num_joints - 1)
-    print(f"import_motion: {args.frames} {model.kind} frames ({model.num_vertices} vertices, {correctives} "
-          f"correctives keyed, 10 expressions keyed) in {warm:.2f} s = {args.frames / warm:.0f} frames/s "
-          f"(best of {args.repeat}; first call with the model load: {cold:.2f} s); target < 2 s: "
-          f"{'met' if warm < 2.0 else 'NOT met'}")  # fmt: skip
+    print(
+        f"import_motion: {args.frames} {model.kind} frames ({model.num_vertices} vertices, {correctives} "
+        f"correctives keyed, 10 expressions keyed) in {warm:.2f} s = {args.frames / warm:.0f} frames/s "
+        f"(best of {args.repeat}; first call with the model load: {cold:.2f} s); target < 2 s: "
+        f"{'met' if warm < 2.0 else 'NOT met'}"
+    )
     naive_per_frame = naive / args.naive_frames
-    print(f"naive per-frame keyframe_insert loop: {args.naive_frames} frames in {naive:.2f} s = "
-          f"{1 / naive_per_frame:.1f} frames/s (quadratic: longer motions are slower per frame)")
+    print(
+        f"naive per-frame keyframe_insert loop: {args.naive_frames} frames in {naive:.2f} s = "
+        f"{1 / naive_per_frame:.1f} frames/s (quadratic: longer motions are slower per frame)"
+    )
     print(f"ratio per frame: import_motion is {naive_per_frame / (warm / args.frames):.0f}x faster")
 
 

@@ -26,9 +26,9 @@ sys.path.insert(0, os.path.join(ROOT, "tests"))
 sys.path.insert(0, os.path.join(ROOT, "scripts"))
 
 from bench_core import paired_times  # noqa: E402  (alternating runs, medians: fair on a busy machine)
-
 from hostile_files import hostile_motion_files  # noqa: E402
-from smpl_blender_addon.core.errors import MotionFileError, ModelFileError  # noqa: E402
+
+from smpl_blender_addon.core.errors import ModelFileError, MotionFileError  # noqa: E402
 from smpl_blender_addon.core.file_io import read_npz  # noqa: E402
 from smpl_blender_addon.core.motion import Motion, read_motion, write_amass_npz  # noqa: E402
 from smpl_blender_addon.core.safe_pickle import load_pickle_dict  # noqa: E402
@@ -42,14 +42,32 @@ def main():
     body = os.path.join(ROOT, "assets", "open_smplx_neutral.npz")
     rng = np.random.default_rng(0)
     motion_path = os.path.join(folder, "walk.npz")
-    write_amass_npz(motion_path, Motion(fps=30.0, poses=rng.normal(0, 0.3, (1000, 165)), trans=np.zeros((1000, 3)),
-                                        betas=np.zeros(10), gender="neutral", kind="smplx", up_axis="Z"))  # fmt: skip
+    write_amass_npz(
+        motion_path,
+        Motion(
+            fps=30.0,
+            poses=rng.normal(0, 0.3, (1000, 165)),
+            trans=np.zeros((1000, 3)),
+            betas=np.zeros(10),
+            gender="neutral",
+            kind="smplx",
+            up_axis="Z",
+        ),
+    )
     pkl = os.path.join(folder, "model.pkl")
     with open(pkl, "wb") as f:
-        pickle.dump({"v_template": rng.normal(size=(6890, 3)), "shapedirs": rng.normal(size=(6890, 3, 300)),
-                     "posedirs": rng.normal(size=(6890, 3, 207)), "weights": rng.random((6890, 24)),
-                     "f": rng.integers(0, 6890, (13776, 3)).astype(np.uint32), "kintree_table": np.zeros((2, 24))},
-                    f, protocol=2)  # fmt: skip
+        pickle.dump(
+            {
+                "v_template": rng.normal(size=(6890, 3)),
+                "shapedirs": rng.normal(size=(6890, 3, 300)),
+                "posedirs": rng.normal(size=(6890, 3, 207)),
+                "weights": rng.random((6890, 24)),
+                "f": rng.integers(0, 6890, (13776, 3)).astype(np.uint32),
+                "kintree_table": np.zeros((2, 24)),
+            },
+            f,
+            protocol=2,
+        )
 
     def numpy_npz(path):
         with np.load(path, allow_pickle=False) as npz:

@@ -130,7 +130,9 @@ def _package_version():
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--output-dir", default=os.path.join(REPO, "dist"), help="where the zip is written (default: dist/)")
+    parser.add_argument(
+        "--output-dir", default=os.path.join(REPO, "dist"), help="where the zip is written (default: dist/)"
+    )
     parser.add_argument("--stage-dir", default=None, help="keep the staged tree here (default: a temporary directory)")
     parser.add_argument("--no-validate", action="store_true", help="skip validating the built zip")
     parser.add_argument("--tool", default=None, help="path of blender_ext.py (default: found in the bpy wheel)")

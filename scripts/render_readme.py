@@ -21,12 +21,33 @@ import tempfile
 import numpy as np
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from render_common import (ROOT, add_camera, add_floor, add_label, bone_mesh, over, remove_object,  # noqa: E402
-                           render_layers, render_still, reset_scene, write_png)
+from render_common import (
+    ROOT,
+    add_camera,
+    add_floor,
+    add_label,
+    bone_mesh,
+    over,
+    remove_object,  # noqa: E402
+    render_layers,
+    render_still,
+    reset_scene,
+    write_png,
+)
 
-from smpl_blender_addon.blender import (add_body, body_mesh, body_model, import_motion, load_pose,  # noqa: E402
-                                        random_shape, set_hand_pose, set_height_weight, set_pose, snap_to_ground,
-                                        write_pose)
+from smpl_blender_addon.blender import (
+    add_body,
+    body_mesh,
+    body_model,
+    import_motion,
+    load_pose,  # noqa: E402
+    random_shape,
+    set_hand_pose,
+    set_height_weight,
+    set_pose,
+    snap_to_ground,
+    write_pose,
+)
 from smpl_blender_addon.blender.correctives import update_correctives  # noqa: E402
 from smpl_blender_addon.core.rotations import matrix_to_axis_angle  # noqa: E402
 from smpl_blender_addon.demo import demo_motion_path, run_demo  # noqa: E402
@@ -36,11 +57,21 @@ BONE_OPACITY = 0.85
 # A relaxed contrapposto for the "pose loaded" body: Euler XYZ degrees per SMPL joint name (model axes: Y up,
 # facing +Z, the body's left at +X).
 PANEL_POSE_DEG = {
-    "pelvis": (0, -8, 0), "left_hip": (-4, 0, 6), "right_hip": (6, 8, -2), "right_knee": (14, 0, 0),
-    "spine1": (3, 4, 0), "spine3": (0, 6, 0), "neck": (-6, 8, 0), "head": (4, 10, 3),
-    "left_shoulder": (0, 0, -62), "right_shoulder": (0, -20, 58), "left_elbow": (0, -70, 0),
-    "right_elbow": (0, 15, 0), "left_wrist": (0, 0, 15), "jaw": (8, 0, 0),
-}  # fmt: skip
+    "pelvis": (0, -8, 0),
+    "left_hip": (-4, 0, 6),
+    "right_hip": (6, 8, -2),
+    "right_knee": (14, 0, 0),
+    "spine1": (3, 4, 0),
+    "spine3": (0, 6, 0),
+    "neck": (-6, 8, 0),
+    "head": (4, 10, 3),
+    "left_shoulder": (0, 0, -62),
+    "right_shoulder": (0, -20, 58),
+    "left_elbow": (0, -70, 0),
+    "right_elbow": (0, 15, 0),
+    "left_wrist": (0, 0, 15),
+    "jaw": (8, 0, 0),
+}
 
 
 def euler_pose(joint_names, degrees):
@@ -86,8 +117,11 @@ def panel_bodies(tmp):
     posed = add_body("open-smplx", gender="neutral", name="pose_loaded")
     load_pose(posed, written)
     set_hand_pose(posed, "RELAXED")
-    return [(shaped, "Random shape\n(seed 11)"), (sized, "Height / weight\n1.85 m, 95 kg"),
-            (posed, "Pose loaded from JSON\n+ relaxed hands")]  # fmt: skip
+    return [
+        (shaped, "Random shape\n(seed 11)"),
+        (sized, "Height / weight\n1.85 m, 95 kg"),
+        (posed, "Pose loaded from JSON\n+ relaxed hands"),
+    ]
 
 
 def panel(out):
@@ -115,7 +149,7 @@ def strip(out):
 
 
 def main(argv=None):
-    argv = argv if argv is not None else (sys.argv[sys.argv.index("--") + 1:] if "--" in sys.argv else sys.argv[1:])
+    argv = argv if argv is not None else (sys.argv[sys.argv.index("--") + 1 :] if "--" in sys.argv else sys.argv[1:])
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default=str(ROOT / "docs" / "img"))
     ap.add_argument("--only", choices=("hero", "panel", "strip"), action="append")

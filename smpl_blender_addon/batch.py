@@ -143,9 +143,14 @@ def _walk_inputs(folder, exclude=None, extensions=MOTION_EXTENSIONS, easymocap=T
             elif easymocap and is_easymocap_folder(path):
                 found.append(path)
                 dirs.remove(d)
-        found.extend(os.path.join(root, f) for f in sorted(files) if f.lower().endswith(extensions)
-                     and not f.startswith(".") and not REPORT_PATTERN.fullmatch(f)
-                     and os.path.isfile(os.path.join(root, f)))  # fmt: skip  (no pipes or devices)
+        found.extend(
+            os.path.join(root, f)
+            for f in sorted(files)
+            if f.lower().endswith(extensions)
+            and not f.startswith(".")
+            and not REPORT_PATTERN.fullmatch(f)
+            and os.path.isfile(os.path.join(root, f))
+        )  # (no pipes or devices)
     return found
 
 
@@ -164,7 +169,7 @@ def collect_inputs(paths, extension, exclude=None, extensions=MOTION_EXTENSIONS,
     root = os.path.commonpath(roots)
     found = {}
     for p in paths:
-        for item in (_walk_inputs(p, exclude, extensions, easymocap) if os.path.isdir(p) else [p]):
+        for item in _walk_inputs(p, exclude, extensions, easymocap) if os.path.isdir(p) else [p]:
             rel = os.path.relpath(item, root) if item != root else os.path.basename(item)
             found[os.path.normpath(item)] = rel + extension
     if not found:
@@ -232,12 +237,27 @@ class Report:
         self.path = path
         self.started = time.time()
         self.data = {
-            "version": REPORT_VERSION, "command": command, "out": out_dir, "options": options,
-            "started": _iso(self.started), "finished": None, "summary": {},
-            "inputs": [{"input": src, "output": os.path.join(out_dir, rel), "status": "pending", "frames": None,
-                        "seconds": None, "error": None, "warnings": [], **(entry_fields or {})}
-                       for src, rel in entries],
-        }  # fmt: skip
+            "version": REPORT_VERSION,
+            "command": command,
+            "out": out_dir,
+            "options": options,
+            "started": _iso(self.started),
+            "finished": None,
+            "summary": {},
+            "inputs": [
+                {
+                    "input": src,
+                    "output": os.path.join(out_dir, rel),
+                    "status": "pending",
+                    "frames": None,
+                    "seconds": None,
+                    "error": None,
+                    "warnings": [],
+                    **(entry_fields or {}),
+                }
+                for src, rel in entries
+            ],
+        }
         self.index = {entry["input"]: entry for entry in self.data["inputs"]}
         self.previous = self._read_previous()
 
@@ -271,8 +291,9 @@ class Report:
         return counts
 
     def write(self, finished=False):
-        self.data["summary"] = dict(self.counts(), total=len(self.data["inputs"]),
-                                    seconds=round(time.time() - self.started, 3))  # fmt: skip
+        self.data["summary"] = dict(
+            self.counts(), total=len(self.data["inputs"]), seconds=round(time.time() - self.started, 3)
+        )
         if finished:
             self.data["finished"] = _iso(time.time())
         write_json_atomic(self.path, self.data)
@@ -302,20 +323,30 @@ class Progress:
             self._bar(entry)
         else:
             files = len(entry.get("outputs") or ())
-            detail = entry["error"] if entry["status"] == "failed" else \
-                f"{entry['frames']} frames, {entry['seconds']} s" if entry["status"] == "ok" else "output exists"
+            detail = (
+                entry["error"]
+                if entry["status"] == "failed"
+                else f"{entry['frames']} frames, {entry['seconds']} s"
+                if entry["status"] == "ok"
+                else "output exists"
+            )
             if entry["status"] == "ok" and files > 1:
                 detail += f", {files} files"
-            print(f"[{self.done}/{self.total}] {entry['status']:7s} {entry['input']} -> {entry['output']} ({detail})",
-                  file=self.stream, flush=True)  # fmt: skip
+            print(
+                f"[{self.done}/{self.total}] {entry['status']:7s} {entry['input']} -> {entry['output']} ({detail})",
+                file=self.stream,
+                flush=True,
+            )
 
     def _bar(self, entry):
         width = 30
         filled = int(width * self.done / max(self.total, 1))
         elapsed = time.time() - self.started
         eta = elapsed / self.done * (self.total - self.done) if self.done else 0.0
-        line = (f"\r[{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total} ok {self.counts['ok']} "
-                f"failed {self.counts['failed']} skipped {self.counts['skipped']} eta {eta:5.0f} s")  # fmt: skip
+        line = (
+            f"\r[{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total} ok {self.counts['ok']} "
+            f"failed {self.counts['failed']} skipped {self.counts['skipped']} eta {eta:5.0f} s"
+        )
         if entry["status"] == "failed":  # keep failures visible above the bar
             self.stream.write("\r\033[K" + f"failed: {entry['error']}\n")
         self.stream.write(line)
@@ -357,15 +388,25 @@ def export_scene(source, output, options):
     bpy.ops.wm.read_factory_settings(use_empty=True)
     os.makedirs(os.path.dirname(output), exist_ok=True)
     keys = options["correctives"] == "keys"
-    arm = import_motion(source, model=options["model"], gender=options["gender"],
-                        fps=options["fps"] or "source", correctives=keys)  # fmt: skip
+    arm = import_motion(
+        source, model=options["model"], gender=options["gender"], fps=options["fps"] or "source", correctives=keys
+    )
     export = export_function(options["format"])
     scene = bpy.context.scene
-    result = export(arm, output, **_accepted(export, target=options["target"], correctives=options["correctives"],
-                                             frame_start=scene.frame_start, frame_end=scene.frame_end,
-                                             max_influences=options.get("max_influences"),
-                                             morph_normals=options.get("morph_normals", True),
-                                             time_stamp=int(_input_mtime(source))))  # fmt: skip  (reproducible)
+    result = export(
+        arm,
+        output,
+        **_accepted(
+            export,
+            target=options["target"],
+            correctives=options["correctives"],
+            frame_start=scene.frame_start,
+            frame_end=scene.frame_end,
+            max_influences=options.get("max_influences"),
+            morph_normals=options.get("morph_normals", True),
+            time_stamp=int(_input_mtime(source)),
+        ),
+    )  # (reproducible)
     return {"frames": int((result or {}).get("frames", scene.frame_end - scene.frame_start + 1))}
 
 
@@ -448,16 +489,30 @@ def write_body_motion(armature, path, options):
         except ModelFileError as err:
             if options["model"] is None:
                 raise ModelFileError(err.path, f"{err.problem} (pass --model to read the body as a rig)") from None
-            warnings.warn(f"body {armature.name!r}: its model cannot be loaded ({err}): read as a rig with "
-                          f"--model {options['model']}", stacklevel=2)  # fmt: skip
+            warnings.warn(
+                f"body {armature.name!r}: its model cannot be loaded ({err}): read as a rig with "
+                f"--model {options['model']}",
+                stacklevel=2,
+            )
         else:
             from .blender.motion_export import export_motion
 
-            export_motion(armature, path, format=options["format"].upper(), frame_start=options["frame_start"],
-                          frame_end=options["frame_end"], fps=options["fps"])  # fmt: skip
+            export_motion(
+                armature,
+                path,
+                format=options["format"].upper(),
+                frame_start=options["frame_start"],
+                frame_end=options["frame_end"],
+                fps=options["fps"],
+            )
             motion = read_motion(path)  # the frame count and kind as written
-            return {"body": armature.name, "path": path, "frames": motion.num_frames, "kind": motion.kind,
-                    "rig": "body"}  # fmt: skip
+            return {
+                "body": armature.name,
+                "path": path,
+                "frames": motion.num_frames,
+                "kind": motion.kind,
+                "rig": "body",
+            }
     motion = rig_motion(armature, options)
     motion_writer(options["format"])(path, motion)
     return {"body": armature.name, "path": path, "frames": motion.num_frames, "kind": motion.kind, "rig": "rig"}
@@ -503,8 +558,11 @@ def export_scene_motions(source, output, options):
     armatures = find_smpl_armatures(bpy.context.scene)
     if not armatures:
         found = [o.name for o in bpy.context.scene.objects if o.type == "ARMATURE"]
-        raise MotionFileError(source, "no SMPL body in its scene (no armature whose bones carry an SMPL / SMPL-H / "
-                                      f"SMPL-X joint-name set; armatures: {', '.join(found) or 'none'})")  # fmt: skip
+        raise MotionFileError(
+            source,
+            "no SMPL body in its scene (no armature whose bones carry an SMPL / SMPL-H / "
+            f"SMPL-X joint-name set; armatures: {', '.join(found) or 'none'})",
+        )
     records = []
     try:
         for armature, path in zip(armatures, body_file_names(output, [a.name for a in armatures])):
@@ -548,13 +606,21 @@ def _listed_outputs_complete(source, output, previous):
 
 
 COMMANDS = {
-    **{name: Command(name, export_scene, output_extension=lambda options, ext=ext: ext, complete=_one_output_complete)
-       for name, (_, ext) in FORMATS.items()},
-    "export-motion": Command("export-motion", export_scene_motions,
-                             output_extension=lambda options: MOTION_FORMATS[options["format"]],
-                             complete=_listed_outputs_complete, extensions=SCENE_EXTENSIONS, easymocap=False,
-                             what=".blend or .fbx files", entry_fields={"outputs": []}),
-}  # fmt: skip
+    **{
+        name: Command(name, export_scene, output_extension=lambda options, ext=ext: ext, complete=_one_output_complete)
+        for name, (_, ext) in FORMATS.items()
+    },
+    "export-motion": Command(
+        "export-motion",
+        export_scene_motions,
+        output_extension=lambda options: MOTION_FORMATS[options["format"]],
+        complete=_listed_outputs_complete,
+        extensions=SCENE_EXTENSIONS,
+        easymocap=False,
+        what=".blend or .fbx files",
+        entry_fields={"outputs": []},
+    ),
+}
 
 
 def process(command, source, output, options):
@@ -594,14 +660,31 @@ def run_batch(command, inputs, out_dir, options, shard_spec=None, jobs=1, force=
     if command in FORMATS:
         options = dict(options, format=FORMATS[command][0])
     out_dir = os.path.abspath(out_dir)
-    entries = collect_inputs(inputs, spec.output_extension(options), exclude=out_dir, extensions=spec.extensions,
-                             easymocap=spec.easymocap, what=spec.what)  # fmt: skip
+    entries = collect_inputs(
+        inputs,
+        spec.output_extension(options),
+        exclude=out_dir,
+        extensions=spec.extensions,
+        easymocap=spec.easymocap,
+        what=spec.what,
+    )
     if shard_spec is not None:
         entries = shard(entries, *shard_spec)
     check_out_dir(out_dir)
-    report = Report(os.path.join(out_dir, report_name(shard_spec)), command, out_dir, entries,
-                    dict(options, shard=None if shard_spec is None else "%d/%d" % shard_spec, jobs=jobs, force=force,
-                         timeout=timeout), entry_fields=spec.entry_fields)  # fmt: skip
+    report = Report(
+        os.path.join(out_dir, report_name(shard_spec)),
+        command,
+        out_dir,
+        entries,
+        dict(
+            options,
+            shard=None if shard_spec is None else "{}/{}".format(*shard_spec),
+            jobs=jobs,
+            force=force,
+            timeout=timeout,
+        ),
+        entry_fields=spec.entry_fields,
+    )
     with stop_on_signals():
         try:
             _run_entries(command, spec, entries, out_dir, options, report, stream, jobs, force, timeout)
@@ -631,8 +714,9 @@ def _run_entries(command, spec, entries, out_dir, options, report, stream, jobs,
             progress.finished(report.update(source, **process(command, source, output, options)))
     elif todo:
         tag = os.path.splitext(os.path.basename(report.path))[0]  # concurrent shards in one DIR: distinct logs
-        _run_workers(command, todo, options, min(jobs, len(todo)), report, progress,
-                     os.path.join(out_dir, "logs", tag), timeout)  # fmt: skip
+        _run_workers(
+            command, todo, options, min(jobs, len(todo)), report, progress, os.path.join(out_dir, "logs", tag), timeout
+        )
 
 
 def worker_command(task_file):
@@ -643,8 +727,18 @@ def worker_command(task_file):
     if "bpy" in sys.modules:
         binary = sys.modules["bpy"].app.binary_path or ""
     if binary and os.path.basename(sys.executable) != os.path.basename(binary):
-        return [binary, "-b", "--factory-startup", "--python-exit-code", "1", "--python", script, "--",
-                "batch-worker", task_file]  # fmt: skip
+        return [
+            binary,
+            "-b",
+            "--factory-startup",
+            "--python-exit-code",
+            "1",
+            "--python",
+            script,
+            "--",
+            "batch-worker",
+            task_file,
+        ]
     return [sys.executable, script, "batch-worker", task_file]
 
 
@@ -660,8 +754,13 @@ class _Worker:
         write_json_atomic(task_file, {"command": command, "items": items, "options": options, "result_fd": write_fd})
         self.log = open(os.path.join(log_dir, f"worker-{k}.log"), "a" if generation else "w")
         try:
-            self.proc = subprocess.Popen(worker_command(task_file), stdout=self.log, stderr=subprocess.STDOUT,
-                                         pass_fds=(write_fd,), preexec_fn=_die_with_parent)  # fmt: skip
+            self.proc = subprocess.Popen(
+                worker_command(task_file),
+                stdout=self.log,
+                stderr=subprocess.STDOUT,
+                pass_fds=(write_fd,),
+                preexec_fn=_die_with_parent,
+            )
         finally:
             os.close(write_fd)
         self.results, self.buffer = read_fd, b""
@@ -729,8 +828,9 @@ def _run_workers(command, todo, options, jobs, report, progress, log_dir, timeou
         return worker.stop(how)
 
     def fail(source, message):
-        progress.finished(report.update(source, status="failed", error=f"{source}: {message}", frames=None,
-                                        seconds=None))  # fmt: skip
+        progress.finished(
+            report.update(source, status="failed", error=f"{source}: {message}", frames=None, seconds=None)
+        )
 
     try:
         for k in range(jobs):

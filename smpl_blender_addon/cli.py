@@ -23,6 +23,7 @@ if __package__ in (None, ""):  # run as a script (blender --python cli.py): make
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     __package__ = "smpl_blender_addon"
 
+
 def _argv():
     return sys.argv[sys.argv.index("--") + 1 :] if "--" in sys.argv else sys.argv[1:]
 
@@ -32,11 +33,18 @@ def cmd_info(args):
 
     model = core.load_model(args.model, gender=args.gender)
     info = {
-        "name": model.name, "kind": model.kind, "gender": model.gender, "vertices": model.num_vertices,
-        "faces": int(model.faces.shape[0]), "joints": model.num_joints, "betas": model.num_betas,
-        "expressions": model.num_expressions, "correctives": int(model.posedirs.shape[2]),
-        "uv": model.vt is not None, "hand_pca": model.hands_components_left is not None,
-    }  # fmt: skip
+        "name": model.name,
+        "kind": model.kind,
+        "gender": model.gender,
+        "vertices": model.num_vertices,
+        "faces": int(model.faces.shape[0]),
+        "joints": model.num_joints,
+        "betas": model.num_betas,
+        "expressions": model.num_expressions,
+        "correctives": int(model.posedirs.shape[2]),
+        "uv": model.vt is not None,
+        "hand_pca": model.hands_components_left is not None,
+    }
     print(json.dumps(info, indent=2))
     return 0
 
@@ -56,8 +64,16 @@ def cmd_demo(args):
     from .demo import run_demo
 
     try:
-        run_demo(args.out, model=args.model, gender=args.gender, motion=args.motion, render=not args.no_render,
-                 frames=args.frames, update_docs=args.update_docs, gif=not args.no_gif)  # fmt: skip
+        run_demo(
+            args.out,
+            model=args.model,
+            gender=args.gender,
+            motion=args.motion,
+            render=not args.no_render,
+            frames=args.frames,
+            update_docs=args.update_docs,
+            gif=not args.no_gif,
+        )
     except RuntimeError as err:  # the Blender body does not match the core, or an export failed
         print(f"error: {err}", file=sys.stderr)
         return 1
@@ -67,11 +83,20 @@ def cmd_demo(args):
 def _add_batch_arguments(p, force_help):
     """--jobs, --shard and --force, which every batch command has."""
     p.add_argument("--jobs", type=int, default=1, metavar="N", help="worker processes (default 1)")
-    p.add_argument("--shard", default=None, metavar="I/N",
-                   help="process only shard I of N (round robin on the sorted inputs; e.g. a Slurm array task)")
+    p.add_argument(
+        "--shard",
+        default=None,
+        metavar="I/N",
+        help="process only shard I of N (round robin on the sorted inputs; e.g. a Slurm array task)",
+    )
     p.add_argument("--force", action="store_true", help=force_help)
-    p.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
-                   help="fail an input that takes longer (it runs in a worker process, which is then killed)")
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="fail an input that takes longer (it runs in a worker process, which is then killed)",
+    )
 
 
 def _run_batch(args, options):
@@ -86,8 +111,16 @@ def _run_batch(args, options):
         raise batch.UsageError(f"--fps must be between {MIN_FPS:g} and {MAX_FPS:g} frames per second")
     if args.timeout is not None and not args.timeout > 0:
         raise batch.UsageError("--timeout must be a positive number of seconds")
-    return batch.run_batch(args.command, args.inputs, args.out, options, shard_spec=shard_spec, jobs=args.jobs,
-                           force=args.force, timeout=args.timeout)  # fmt: skip
+    return batch.run_batch(
+        args.command,
+        args.inputs,
+        args.out,
+        options,
+        shard_spec=shard_spec,
+        jobs=args.jobs,
+        force=args.force,
+        timeout=args.timeout,
+    )
 
 
 def cmd_export(args):
@@ -100,9 +133,18 @@ def cmd_export(args):
         from .batch import UsageError
 
         raise UsageError("--max-influences must be at least 1")
-    return _run_batch(args, {"model": args.model, "gender": args.gender, "fps": args.fps, "target": args.target,
-                             "correctives": args.correctives, "max_influences": limit,
-                             "morph_normals": getattr(args, "morph_normals", True)})  # fmt: skip
+    return _run_batch(
+        args,
+        {
+            "model": args.model,
+            "gender": args.gender,
+            "fps": args.fps,
+            "target": args.target,
+            "correctives": args.correctives,
+            "max_influences": limit,
+            "morph_normals": getattr(args, "morph_normals", True),
+        },
+    )
 
 
 def cmd_export_motion(args):
@@ -110,8 +152,16 @@ def cmd_export_motion(args):
 
     if None not in (args.frame_start, args.frame_end) and args.frame_end < args.frame_start:
         raise batch.UsageError(f"--frame-end {args.frame_end} is before --frame-start {args.frame_start}")
-    return _run_batch(args, {"format": args.format, "model": args.model, "fps": args.fps,
-                             "frame_start": args.frame_start, "frame_end": args.frame_end})  # fmt: skip
+    return _run_batch(
+        args,
+        {
+            "format": args.format,
+            "model": args.model,
+            "fps": args.fps,
+            "frame_start": args.frame_start,
+            "frame_end": args.frame_end,
+        },
+    )
 
 
 WORKER_COMMAND = "batch-worker"
@@ -131,27 +181,55 @@ Example: python -m smpl_blender_addon export-fbx amass/ --out fbx/ --target unit
 
 
 def _add_export_parser(sub, command):
-    p = sub.add_parser(command, help=EXPORT_HELP[command], description=EXPORT_HELP[command], epilog=EXPORT_EPILOG,
-                       formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    p = sub.add_parser(
+        command,
+        help=EXPORT_HELP[command],
+        description=EXPORT_HELP[command],
+        epilog=EXPORT_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="motion files or folders")
     p.add_argument("--out", required=True, metavar="DIR", help="output folder (created if needed)")
-    p.add_argument("--model", default="open-smplx", metavar="NAME|PATH",
-                   help='body model: "open-smplx" (default), "open-smpl", or an official model file / folder')
-    p.add_argument("--gender", default=None, choices=("female", "male", "neutral"),
-                   help="body gender (default: each motion's own)")
-    p.add_argument("--fps", type=float, default=None, metavar="N",
-                   help="resample to N frames per second, by time (default: each motion's own rate)")
+    p.add_argument(
+        "--model",
+        default="open-smplx",
+        metavar="NAME|PATH",
+        help='body model: "open-smplx" (default), "open-smpl", or an official model file / folder',
+    )
+    p.add_argument(
+        "--gender", default=None, choices=("female", "male", "neutral"), help="body gender (default: each motion's own)"
+    )
+    p.add_argument(
+        "--fps",
+        type=float,
+        default=None,
+        metavar="N",
+        help="resample to N frames per second, by time (default: each motion's own rate)",
+    )
     p.add_argument("--target", default="blender", choices=("blender", "unity", "unreal"), help="exporter preset")
-    p.add_argument("--correctives", default="keys", choices=("keys", "none"),
-                   help="key the pose-corrective shape keys at every frame (default) or leave them out")
+    p.add_argument(
+        "--correctives",
+        default="keys",
+        choices=("keys", "none"),
+        help="key the pose-corrective shape keys at every frame (default) or leave them out",
+    )
     if command != "export-abc":
-        p.add_argument("--max-influences", type=int, default=None, metavar="N",
-                       help="at most N joints per vertex, the largest kept and renormalised (4 for three.js, "
-                            "FBX2glTF, Unity's default quality; default: every influence, exact)")
+        p.add_argument(
+            "--max-influences",
+            type=int,
+            default=None,
+            metavar="N",
+            help="at most N joints per vertex, the largest kept and renormalised (4 for three.js, "
+            "FBX2glTF, Unity's default quality; default: every influence, exact)",
+        )
     if command == "export-gltf":
-        p.add_argument("--no-morph-normals", dest="morph_normals", action="store_false",
-                       help="leave the morph targets' normals out: about 10x faster for SMPL-X with correctives, "
-                            "shading that does not follow the shape keys")
+        p.add_argument(
+            "--no-morph-normals",
+            dest="morph_normals",
+            action="store_false",
+            help="leave the morph targets' normals out: about 10x faster for SMPL-X with correctives, "
+            "shading that does not follow the shape keys",
+        )
     _add_batch_arguments(p, "redo inputs whose output already exists")
     p.set_defaults(func=cmd_export)
 
@@ -175,30 +253,59 @@ Example: python -m smpl_blender_addon export-motion shots/ --out params/ --forma
 
 
 def _add_export_motion_parser(sub):
-    p = sub.add_parser("export-motion", help=MOTION_HELP, description=MOTION_HELP, epilog=MOTION_EPILOG,
-                       formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    p = sub.add_parser(
+        "export-motion",
+        help=MOTION_HELP,
+        description=MOTION_HELP,
+        epilog=MOTION_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("inputs", nargs="+", metavar="INPUT", help=".blend / .fbx files or folders")
     p.add_argument("--out", required=True, metavar="DIR", help="output folder (created if needed)")
-    p.add_argument("--format", default="amass", choices=("amass", "smpl"),
-                   help="amass: AMASS-style .npz, Z-up (default); smpl: Meshcapade .smpl (smplcodec), Y-up")
-    p.add_argument("--model", default=None, metavar="NAME|PATH",
-                   help="body model of rigs that are not bodies of this add-on, for the rest pelvis (transl) and rest "
-                        "joints: default open-smplx for SMPL-X rigs, open-smpl for SMPL / SMPL-H rigs; also used for "
-                        "our bodies whose model file is not on this machine. Betas are not recovered from an FBX "
-                        "unless its rig is ours")  # fmt: skip
-    p.add_argument("--fps", type=float, default=None, metavar="N",
-                   help="resample to N frames per second, by time (default: the scene's rate)")
-    p.add_argument("--frame-start", type=int, default=None, metavar="N",
-                   help="first frame (default: the start of each body's action, else of the scene)")
-    p.add_argument("--frame-end", type=int, default=None, metavar="N",
-                   help="last frame (default: the end of each body's action, else of the scene)")
+    p.add_argument(
+        "--format",
+        default="amass",
+        choices=("amass", "smpl"),
+        help="amass: AMASS-style .npz, Z-up (default); smpl: Meshcapade .smpl (smplcodec), Y-up",
+    )
+    p.add_argument(
+        "--model",
+        default=None,
+        metavar="NAME|PATH",
+        help="body model of rigs that are not bodies of this add-on, for the rest pelvis (transl) and rest "
+        "joints: default open-smplx for SMPL-X rigs, open-smpl for SMPL / SMPL-H rigs; also used for "
+        "our bodies whose model file is not on this machine. Betas are not recovered from an FBX "
+        "unless its rig is ours",
+    )
+    p.add_argument(
+        "--fps",
+        type=float,
+        default=None,
+        metavar="N",
+        help="resample to N frames per second, by time (default: the scene's rate)",
+    )
+    p.add_argument(
+        "--frame-start",
+        type=int,
+        default=None,
+        metavar="N",
+        help="first frame (default: the start of each body's action, else of the scene)",
+    )
+    p.add_argument(
+        "--frame-end",
+        type=int,
+        default=None,
+        metavar="N",
+        help="last frame (default: the end of each body's action, else of the scene)",
+    )
     _add_batch_arguments(p, "redo inputs whose outputs already exist")
     p.set_defaults(func=cmd_export_motion)
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(prog="python -m smpl_blender_addon", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    parser = argparse.ArgumentParser(
+        prog="python -m smpl_blender_addon", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("info", help="summary of a model file or built-in body")
     p.add_argument("model", help='built-in name ("open-smpl", "open-smplx"), a .pkl/.npz file or a folder')
@@ -209,7 +316,9 @@ def build_parser():
     p.add_argument("--model", default="open-smplx")
     p.add_argument("--gender", default="neutral")
     p.add_argument("--motion", default=None, help="motion file (default: the bundled CC0 walk)")
-    p.add_argument("--frames", type=_frame_span, default=None, metavar="FIRST-LAST", help="only these frames, e.g. 1-10")
+    p.add_argument(
+        "--frames", type=_frame_span, default=None, metavar="FIRST-LAST", help="only these frames, e.g. 1-10"
+    )
     p.add_argument("--no-render", action="store_true", help="skip the preview strip and GIF")
     p.add_argument("--no-gif", action="store_true", help="render the preview strip only")
     p.add_argument("--update-docs", action="store_true", help="also refresh docs/img/readme-demo-strip.png")

@@ -115,8 +115,13 @@ def _reference_vertices(arm, motion, index):
     if motion.expression is not None and expression.size:
         values = motion.expression[index, : expression.size]
         expression = np.concatenate([values, np.zeros(expression.size - values.size)])
-    vertices = model.forward(betas=body_betas(arm), pose=motion.poses[index], transl=motion.trans[index],
-                             expression=expression if expression.size else None, dtype=np.float64).vertices[0]
+    vertices = model.forward(
+        betas=body_betas(arm),
+        pose=motion.poses[index],
+        transl=motion.trans[index],
+        expression=expression if expression.size else None,
+        dtype=np.float64,
+    ).vertices[0]
     return vertices if motion.up_axis == "Z" else to_blender(vertices)
 
 
@@ -132,8 +137,9 @@ def _mesh_difference(arm, motion, index):
     return float(np.abs(evaluated_vertices_world(body_mesh(arm)) - expected).max())
 
 
-def run_demo(out_dir, model="open-smplx", gender="neutral", motion=None, render=True, frames=None,
-             update_docs=False, gif=True):
+def run_demo(
+    out_dir, model="open-smplx", gender="neutral", motion=None, render=True, frames=None, update_docs=False, gif=True
+):
     """Build, animate, check, export and render the demo body. Returns a dict of output paths and figures.
 
     Starts from an empty factory scene (``read_factory_settings``): run it headless (command line, scripts), not in
@@ -172,16 +178,31 @@ def run_demo(out_dir, model="open-smplx", gender="neutral", motion=None, render=
     bpy.ops.wm.read_factory_settings(use_empty=True)
     with warnings.catch_warnings():  # the open body keeps its own (mean) shape: nothing to warn a newcomer about
         warnings.filterwarnings("ignore", message=".*betas")
-        arm = _timed(times, "import", import_motion, source, model=model, gender=gender, fps="source",
-                     correctives=False, name="demo_body")  # fmt: skip
+        arm = _timed(
+            times,
+            "import",
+            import_motion,
+            source,
+            model=model,
+            gender=gender,
+            fps="source",
+            correctives=False,
+            name="demo_body",
+        )
     body = body_model(arm)
     _timed(times, "correctives", key_correctives, arm, scope="KEYFRAMES")
-    _say("body", f"{body.kind} '{arm.name}': {body.num_vertices} vertices, {body.num_joints} joints, "
-                 f"{body.posedirs.shape[2]} correctives keyed at {played.num_frames} frames ({played.fps:g} fps)")
+    _say(
+        "body",
+        f"{body.kind} '{arm.name}': {body.num_vertices} vertices, {body.num_joints} joints, "
+        f"{body.posedirs.shape[2]} correctives keyed at {played.num_frames} frames ({played.fps:g} fps)",
+    )
     difference = _timed(times, "check", _mesh_difference, arm, played, played.num_frames // 2)
     mid_frame = bpy.context.scene.frame_current
-    _say("check", f"frame {mid_frame}: Blender's evaluated mesh vs core forward: max difference "
-                  f"{difference:.3g} m ({difference * 1e3:.4f} mm)")
+    _say(
+        "check",
+        f"frame {mid_frame}: Blender's evaluated mesh vs core forward: max difference "
+        f"{difference:.3g} m ({difference * 1e3:.4f} mm)",
+    )
     files["pose_json"] = _said("pose_json", Path(write_pose(arm, "JSON", out / "demo_pose.json")))
     files["fbx"] = _said("fbx", Path(_timed(times, "fbx", export_fbx, arm, out / "demo.fbx")["path"]))
     files["glb"] = _said("glb", Path(_timed(times, "gltf", export_gltf, arm, out / "demo.glb")["path"]))
@@ -201,9 +222,18 @@ def run_demo(out_dir, model="open-smplx", gender="neutral", motion=None, render=
     files["blender_log"] = _said("blender_log", times.pop("log"))
     total = time.perf_counter() - start
     _say("seconds", ", ".join(f"{k} {v:.1f}" for k, v in times.items()) + f"; total {total:.1f}")
-    result = dict(files, max_difference_m=difference, mid_frame=mid_frame, frames=played.num_frames,
-                  vertices=body.num_vertices, correctives=int(body.posedirs.shape[2]), seconds=times,
-                  total_seconds=total, armature=arm.name, mesh=body_mesh(arm).name)
+    result = dict(
+        files,
+        max_difference_m=difference,
+        mid_frame=mid_frame,
+        frames=played.num_frames,
+        vertices=body.num_vertices,
+        correctives=int(body.posedirs.shape[2]),
+        seconds=times,
+        total_seconds=total,
+        armature=arm.name,
+        mesh=body_mesh(arm).name,
+    )
     if not difference < MAX_DIFFERENCE_M:
         raise RuntimeError(f"demo: Blender's mesh differs from the core forward pass by {difference:.3g} m")
     return result
@@ -287,8 +317,9 @@ def strip_frames(frame_start, frame_end, count=STRIP_CELLS):
 def add_floor(size=400.0, color=(0.34, 0.35, 0.37, 1.0), name="demo_floor"):
     """A square floor mesh at Z = 0 centred on the origin. Returns the object."""
     half = size / 2
-    return flat_mesh_object(name, [(-half, -half, 0), (half, -half, 0), (half, half, 0), (-half, half, 0)],
-                            [(0, 1, 2, 3)], color)
+    return flat_mesh_object(
+        name, [(-half, -half, 0), (half, -half, 0), (half, half, 0), (-half, half, 0)], [(0, 1, 2, 3)], color
+    )
 
 
 def flat_mesh_object(name, verts, faces, color):
@@ -332,8 +363,14 @@ def render_frames(arm, path, frames, cell_size=STRIP_CELL_SIZE, camera_offset=(2
 
     scene = bpy.context.scene
     path = Path(path)
-    kept = (scene.camera, scene.frame_current, scene.render.engine, scene.render.resolution_x,
-            scene.render.resolution_y, scene.render.filepath)  # fmt: skip
+    kept = (
+        scene.camera,
+        scene.frame_current,
+        scene.render.engine,
+        scene.render.resolution_x,
+        scene.render.resolution_y,
+        scene.render.filepath,
+    )
     camera = bpy.data.objects.new("demo_camera", bpy.data.cameras.new("demo_camera"))
     camera.data.lens = 60
     scene.collection.objects.link(camera)
@@ -353,8 +390,14 @@ def render_frames(arm, path, frames, cell_size=STRIP_CELL_SIZE, camera_offset=(2
     finally:
         remove_object(camera)
         remove_object(floor)
-        (scene.camera, _, scene.render.engine, scene.render.resolution_x, scene.render.resolution_y,
-         scene.render.filepath) = kept  # fmt: skip
+        (
+            scene.camera,
+            _,
+            scene.render.engine,
+            scene.render.resolution_x,
+            scene.render.resolution_y,
+            scene.render.filepath,
+        ) = kept
         scene.frame_set(kept[1])
     return images
 
@@ -460,8 +503,12 @@ def write_gif(path, frames, fps):
     count, height, width = frames.shape[:3]
     palette, indices = gif_palette(frames)
     delay = max(2, int(round(100.0 / fps)))
-    parts = [b"GIF89a", struct.pack("<HHBBB", width, height, 0xF7, 0, 0), palette.tobytes(),
-             b"\x21\xff\x0bNETSCAPE2.0\x03\x01\x00\x00\x00"]  # fmt: skip
+    parts = [
+        b"GIF89a",
+        struct.pack("<HHBBB", width, height, 0xF7, 0, 0),
+        palette.tobytes(),
+        b"\x21\xff\x0bNETSCAPE2.0\x03\x01\x00\x00\x00",
+    ]
     for k in range(count):
         parts.append(struct.pack("<BBBBHBB", 0x21, 0xF9, 4, 0x04, delay, 0, 0))  # keep each frame until the next
         parts.append(struct.pack("<BHHHHB", 0x2C, 0, 0, width, height, 0))

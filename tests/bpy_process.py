@@ -21,8 +21,17 @@ def blender_binary():
 
 def _background(*python_args, args=()):
     # --python-use-system-env: the binary reads PYTHONPATH (the tests pass the repository that way), as python does
-    return [blender_binary(), "-b", "--factory-startup", "--python-use-system-env", "--python-exit-code", "1",
-            *python_args, "--", *map(str, args)]  # fmt: skip
+    return [
+        blender_binary(),
+        "-b",
+        "--factory-startup",
+        "--python-use-system-env",
+        "--python-exit-code",
+        "1",
+        *python_args,
+        "--",
+        *map(str, args),
+    ]
 
 
 def script_command(script_path, *args):

@@ -61,9 +61,9 @@ def patched_zip(path, flag=None, method=None):
         at = data.find(magic)
         while at >= 0:
             if flag is not None:
-                data[at + flag_at: at + flag_at + 2] = struct.pack("<H", flag)
+                data[at + flag_at : at + flag_at + 2] = struct.pack("<H", flag)
             if method is not None:
-                data[at + flag_at + 2: at + flag_at + 4] = struct.pack("<H", method)
+                data[at + flag_at + 2 : at + flag_at + 4] = struct.pack("<H", method)
             at = data.find(magic, at + 4)
     path.write_bytes(bytes(data))
     return path
@@ -72,11 +72,11 @@ def patched_zip(path, flag=None, method=None):
 def hostile_motion_files(folder):
     """Write one hostile motion / pose file per case into ``folder``: ``{file name: words of its refusal}``."""
     cases = {}
-    (folder / "bomb.pkl").write_bytes(pickle.dumps({"body_pose": reference_bomb(), "global_orient": [0.0] * 3},
-                                                   protocol=2))
+    (folder / "bomb.pkl").write_bytes(
+        pickle.dumps({"body_pose": reference_bomb(), "global_orient": [0.0] * 3}, protocol=2)
+    )
     cases["bomb.pkl"] = "reference bomb"
-    zip_of(folder / "zero_items.npz", {"poses": npy_header((10**12, 165), "|S0"),
-                                       "mocap_framerate": npy_bytes(30.0)})
+    zip_of(folder / "zero_items.npz", {"poses": npy_header((10**12, 165), "|S0"), "mocap_framerate": npy_bytes(30.0)})
     cases["zero_items.npz"] = "zero-size items"
     zip_of(folder / "huge_header.npz", {"pose": npy_header((2**40,), "<f8")})
     cases["huge_header.npz"] = "byte limit"
@@ -88,8 +88,13 @@ def hostile_motion_files(folder):
     cases["deep.json"] = "nested"
     savez(folder / "no_frames.npz", pose=np.zeros((0, 165)))
     cases["no_frames.npz"] = "holds no frames"
-    savez(folder / "count.smpl", codecVersion=np.int32(2), smplVersion=np.int32(2), frameCount=np.int32(10_000_000),
-          frameRate=np.float32(30))
+    savez(
+        folder / "count.smpl",
+        codecVersion=np.int32(2),
+        smplVersion=np.int32(2),
+        frameCount=np.int32(10_000_000),
+        frameRate=np.float32(30),
+    )
     cases["count.smpl"] = "no per-frame arrays"
     savez(folder / "complex.npz", poses=np.zeros((3, 156)) + 1j, trans=np.zeros((3, 3)), mocap_framerate=30.0)
     cases["complex.npz"] = "complex"

@@ -28,13 +28,73 @@ import numpy as np
 
 SMPL_PARENTS = [-1, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 12, 13, 14, 16, 17, 18, 19, 20, 21]
 SMPLH_PARENTS = SMPL_PARENTS[:22] + [
-    20, 22, 23, 20, 25, 26, 20, 28, 29, 20, 31, 32, 20, 34, 35,
-    21, 37, 38, 21, 40, 41, 21, 43, 44, 21, 46, 47, 21, 49, 50,
+    20,
+    22,
+    23,
+    20,
+    25,
+    26,
+    20,
+    28,
+    29,
+    20,
+    31,
+    32,
+    20,
+    34,
+    35,
+    21,
+    37,
+    38,
+    21,
+    40,
+    41,
+    21,
+    43,
+    44,
+    21,
+    46,
+    47,
+    21,
+    49,
+    50,
 ]
-SMPLX_PARENTS = SMPL_PARENTS[:22] + [15, 15, 15] + [
-    20, 25, 26, 20, 28, 29, 20, 31, 32, 20, 34, 35, 20, 37, 38,
-    21, 40, 41, 21, 43, 44, 21, 46, 47, 21, 49, 50, 21, 52, 53,
-]
+SMPLX_PARENTS = (
+    SMPL_PARENTS[:22]
+    + [15, 15, 15]
+    + [
+        20,
+        25,
+        26,
+        20,
+        28,
+        29,
+        20,
+        31,
+        32,
+        20,
+        34,
+        35,
+        20,
+        37,
+        38,
+        21,
+        40,
+        41,
+        21,
+        43,
+        44,
+        21,
+        46,
+        47,
+        21,
+        49,
+        50,
+        21,
+        52,
+        53,
+    ]
+)
 MANO_PARENTS = [-1, 0, 1, 2, 0, 4, 5, 0, 7, 8, 0, 10, 11, 0, 13, 14]
 PARENTS = {"smpl": SMPL_PARENTS, "smplh": SMPLH_PARENTS, "smplx": SMPLX_PARENTS, "mano": MANO_PARENTS}
 ROOT_PARENT_IN_FILE = 2**32 - 1  # official kintree_table[0][0]
@@ -320,8 +380,17 @@ def _py2_model_dict(arrays, shapedirs_as="ch", posedirs_as="array", csc_new_modu
 # Writers
 
 
-def write_smpl_pkl_py2(path, version="1.0", protocol=2, *, n_verts=300, seed=0, numpy_core="numpy.core",
-                       csc_new_module=False, aliases=False):
+def write_smpl_pkl_py2(
+    path,
+    version="1.0",
+    protocol=2,
+    *,
+    n_verts=300,
+    seed=0,
+    numpy_core="numpy.core",
+    csc_new_module=False,
+    aliases=False,
+):
     """SMPL v1.0 (10 shape columns) or v1.1 (300) as a genuine py2 chumpy pickle.
 
     ``shapedirs`` is a ``chumpy.ch.Ch``, ``J_regressor`` a CSC matrix with duplicate entries, metadata py2 ``str``
@@ -383,8 +452,9 @@ def write_smplh_npz(path, num_betas=16, *, n_verts=300, seed=0, hand_pca=False, 
     return arrays
 
 
-def write_smplx_npz(path, version="1.1", *, n_verts=300, seed=0, dtype=np.float64, uv=True, object_members=True,
-                    extra=None):
+def write_smplx_npz(
+    path, version="1.1", *, n_verts=300, seed=0, dtype=np.float64, uv=True, object_members=True, extra=None
+):
     """SMPL-X npz: v1.0 (20 columns = 10 shape + 10 expression) or v1.1 (400 = 300 + 100), hand PCA, landmarks, UVs,
     and (``object_members``) the pickled ``joint2num`` / ``part2num`` members the reader must skip.
     Returns the arrays written (before the dtype cast)."""
@@ -416,8 +486,9 @@ def write_clean_pkl(path, arrays, protocol=pickle.DEFAULT_PROTOCOL):
 
 def _smplx_arrays(version, n_verts, seed, uv):
     n_columns = {"1.0": 20, "1.1": 400}[version]
-    return synthetic_arrays("smplx", n_verts=n_verts, n_columns=n_columns, seed=seed, uv=uv, hand_pca=True,
-                            landmarks=True)
+    return synthetic_arrays(
+        "smplx", n_verts=n_verts, n_columns=n_columns, seed=seed, uv=uv, hand_pca=True, landmarks=True
+    )
 
 
 def _save_npz(path, arrays, dtype, extra):

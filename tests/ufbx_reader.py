@@ -24,7 +24,6 @@ import sys
 
 import numpy as np
 
-
 _KEEP = []  # every ufbx wrapper stays referenced: freeing some of them crashes ufbx 0.0.5
 
 
@@ -73,26 +72,38 @@ def read_scene(scene):
         if node.is_root:
             continue
         t = _k(node.local_transform)
-        info["nodes"].append({
-            "name": node.name,
-            "parent": None if _k(node.parent) is None or node.parent.is_root else node.parent.name,
-            "is_bone": _k(node.bone) is not None,
-            "translation": _vec(t.translation),
-            "rotation": [t.rotation.x, t.rotation.y, t.rotation.z, t.rotation.w],
-            "scale": _vec(t.scale),
-            "node_to_world": _matrix(node.node_to_world),
-        })
+        info["nodes"].append(
+            {
+                "name": node.name,
+                "parent": None if _k(node.parent) is None or node.parent.is_root else node.parent.name,
+                "is_bone": _k(node.bone) is not None,
+                "translation": _vec(t.translation),
+                "rotation": [t.rotation.x, t.rotation.y, t.rotation.z, t.rotation.w],
+                "scale": _vec(t.scale),
+                "node_to_world": _matrix(node.node_to_world),
+            }
+        )
     mesh_nodes = {_k(n.mesh).element_id: n.name for n in _items(scene.nodes) if _k(n.mesh) is not None}
     for stack in _items(scene.anim_stacks):
         info["stacks"].append({"name": stack.name, "time_begin": stack.time_begin, "time_end": stack.time_end})
     for mesh in _items(scene.meshes):
-        entry = {"name": mesh.name, "node": mesh_nodes.get(mesh.element_id),
-                 "num_vertices": mesh.num_vertices, "num_faces": mesh.num_faces, "clusters": [], "channels": []}
+        entry = {
+            "name": mesh.name,
+            "node": mesh_nodes.get(mesh.element_id),
+            "num_vertices": mesh.num_vertices,
+            "num_faces": mesh.num_faces,
+            "clusters": [],
+            "channels": [],
+        }
         for skin in _items(mesh.skin_deformers):
             for cluster in _items(skin.clusters):
-                entry["clusters"].append({"bone": cluster.bone_node.name if cluster.bone_node else None,
-                                          "bind_to_world": _matrix(cluster.bind_to_world),
-                                          "num_weights": cluster.num_weights})
+                entry["clusters"].append(
+                    {
+                        "bone": cluster.bone_node.name if cluster.bone_node else None,
+                        "bind_to_world": _matrix(cluster.bind_to_world),
+                        "num_weights": cluster.num_weights,
+                    }
+                )
         for blend in _items(mesh.blend_deformers):
             for channel in _items(blend.channels):
                 entry["channels"].append({"name": channel.name, "weight": channel.weight})

@@ -6,6 +6,7 @@ is ridge-regressed onto SMPL's pose feature (R_j - I, j >= 1). Each vertex only 
 between its influencing joints (their relative rotation is all that separates LBS from DQS), so posedirs is sparse.
 This is a geometric proxy (volume preservation at elbows / knees), not learned anatomy.
 """
+
 import numpy as np
 
 from . import geometry
@@ -59,7 +60,7 @@ def skin_difference(verts, joints, parents, idx, w, pose_aa, clip=0.05):
     """Rest-space offsets (N, V, 3) that make LBS reproduce DQS for poses (N, J, 3); idx, w (V, K) sparse weights."""
     rot, trans = forward_kinematics(pose_aa, joints, parents)
     dqs = geometry.blend_dual_quaternion_skin(verts, idx, w, rot, trans)
-    a = np.einsum("vk,nvkij->nvij", w, rot[:, idx])                     # (N, V, 3, 3)
+    a = np.einsum("vk,nvkij->nvij", w, rot[:, idx])  # (N, V, 3, 3)
     b = np.einsum("vk,nvki->nvi", w, trans[:, idx])
     lbs = np.einsum("nvij,vj->nvi", a, verts) + b
     off = solve3(a, dqs - lbs)
@@ -135,6 +136,7 @@ def corrective_effect(verts, joints, parents, idx, w, posedirs, pose):
 
     def lbs(v):
         return np.einsum("vij,vj->vi", a, v) + b
+
     gap = np.linalg.norm(dqs - lbs(verts), axis=1).max()
     gap_after = np.linalg.norm(dqs - lbs(verts + corr), axis=1).max()
     return float(gap), float(gap_after), float(np.linalg.norm(corr, axis=1).max())

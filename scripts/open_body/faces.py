@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Expression basis from the CC0 "Face Units" (faceunits01), hand-pose PCA, and placeholder face landmarks."""
+
 import numpy as np
 
 from . import source
@@ -35,7 +36,7 @@ def expression_basis(rng, names, units, num=10, samples=4000, active=0.25):
     evals, evecs = np.linalg.eigh(gram)
     order = np.argsort(-evals, kind="stable")
     evals, evecs = evals[order], evecs[:, order]
-    coeffs = chol @ evecs[:, :num]                       # unit activations per component
+    coeffs = chol @ evecs[:, :num]  # unit activations per component
     coeffs *= np.where(coeffs.sum(axis=0) < 0, -1.0, 1.0)  # sign: + = more of the units overall
     dirs = (d.T @ coeffs).reshape(units.shape[1], 3, num)
     return dirs, evals[:num] / evals.sum()
@@ -52,8 +53,8 @@ def hand_pose_pca(rng, finger_dirs, palm_normal, samples=5000):
     """
     grip = rng.uniform(0.0, 1.0, (samples, 1))
     curl = np.clip(grip + rng.normal(0.0, 0.25, (samples, 5)), -0.1, 1.0)
-    scale = np.array([[1.4, 1.6, 1.1]] * 4 + [[0.6, 0.7, 0.9]])      # (5 fingers, 3 segments)
-    flex = curl[:, :, None] * scale[None]                            # (S, 5, 3)
+    scale = np.array([[1.4, 1.6, 1.1]] * 4 + [[0.6, 0.7, 0.9]])  # (5 fingers, 3 segments)
+    flex = curl[:, :, None] * scale[None]  # (S, 5, 3)
     axes = np.cross(finger_dirs, palm_normal)
     axes /= np.linalg.norm(axes, axis=1, keepdims=True)
     pose = flex.reshape(samples, 15, 1) * axes[None]
@@ -63,7 +64,7 @@ def hand_pose_pca(rng, finger_dirs, palm_normal, samples=5000):
     mean = flat.mean(axis=0)
     _, s, vt = np.linalg.svd(flat - mean, full_matrices=False)
     vt *= np.where(vt.sum(axis=1, keepdims=True) < 0, -1.0, 1.0)
-    return vt, mean, s ** 2 / np.sum(s ** 2)
+    return vt, mean, s**2 / np.sum(s**2)
 
 
 def placeholder_landmarks(verts, faces, head_joint, num=51):

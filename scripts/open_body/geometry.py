@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Small batched rotation / quaternion helpers (float64, quaternions as (w, x, y, z)) for the builder."""
+
 import numpy as np
 
 
@@ -30,17 +31,50 @@ def matrix_to_quaternion(m):
     """(..., 3, 3) rotations -> (..., 4) unit quaternions (w, x, y, z), w >= 0 where possible."""
     m = np.asarray(m, float)
     tr = m[..., 0, 0] + m[..., 1, 1] + m[..., 2, 2]
-    cands = np.stack([
-        np.stack([1 + tr, m[..., 2, 1] - m[..., 1, 2], m[..., 0, 2] - m[..., 2, 0], m[..., 1, 0] - m[..., 0, 1]], -1),
-        np.stack([m[..., 2, 1] - m[..., 1, 2], 1 + m[..., 0, 0] - m[..., 1, 1] - m[..., 2, 2],
-                  m[..., 0, 1] + m[..., 1, 0], m[..., 0, 2] + m[..., 2, 0]], -1),
-        np.stack([m[..., 0, 2] - m[..., 2, 0], m[..., 0, 1] + m[..., 1, 0],
-                  1 - m[..., 0, 0] + m[..., 1, 1] - m[..., 2, 2], m[..., 1, 2] + m[..., 2, 1]], -1),
-        np.stack([m[..., 1, 0] - m[..., 0, 1], m[..., 0, 2] + m[..., 2, 0], m[..., 1, 2] + m[..., 2, 1],
-                  1 - m[..., 0, 0] - m[..., 1, 1] + m[..., 2, 2]], -1),
-    ], axis=-2)  # (..., 4, 4): candidate k has component k = 1 + ... (largest is the stable one)
-    diag = np.stack([1 + tr, 1 + m[..., 0, 0] - m[..., 1, 1] - m[..., 2, 2],
-                     1 - m[..., 0, 0] + m[..., 1, 1] - m[..., 2, 2], 1 - m[..., 0, 0] - m[..., 1, 1] + m[..., 2, 2]], -1)
+    cands = np.stack(
+        [
+            np.stack(
+                [1 + tr, m[..., 2, 1] - m[..., 1, 2], m[..., 0, 2] - m[..., 2, 0], m[..., 1, 0] - m[..., 0, 1]], -1
+            ),
+            np.stack(
+                [
+                    m[..., 2, 1] - m[..., 1, 2],
+                    1 + m[..., 0, 0] - m[..., 1, 1] - m[..., 2, 2],
+                    m[..., 0, 1] + m[..., 1, 0],
+                    m[..., 0, 2] + m[..., 2, 0],
+                ],
+                -1,
+            ),
+            np.stack(
+                [
+                    m[..., 0, 2] - m[..., 2, 0],
+                    m[..., 0, 1] + m[..., 1, 0],
+                    1 - m[..., 0, 0] + m[..., 1, 1] - m[..., 2, 2],
+                    m[..., 1, 2] + m[..., 2, 1],
+                ],
+                -1,
+            ),
+            np.stack(
+                [
+                    m[..., 1, 0] - m[..., 0, 1],
+                    m[..., 0, 2] + m[..., 2, 0],
+                    m[..., 1, 2] + m[..., 2, 1],
+                    1 - m[..., 0, 0] - m[..., 1, 1] + m[..., 2, 2],
+                ],
+                -1,
+            ),
+        ],
+        axis=-2,
+    )  # (..., 4, 4): candidate k has component k = 1 + ... (largest is the stable one)
+    diag = np.stack(
+        [
+            1 + tr,
+            1 + m[..., 0, 0] - m[..., 1, 1] - m[..., 2, 2],
+            1 - m[..., 0, 0] + m[..., 1, 1] - m[..., 2, 2],
+            1 - m[..., 0, 0] - m[..., 1, 1] + m[..., 2, 2],
+        ],
+        -1,
+    )
     best = np.argmax(diag, axis=-1)
     q = np.take_along_axis(cands, best[..., None, None], axis=-2)[..., 0, :]
     q = q / np.linalg.norm(q, axis=-1, keepdims=True)
@@ -51,17 +85,35 @@ def quaternion_multiply(a, b):
     """Hamilton product of (..., 4) quaternions."""
     aw, ax, ay, az = np.moveaxis(a, -1, 0)
     bw, bx, by, bz = np.moveaxis(b, -1, 0)
-    return np.stack([aw * bw - ax * bx - ay * by - az * bz, aw * bx + ax * bw + ay * bz - az * by,
-                     aw * by - ax * bz + ay * bw + az * bx, aw * bz + ax * by - ay * bx + az * bw], axis=-1)
+    return np.stack(
+        [
+            aw * bw - ax * bx - ay * by - az * bz,
+            aw * bx + ax * bw + ay * bz - az * by,
+            aw * by - ax * bz + ay * bw + az * bx,
+            aw * bz + ax * by - ay * bx + az * bw,
+        ],
+        axis=-1,
+    )
 
 
 def quaternion_to_matrix(q):
     """(..., 4) quaternions (any norm) -> (..., 3, 3) rotations."""
     q = q / np.linalg.norm(q, axis=-1, keepdims=True)
     w, x, y, z = np.moveaxis(q, -1, 0)
-    return np.stack([1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y),
-                     2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x),
-                     2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)], axis=-1).reshape(q.shape[:-1] + (3, 3))
+    return np.stack(
+        [
+            1 - 2 * (y * y + z * z),
+            2 * (x * y - w * z),
+            2 * (x * z + w * y),
+            2 * (x * y + w * z),
+            1 - 2 * (x * x + z * z),
+            2 * (y * z - w * x),
+            2 * (x * z - w * y),
+            2 * (y * z + w * x),
+            1 - 2 * (x * x + y * y),
+        ],
+        axis=-1,
+    ).reshape(q.shape[:-1] + (3, 3))
 
 
 def blend_dual_quaternion_skin(points, idx, w, rot, trans):
@@ -71,14 +123,14 @@ def blend_dual_quaternion_skin(points, idx, w, rot, trans):
     rot (..., B, 3, 3) bone rotations; trans (..., B, 3) bone translations (x -> R x + t). Leading dims broadcast.
     Returns (..., V, 3). Each vertex's quaternions are flipped into the hemisphere of its strongest influence.
     """
-    qr = matrix_to_quaternion(rot)                                          # (..., B, 4)
+    qr = matrix_to_quaternion(rot)  # (..., B, 4)
     tq = np.concatenate([np.zeros(trans.shape[:-1] + (1,)), trans], axis=-1)
-    qd = 0.5 * quaternion_multiply(tq, qr)                                  # (..., B, 4)
-    qr_v, qd_v = qr[..., idx, :], qd[..., idx, :]                           # (..., V, K, 4)
-    sign = np.sign(np.sum(qr_v * qr_v[..., :1, :], axis=-1))                # column 0 = strongest influence
+    qd = 0.5 * quaternion_multiply(tq, qr)  # (..., B, 4)
+    qr_v, qd_v = qr[..., idx, :], qd[..., idx, :]  # (..., V, K, 4)
+    sign = np.sign(np.sum(qr_v * qr_v[..., :1, :], axis=-1))  # column 0 = strongest influence
     sign[sign == 0] = 1.0
     ws = (w * sign)[..., None]
-    br, bd = np.sum(ws * qr_v, axis=-2), np.sum(ws * qd_v, axis=-2)         # (..., V, 4)
+    br, bd = np.sum(ws * qr_v, axis=-2), np.sum(ws * qd_v, axis=-2)  # (..., V, 4)
     norm = np.linalg.norm(br, axis=-1, keepdims=True)
     br, bd = br / norm, bd / norm
     conj = br * np.array([1.0, -1.0, -1.0, -1.0])

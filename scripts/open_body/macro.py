@@ -5,16 +5,19 @@ A macro target's weight is the product of one factor per variable named in its f
 height, proportions, race, cup size, firmness). Factors are piecewise linear in the slider value; races are normalised
 to sum to 1. Only adult targets (young / old) are loaded because the prior never reaches the baby / child ages.
 """
+
 import numpy as np
 
 from . import source
 
 GENDERS = ("female", "male")
 RACES = ("african", "asian", "caucasian")
-THREE_LEVEL = {"muscle": ("minmuscle", "averagemuscle", "maxmuscle"),
-               "weight": ("minweight", "averageweight", "maxweight"),
-               "cupsize": ("mincup", "averagecup", "maxcup"),
-               "firmness": ("minfirmness", "averagefirmness", "maxfirmness")}
+THREE_LEVEL = {
+    "muscle": ("minmuscle", "averagemuscle", "maxmuscle"),
+    "weight": ("minweight", "averageweight", "maxweight"),
+    "cupsize": ("mincup", "averagecup", "maxcup"),
+    "firmness": ("minfirmness", "averagefirmness", "maxfirmness"),
+}
 YEARS_AT_SLIDER_HALF, YEARS_AT_SLIDER_ONE = 25.0, 90.0
 HEIGHT_PRIOR = {"female": (0.015, 0.055), "male": (0.05, 0.055)}  # (mean, sd) of the height-target stature change, m
 

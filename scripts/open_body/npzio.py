@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Byte-reproducible .npz writing: np.savez_compressed stamps each member with the current time, so write the zip here
 with a fixed date, fixed order and fixed compression level. The result loads with np.load(allow_pickle=False)."""
+
 import io
 import os
 import zipfile

@@ -6,6 +6,7 @@ rebuilt over body vertices: candidates are the vertices in a thin slab perpendic
 the joint's own limb (by skin weights); the weights are non-negative, sum to 1, reproduce the joint on the mean template
 and are pulled slightly toward uniform so the ring, not one vertex, carries the joint.
 """
+
 import numpy as np
 
 
@@ -28,7 +29,7 @@ def simplex_fit(points, target, smooth=1e-4, iters=4000):
     n = len(points)
     scale2 = np.mean(np.sum((points - points.mean(0)) ** 2, axis=1))
     lam = smooth * scale2
-    a = points.T                                     # (3, n)
+    a = points.T  # (3, n)
     lip = 2.0 * (np.linalg.eigvalsh(a @ a.T).max() + lam)
     uniform = np.full(n, 1.0 / n)
     w = y = uniform.copy()
@@ -61,8 +62,17 @@ def ring_regressor(verts, weights, joints, parents, joint_names, fixed_rows=None
         side = np.sign(joints[j, 0]) if abs(joints[j, 0]) > 0.03 else 0.0
         if side:
             on_limb &= verts[:, 0] * side > 0
-        half = 0.003 if ("index" in joint_names[j] or "middle" in joint_names[j] or "ring" in joint_names[j]
-                         or "pinky" in joint_names[j] or "thumb" in joint_names[j]) else 0.01
+        half = (
+            0.003
+            if (
+                "index" in joint_names[j]
+                or "middle" in joint_names[j]
+                or "ring" in joint_names[j]
+                or "pinky" in joint_names[j]
+                or "thumb" in joint_names[j]
+            )
+            else 0.01
+        )
         near = np.linalg.norm(verts - joints[j], axis=1) < 0.25
         for _ in range(8):
             cand = np.flatnonzero(on_limb & near & (np.abs((verts - joints[j]) @ direction) < half))

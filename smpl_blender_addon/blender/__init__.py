@@ -13,15 +13,40 @@ from .correctives import update_correctives
 from .export import export_abc, export_fbx, export_gltf
 from .motion import import_motion
 from .motion_export import export_motion
-from .pose import (format_pose_console, get_pose, get_translation, load_pose, reset_pose, set_hand_pose, set_pose,
-                   write_pose)
+from .pose import (
+    format_pose_console,
+    get_pose,
+    get_translation,
+    load_pose,
+    reset_pose,
+    set_hand_pose,
+    set_pose,
+    write_pose,
+)
 from .shape import random_shape, reset_shape, set_height_weight, set_shape, snap_to_ground
 
 __all__ = [
-    "add_body", "body_mesh", "body_model", "find_body",
+    "add_body",
+    "body_mesh",
+    "body_model",
+    "find_body",
     "update_correctives",
-    "export_abc", "export_fbx", "export_gltf", "export_motion", "import_motion",
-    "format_pose_console", "get_pose", "get_translation", "load_pose", "reset_pose", "set_hand_pose", "set_pose",
+    "export_abc",
+    "export_fbx",
+    "export_gltf",
+    "export_motion",
+    "import_motion",
+    "format_pose_console",
+    "get_pose",
+    "get_translation",
+    "load_pose",
+    "reset_pose",
+    "set_hand_pose",
+    "set_pose",
     "write_pose",
-    "random_shape", "reset_shape", "set_height_weight", "set_shape", "snap_to_ground",
-]  # fmt: skip
+    "random_shape",
+    "reset_shape",
+    "set_height_weight",
+    "set_shape",
+    "snap_to_ground",
+]

@@ -12,9 +12,8 @@ Writing: ``keyframe_points.add`` + ``foreach_set`` per F-curve on Blender 4.4+/5
 
 import re
 
-import numpy as np
-
 import bpy
+import numpy as np
 
 from ..core import rotations
 from .pose import _joint_names, _pose_bone_order
@@ -116,8 +115,9 @@ def shape_key_sequence(key, prefix, frames):
 def body_bone_curves(armature):
     """F-curves of the body's pose bones (rotation in each bone's mode and location), by (data_path, index)."""
     names = set(_joint_names(armature))
-    return {k: fc for k, fc in _curves(armature).items()
-            if k[0].startswith("pose.bones[") and k[0].split('"')[1] in names}  # fmt: skip
+    return {
+        k: fc for k, fc in _curves(armature).items() if k[0].startswith("pose.bones[") and k[0].split('"')[1] in names
+    }
 
 
 def bone_keyframe_frames(armature):
@@ -181,7 +181,9 @@ def read_pose_sequence(armature, frames, evaluate=None):
         mode = pb.rotation_mode
         if mode == "QUATERNION":
             q = _channel_values(c, frames, "rotation_quaternion", 4, pb.rotation_quaternion)
-            mats[:, j] = rotations.quaternion_to_matrix(np.where(np.linalg.norm(q, axis=1, keepdims=True) > 0, q, [1, 0, 0, 0]))
+            mats[:, j] = rotations.quaternion_to_matrix(
+                np.where(np.linalg.norm(q, axis=1, keepdims=True) > 0, q, [1, 0, 0, 0])
+            )
         elif mode == "AXIS_ANGLE":
             aa = _channel_values(c, frames, "rotation_axis_angle", 4, pb.rotation_axis_angle)
             axis = aa[:, 1:] / np.maximum(np.linalg.norm(aa[:, 1:], axis=1, keepdims=True), 1e-12)
@@ -264,8 +266,9 @@ def _new_fcurve(bag, data_path, index, group=None):
     return fc
 
 
-def write_fcurves(id_block, channels, frames, values, group=None, interpolation="LINEAR", replace="span",
-                  delete_frames=()):
+def write_fcurves(
+    id_block, channels, frames, values, group=None, interpolation="LINEAR", replace="span", delete_frames=()
+):
     """Key ``values (C, F)`` at ``frames (F,)`` on the channels ``[(data_path, index), ...]`` of ``id_block``.
 
     ``replace="span"``: existing keys of these channels inside ``[min(frames), max(frames)]`` are replaced and keys
@@ -334,12 +337,20 @@ def key_pose_sequence(armature, frames, poses, transl=None, group_by_bone=True):
             axis = np.where(angle[:, None] > 1e-12, r / np.maximum(angle, 1e-12)[:, None], [0.0, 0.0, 1.0])
             prop, vals = "rotation_axis_angle", np.concatenate([angle[:, None], axis], 1).T
         else:
-            prop, vals = "rotation_euler", np.unwrap(matrix_to_euler(rotations.axis_angle_to_matrix(poses[:, j]), mode), axis=0).T
+            prop, vals = (
+                "rotation_euler",
+                np.unwrap(matrix_to_euler(rotations.axis_angle_to_matrix(poses[:, j]), mode), axis=0).T,
+            )
         channels = [(_bone_path(name, prop), i) for i in range(vals.shape[0])]
         write_fcurves(armature, channels, frames, vals, group=name if group_by_bone else None)
     if transl is not None:
-        write_fcurves(armature, [(_bone_path(names[0], "location"), i) for i in range(3)], frames,
-                      np.asarray(transl, dtype=np.float64).reshape(F, 3).T, group=names[0])  # fmt: skip
+        write_fcurves(
+            armature,
+            [(_bone_path(names[0], "location"), i) for i in range(3)],
+            frames,
+            np.asarray(transl, dtype=np.float64).reshape(F, 3).T,
+            group=names[0],
+        )
 
 
 def matrix_to_euler(R, order):

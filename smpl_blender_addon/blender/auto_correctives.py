@@ -14,9 +14,8 @@ shape-key values triggers another depsgraph update).
 
 import atexit
 
-import numpy as np
-
 import bpy
+import numpy as np
 from bpy.app.handlers import persistent
 
 from .. import core
@@ -84,8 +83,15 @@ def sync_keyed_correctives(armature, tolerance=1e-5):
         stale = np.concatenate([stale, between])[order]
         weights = np.concatenate([weights, extra])[order]
     if len(stale) or len(removed):
-        write_fcurves(mesh.data.shape_keys, channels, stale, weights.T, group="Correctives", replace="frames",
-                      delete_frames=removed)  # fmt: skip
+        write_fcurves(
+            mesh.data.shape_keys,
+            channels,
+            stale,
+            weights.T,
+            group="Correctives",
+            replace="frames",
+            delete_frames=removed,
+        )
     armature[PROP_FRAMES] = frames.tolist()
     return stale, removed
 
@@ -107,8 +113,11 @@ def _between_keys_to_update(frames, keyed_frames, changed):
 
 
 def _bodies_of_action(action):
-    return [ob for ob in bpy.data.objects
-            if is_auto(ob) and ob.animation_data is not None and ob.animation_data.action == action]  # fmt: skip
+    return [
+        ob
+        for ob in bpy.data.objects
+        if is_auto(ob) and ob.animation_data is not None and ob.animation_data.action == action
+    ]
 
 
 @persistent
@@ -157,8 +166,10 @@ def on_frame_change(scene, depsgraph=None):
 
 def _our_handlers():
     """(handler list, our function) pairs."""
-    return ((bpy.app.handlers.depsgraph_update_post, on_depsgraph_update),
-            (bpy.app.handlers.frame_change_post, on_frame_change))  # fmt: skip
+    return (
+        (bpy.app.handlers.depsgraph_update_post, on_depsgraph_update),
+        (bpy.app.handlers.frame_change_post, on_frame_change),
+    )
 
 
 def enable():

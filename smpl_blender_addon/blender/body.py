@@ -19,8 +19,8 @@ import bpy
 import numpy as np
 
 from .. import core
-from . import compat
 from ..core.model import normalise_gender
+from . import compat
 
 # Custom-property names on the armature object.
 PROP_MODEL = "smpl_model"  # built-in name ("open-smplx") or absolute file path
@@ -203,7 +203,7 @@ def _absolute_keys(basis, dirs):
     keys = np.empty((dirs.shape[2], dirs.shape[0], 3), dtype=np.float32)
     block = 512  # transpose in vertex blocks that stay in cache: 3-4x faster than one strided copy
     for v0 in range(0, dirs.shape[0], block):
-        src, dst = dirs[v0: v0 + block], keys[:, v0: v0 + block]
+        src, dst = dirs[v0 : v0 + block], keys[:, v0 : v0 + block]
         dst[:, :, 0] = src[:, 0, :].T
         dst[:, :, 1] = src[:, 2, :].T
         dst[:, :, 2] = src[:, 1, :].T
@@ -257,8 +257,10 @@ def _set_rest_bones(armature_obj, joints_blender, create_with=None):
             view_layer.objects.active = armature_obj
             compat.mode_set("EDIT")
         except RuntimeError:
-            raise ValueError(f"{armature_obj.name}: cannot enter edit mode to move the joints (is the armature in "
-                             "an excluded collection?)") from None
+            raise ValueError(
+                f"{armature_obj.name}: cannot enter edit mode to move the joints (is the armature in "
+                "an excluded collection?)"
+            ) from None
         edit_bones = armature_obj.data.edit_bones
         if create_with is not None:
             names, parents = create_with
@@ -296,8 +298,17 @@ def _simple_material(name):
     return mat
 
 
-def add_body(model="open-smplx", gender=None, betas=None, expression=None, name=None, collection=None,
-             num_betas=None, num_expressions=None, correctives=True):
+def add_body(
+    model="open-smplx",
+    gender=None,
+    betas=None,
+    expression=None,
+    name=None,
+    collection=None,
+    num_betas=None,
+    num_expressions=None,
+    correctives=True,
+):
     """Add a body to the scene and return its armature object (the mesh is its child).
 
     model: built-in name ("open-smpl", "open-smplx") or an official .npz/.pkl path (or a core model object).
@@ -330,16 +341,19 @@ def add_body(model="open-smplx", gender=None, betas=None, expression=None, name=
     collection.objects.link(arm_obj)
     collection.objects.link(mesh_obj)
     try:
-        _set_rest_bones(arm_obj, np.asarray(joints, dtype=np.float64),
-                        create_with=(list(body.joint_names), np.asarray(body.parents).tolist()))
+        _set_rest_bones(
+            arm_obj,
+            np.asarray(joints, dtype=np.float64),
+            create_with=(list(body.joint_names), np.asarray(body.parents).tolist()),
+        )
         for joint in body.joint_names:
             mesh_obj.vertex_groups.new(name=joint)
         _write_vertex_groups(mesh_obj, body.weights)
         _add_shape_keys(mesh_obj, body, nb, ne, correctives)
         blocks = mesh.shape_keys.key_blocks
         values = np.zeros(len(blocks), dtype=np.float32)
-        values[1: 1 + nb] = betas
-        values[1 + nb: 1 + nb + ne] = expression
+        values[1 : 1 + nb] = betas
+        values[1 + nb : 1 + nb + ne] = expression
         blocks.foreach_set("value", values)
         mesh_obj.parent = arm_obj
         modifier = mesh_obj.modifiers.new("Armature", "ARMATURE")

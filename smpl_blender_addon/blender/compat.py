@@ -20,9 +20,20 @@ PRIVATE_OPERATOR_CALL = ((4, 5), (5, 0))
 # The exporters' private functions that the fast exports wrap (blender/export.py), with their parameters on the
 # verified versions. Another version, or another signature, and the exporter runs unchanged.
 FBX_BAKE_HOOK = ("io_scene_fbx.export_fbx_bin", "fbx_animations", ("scene_data",))
-GLTF_SAMPLING_HOOK = ("io_scene_gltf2.blender.exp.animation.sampled.sampling_cache", "object_caching",
-                      ("data", "obj_uuids", "current_instance", "action_name", "slot_identifier", "frame", "depsgraph",
-                       "export_settings"))  # fmt: skip
+GLTF_SAMPLING_HOOK = (
+    "io_scene_gltf2.blender.exp.animation.sampled.sampling_cache",
+    "object_caching",
+    (
+        "data",
+        "obj_uuids",
+        "current_instance",
+        "action_name",
+        "slot_identifier",
+        "frame",
+        "depsgraph",
+        "export_settings",
+    ),
+)
 # Blender's FBX exporter derives object ids from Python's string hash, which differs from process to process: wrapped,
 # the ids come from a stable digest of the same keys (blender/export.py), so the same body gives the same file.
 FBX_UUID_HOOK = ("io_scene_fbx.fbx_utils", "_key_to_uuid", ("uuids", "key"))
@@ -99,5 +110,7 @@ def has_alembic():
 def require_alembic():
     """Raise ValueError with what to do instead when this Blender has no Alembic."""
     if not has_alembic():
-        raise ValueError(f"Alembic export: this Blender ({bpy.app.version_string}) is built without Alembic support; "
-                         "export FBX or glTF instead, or use a Blender build with Alembic (blender.org's)")
+        raise ValueError(
+            f"Alembic export: this Blender ({bpy.app.version_string}) is built without Alembic support; "
+            "export FBX or glTF instead, or use a Blender build with Alembic (blender.org's)"
+        )

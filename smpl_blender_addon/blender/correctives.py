@@ -56,7 +56,7 @@ def update_correctives(armature, scope="FRAME", frame_start=None, frame_end=None
     blocks = mesh.data.shape_keys.key_blocks
     values = np.empty(len(blocks), dtype=np.float32)
     blocks.foreach_get("value", values)
-    values[start: start + count] = weights[:count]
+    values[start : start + count] = weights[:count]
     blocks.foreach_set("value", values)
     mesh.data.update()
     return weights

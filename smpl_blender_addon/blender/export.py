@@ -71,14 +71,32 @@ _FBX_COMMON = dict(
 
 # Per-target axes and units (why: docs/fbx-presets.md).
 FBX_PRESETS = {
-    "blender": dict(axis_forward="-Z", axis_up="Y", apply_unit_scale=True, apply_scale_options="FBX_SCALE_NONE",
-                    global_scale=1.0, bake_space_transform=False),
-    "unity": dict(axis_forward="-Z", axis_up="Y", apply_unit_scale=True, apply_scale_options="FBX_SCALE_ALL",
-                  global_scale=1.0, bake_space_transform=False),
+    "blender": dict(
+        axis_forward="-Z",
+        axis_up="Y",
+        apply_unit_scale=True,
+        apply_scale_options="FBX_SCALE_NONE",
+        global_scale=1.0,
+        bake_space_transform=False,
+    ),
+    "unity": dict(
+        axis_forward="-Z",
+        axis_up="Y",
+        apply_unit_scale=True,
+        apply_scale_options="FBX_SCALE_ALL",
+        global_scale=1.0,
+        bake_space_transform=False,
+    ),
     # the body is exported from a temporary copy scaled x100 (see _transformed_copies); FBX_SCALE_ALL with 0.01 then
     # writes UnitScaleFactor 1 (cm) and leaves the data and every node scale as they are
-    "unreal": dict(axis_forward="Y", axis_up="Z", apply_unit_scale=True, apply_scale_options="FBX_SCALE_ALL",
-                   global_scale=0.01, bake_space_transform=False),
+    "unreal": dict(
+        axis_forward="Y",
+        axis_up="Z",
+        apply_unit_scale=True,
+        apply_scale_options="FBX_SCALE_ALL",
+        global_scale=0.01,
+        bake_space_transform=False,
+    ),
 }
 # Targets exported from temporary copies: (length scale baked into the data, axis conversion baked into the data)
 COPY_TRANSFORMS = {"unity": (1.0, True), "unreal": (100.0, False)}
@@ -92,6 +110,7 @@ def fbx_options(target="blender"):
 
 
 # ---------------------------------------------------------------------------------------------------------- helpers
+
 
 def _body_objects(obj):
     """(armature, mesh or None) of the body ``obj`` belongs to; ValueError if it is not a body."""
@@ -139,8 +158,9 @@ def _export_run(filepath, objects, start, end):
 
 def _export_result(filepath, start, end, t0, **extra):
     """The dict every export returns: ``frames``, ``seconds`` since ``t0``, absolute ``path`` (and ``extra``)."""
-    return dict(frames=end - start + 1, seconds=time.perf_counter() - t0, path=os.path.abspath(os.fspath(filepath)),
-                **extra)
+    return dict(
+        frames=end - start + 1, seconds=time.perf_counter() - t0, path=os.path.abspath(os.fspath(filepath)), **extra
+    )
 
 
 def _resolve_range(armature, frame_start, frame_end):
@@ -206,8 +226,10 @@ def _scene_kept(objects, frame_start, frame_end):
                 o.hide_set(False)
         for o in objects:
             if not o.visible_get(view_layer=view_layer):
-                raise ValueError(f"{o.name}: not visible in the view layer (excluded or hidden collection?); "
-                                 "Blender does not evaluate its animation there")
+                raise ValueError(
+                    f"{o.name}: not visible in the view layer (excluded or hidden collection?); "
+                    "Blender does not evaluate its animation there"
+                )
         if frame_start is not None:
             _set_frame_range(scene, frame_start, frame_end)
         yield
@@ -264,6 +286,7 @@ def _frame_progress(progress, start, end):
 
 
 # ------------------------------------------------------------------------------------ correctives="none": a copy
+
 
 @contextlib.contextmanager
 def _mesh_copy(mesh_obj):
@@ -329,6 +352,7 @@ def _limited_influences(mesh_obj, count):
 
 # --------------------------------------------------------------------------- what a file calls rest, and its clip
 
+
 def clip_name(armature, name=None):
     """The animation's name in an exported file (glTF animation, FBX take): ``name``, else the body's action (named
     after the motion file it was imported from), else the body; without Blender's ``.001`` suffix."""
@@ -389,6 +413,7 @@ def _fbx_static_values_at_rest(mesh_obj, rest):
             current[index] = values
             blocks.foreach_set("value", current)
             return result
+
         return then_rest
 
     try:
@@ -447,6 +472,7 @@ def _stable_fbx_ids():
                 return original(uuids, key)  # used as the id itself
             digest = hashlib.blake2b(repr(key).encode("utf-8", "backslashreplace"), digest_size=8).digest()
             return original(uuids, int.from_bytes(digest, "little") >> 1)  # collisions: the exporter's own loop
+
         return key_to_uuid
 
     with compat.wrapped(module, compat.FBX_UUID_HOOK, wrap):
@@ -469,6 +495,7 @@ def _glb_rest_and_name(path, rest, name):
 
 
 # ------------------------------------------------------------------------------ target="unreal": centimetre copies
+
 
 def _swap_names(pairs):
     """Give each ``new`` ID the name of its ``old`` partner (the old one gets a temporary name). Returns the undo."""
@@ -602,8 +629,13 @@ def _root_motion_on_the_armature(armature, start, end):
     frames = np.arange(start, end + 1, dtype=np.float64)
     static = armature.pose.bones[root.name].location
     curves = [bag.fcurves.find(path, index=i) for i in range(3)]
-    local = np.stack([sample_fcurve(fc, frames) if fc is not None else np.full(len(frames), static[i])
-                      for i, fc in enumerate(curves)], axis=1)  # fmt: skip  (F, 3) in the bone's rest axes
+    local = np.stack(
+        [
+            sample_fcurve(fc, frames) if fc is not None else np.full(len(frames), static[i])
+            for i, fc in enumerate(curves)
+        ],
+        axis=1,
+    )  # (F, 3) in the bone's rest axes
     rest = np.array(root.matrix_local.to_3x3(), dtype=np.float64)
     ground = local @ rest.T  # armature space
     ground[:, 2] = 0.0  # the armature's Z is up (Blender's world for the Unreal preset)
@@ -622,6 +654,7 @@ def _axis_conversion(options):
 
 
 # ------------------------------------------------------------------------------------ fast bake of shape-key values
+
 
 def _value_curves(key):
     """``[(key block index, FCurve), ...]`` animating ``key_blocks[...].value`` as a plain action, or None.
@@ -652,7 +685,7 @@ def _value_curves(key):
             return None
         if fc.mute or (fc.group is not None and fc.group.mute):
             continue
-        index = blocks.find(path[len('key_blocks["'):-len('"].value')].replace('\\"', '"'))
+        index = blocks.find(path[len('key_blocks["') : -len('"].value')].replace('\\"', '"'))
         if index < 0:
             continue  # a key this mesh does not have (e.g. the correctives="none" copy): Blender skips it too
         out.append((index, fc))
@@ -776,6 +809,7 @@ def _mesh_off_during_bake(mesh_obj):
                 return original(scene_data)
             finally:
                 sits_out.stop()
+
         return fast_animations
 
     with compat.wrapped(module, compat.FBX_BAKE_HOOK, wrap):
@@ -803,6 +837,7 @@ def _mesh_off_during_sampling(armature, mesh_obj):
             result = original(*args, **kwargs)
             sits_out.start()  # after the first frame: the sampler's loop goes on with the mesh out
             return result
+
         return object_caching
 
     try:
@@ -814,6 +849,7 @@ def _mesh_off_during_sampling(armature, mesh_obj):
 
 # --------------------------------------------------------------------------------------------------------- exports
 
+
 def _body_variants(stack, mesh, correctives, max_influences):
     """What both skinned exports may change on a temporary mesh copy: correctives="none", ``max_influences``.
     Returns the number of vertices whose weights were limited."""
@@ -824,8 +860,20 @@ def _body_variants(stack, mesh, correctives, max_influences):
     return stack.enter_context(_limited_influences(mesh, max_influences))
 
 
-def export_fbx(armature, filepath, target="blender", correctives="keys", frame_start=None, frame_end=None,
-               progress=None, fast=True, name=None, max_influences=None, time_stamp=None, root_motion=True):
+def export_fbx(
+    armature,
+    filepath,
+    target="blender",
+    correctives="keys",
+    frame_start=None,
+    frame_end=None,
+    progress=None,
+    fast=True,
+    name=None,
+    max_influences=None,
+    time_stamp=None,
+    root_motion=True,
+):
     """Write the body (armature + skinned mesh, baked animation) to an FBX file.
 
     target: "blender" | "unity" | "unreal" (docs/fbx-presets.md); correctives: "keys" exports the Pose### keys and
@@ -859,12 +907,23 @@ def export_fbx(armature, filepath, target="blender", correctives="keys", frame_s
         stamp = fbx_time_stamp(time_stamp)
         if stamp is not None:
             _set_fbx_time_stamp(tmp, stamp)
-    return _export_result(filepath, start, end, t0, fast=used_fast, name=take, limited_vertices=limited,
-                          root_motion=bool(root_motion))
+    return _export_result(
+        filepath, start, end, t0, fast=used_fast, name=take, limited_vertices=limited, root_motion=bool(root_motion)
+    )
 
 
-def export_gltf(armature, filepath, correctives="keys", frame_start=None, frame_end=None, progress=None, fast=True,
-                name=None, max_influences=None, morph_normals=True):
+def export_gltf(
+    armature,
+    filepath,
+    correctives="keys",
+    frame_start=None,
+    frame_end=None,
+    progress=None,
+    fast=True,
+    name=None,
+    max_influences=None,
+    morph_normals=True,
+):
     """Write the body to a binary glTF (.glb): skin, morph targets with normals (Pose### left out with
     correctives="none") and one animation named ``name`` (default: :func:`clip_name`) sampled at every frame of the
     range, starting at time 0. The mesh's default morph weights are the rest values (:func:`rest_key_values`).
@@ -924,8 +983,23 @@ def export_abc(armature, filepath, frame_start=None, frame_end=None, progress=No
     t0 = time.perf_counter()
     with _export_run(filepath, objects, start, end) as (stack, tmp):
         stack.enter_context(_frame_progress(progress, start, end))
-        _call_exporter(bpy.ops.wm.alembic_export, objects, filepath=tmp, start=start, end=end, selected=True,
-                       flatten=False, uvs=True, normals=True, face_sets=False, apply_subdiv=False,
-                       export_hair=False, export_particles=False, export_custom_properties=False,
-                       as_background_job=False, evaluation_mode="VIEWPORT", init_scene_frame_range=False)
+        _call_exporter(
+            bpy.ops.wm.alembic_export,
+            objects,
+            filepath=tmp,
+            start=start,
+            end=end,
+            selected=True,
+            flatten=False,
+            uvs=True,
+            normals=True,
+            face_sets=False,
+            apply_subdiv=False,
+            export_hair=False,
+            export_particles=False,
+            export_custom_properties=False,
+            as_background_job=False,
+            evaluation_mode="VIEWPORT",
+            init_scene_frame_range=False,
+        )
     return _export_result(filepath, start, end, t0)

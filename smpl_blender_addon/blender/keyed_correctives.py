@@ -46,8 +46,9 @@ def frames_for_scope(armature, scope, frame_start=None, frame_end=None):
     raise ValueError(f"unknown scope {scope!r}; use one of {', '.join(SCOPES)}")
 
 
-def key_correctives_iter(armature, scope="KEYFRAMES", frame_start=None, frame_end=None, frames=None,
-                         delete_frames=(), replace="span"):  # fmt: skip
+def key_correctives_iter(
+    armature, scope="KEYFRAMES", frame_start=None, frame_end=None, frames=None, delete_frames=(), replace="span"
+):
     """Generator doing the work in steps: yields progress in [0, 1], returns the keyed frames.
 
     Nothing is written until every pose has been read, so a caller that stops iterating (cancel) changes nothing.
@@ -67,8 +68,15 @@ def key_correctives_iter(armature, scope="KEYFRAMES", frame_start=None, frame_en
         poses, _ = read_pose_sequence(armature, frames[s : s + CHUNK])
         weights[s : s + CHUNK] = core.pose_corrective_weights(poses, model)[:, : len(channels)]
         yield min(1.0, (s + CHUNK) / max(len(frames), 1)) * 0.9
-    write_fcurves(mesh.data.shape_keys, channels, frames, weights.T, group="Correctives", replace=replace,
-                  delete_frames=delete_frames)  # fmt: skip
+    write_fcurves(
+        mesh.data.shape_keys,
+        channels,
+        frames,
+        weights.T,
+        group="Correctives",
+        replace=replace,
+        delete_frames=delete_frames,
+    )
     yield 1.0
     return frames
 

@@ -22,8 +22,17 @@ from ..core import conversions
 from ..core.model import normalise_gender
 from ..core.motion import read_motion
 from .animation import key_pose_sequence, write_fcurves
-from .body import (DEFAULT_MAX_BETAS, DEFAULT_MAX_EXPRESSIONS, add_body, body_betas, body_expression, body_mesh,
-                   body_model, find_body, load_body_model)
+from .body import (
+    DEFAULT_MAX_BETAS,
+    DEFAULT_MAX_EXPRESSIONS,
+    add_body,
+    body_betas,
+    body_expression,
+    body_mesh,
+    body_model,
+    find_body,
+    load_body_model,
+)
 from .keyed_correctives import key_correctives
 
 __all__ = ["import_motion", "prepare_motion", "scene_fps", "set_scene_fps", "set_frame_range"]
@@ -113,25 +122,34 @@ def prepare_motion(filepath, model, fps, up_axis=None, rig_betas=None, rig_expre
     if rig_betas is not None:
         betas = np.asarray(rig_betas, dtype=np.float64)
         if np.any(raw.betas != 0):
-            warnings.warn(f"{source}: the motion's betas are not applied: the existing body keeps its own shape",
-                          stacklevel=2)
+            warnings.warn(
+                f"{source}: the motion's betas are not applied: the existing body keeps its own shape", stacklevel=2
+            )
     elif _shape_spaces_match(model, raw.kind):
         betas = _fit_coefficients(converted.betas if converted.betas.size else np.zeros(nb), nb, "betas", source)
     else:
         betas = np.zeros(nb)
         if np.any(raw.betas != 0):
-            warnings.warn(f"{source}: the motion's {raw.kind} betas do not carry over to the {model.kind} body "
-                          f"{model.name!r} (different shape spaces): the body keeps its mean shape", stacklevel=2)
-    ne = len(rig_expression) if rig_expression is not None else min(model.num_expressions or 0,
-                                                                     DEFAULT_MAX_EXPRESSIONS)
+            warnings.warn(
+                f"{source}: the motion's {raw.kind} betas do not carry over to the {model.kind} body "
+                f"{model.name!r} (different shape spaces): the body keeps its mean shape",
+                stacklevel=2,
+            )
+    ne = len(rig_expression) if rig_expression is not None else min(model.num_expressions or 0, DEFAULT_MAX_EXPRESSIONS)
     motion = converted.resample(fps) if fps else converted
     expression = None
     if motion.expression is not None and ne:
         expression = _fit_coefficients(motion.expression, ne, "expression coefficients", source)
     static_expression = rig_expression if rig_expression is not None else np.zeros(ne)
     motion = _to_rig_world(motion, model, betas, static_expression)
-    return dict(motion=motion, betas=betas, expression=expression, gender=raw.gender, source_fps=raw.fps,
-                source_frames=raw.num_frames)
+    return dict(
+        motion=motion,
+        betas=betas,
+        expression=expression,
+        gender=raw.gender,
+        source_fps=raw.fps,
+        source_frames=raw.num_frames,
+    )
 
 
 def _read(source, model, up_axis, file_fps=None):
@@ -157,8 +175,7 @@ def _to_rig_world(motion, model, betas, expression):
     if motion.up_axis == "Y":
         return motion
     ne = model.num_expressions or 0
-    pelvis = model.rest_joints(_pad(betas, model.num_betas),
-                               _pad(expression, ne) if ne else None, dtype=np.float64)[0]
+    pelvis = model.rest_joints(_pad(betas, model.num_betas), _pad(expression, ne) if ne else None, dtype=np.float64)[0]
     poses = motion.poses.copy()
     poses[:, :3], trans = conversions.reframe(motion.poses[:, :3], motion.trans, conversions.Z_UP_TO_Y_UP, pelvis)
     return motion.copy(poses=poses, trans=trans, up_axis="Y")
@@ -193,8 +210,18 @@ def _restore_action(id_block, previous):
         id_block.animation_data.action_slot = previous[1]
 
 
-def import_motion(filepath, body=None, model="open-smplx", gender=None, fps=None, correctives=True, name=None,
-                  frame_start=1, up_axis=None, progress=None):
+def import_motion(
+    filepath,
+    body=None,
+    model="open-smplx",
+    gender=None,
+    fps=None,
+    correctives=True,
+    name=None,
+    frame_start=1,
+    up_axis=None,
+    progress=None,
+):
     """Import a motion file as an animation of a new body (``body=None``) or of an existing body.
 
     Args:
@@ -245,9 +272,12 @@ def import_motion(filepath, body=None, model="open-smplx", gender=None, fps=None
     action = None
     try:
         if arm is None:
-            arm = add_body(model_obj if prepared["model_spec"] is None else prepared["model_spec"],
-                           gender=prepared["gender"], betas=prepared["betas"].astype(np.float32),
-                           name=name or motion_name(source))
+            arm = add_body(
+                model_obj if prepared["model_spec"] is None else prepared["model_spec"],
+                gender=prepared["gender"],
+                betas=prepared["betas"].astype(np.float32),
+                name=name or motion_name(source),
+            )
             created = [arm, body_mesh(arm)]
         mesh = body_mesh(arm)
         keys = mesh.data.shape_keys if mesh is not None else None
@@ -306,8 +336,11 @@ def _model_of_motion_gender(spec, wanted, source):
         if wanted is None:
             raise
     model_obj, gender = _new_body_model(spec, None, source)
-    warnings.warn(f"{source}: the motion is {wanted} but {os.fspath(spec)!r} has no {wanted} model: using its "
-                  f"{model_obj.gender or 'default'} model", stacklevel=4)
+    warnings.warn(
+        f"{source}: the motion is {wanted} but {os.fspath(spec)!r} has no {wanted} model: using its "
+        f"{model_obj.gender or 'default'} model",
+        stacklevel=4,
+    )
     return model_obj, gender
 
 

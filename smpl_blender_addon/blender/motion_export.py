@@ -7,9 +7,8 @@ own transform (e.g. after snap-to-ground) is folded into the parameters, so the 
 shows it: Blender world = ``C`` (data Y-up world), i.e. Blender world == AMASS (Z-up) world.
 """
 
-import numpy as np
-
 import bpy
+import numpy as np
 
 from ..core import conversions
 from ..core.motion import Motion, write_amass_npz, write_smpl_codec
@@ -51,18 +50,28 @@ def body_motion(armature, frame_start=None, frame_end=None, fps=None):
     scene = bpy.context.scene
     scene_fps = scene.render.fps / scene.render.fps_base
     motion = Motion(
-        fps=scene_fps, poses=poses, trans=transl, betas=body_betas(armature).astype(np.float64),
-        expression=_expression_sequence(armature, frames), gender=(armature.get(PROP_GENDER) or None),
-        kind=model.kind, up_axis="Y", source=bpy.data.filepath or None,
-    )  # fmt: skip
+        fps=scene_fps,
+        poses=poses,
+        trans=transl,
+        betas=body_betas(armature).astype(np.float64),
+        expression=_expression_sequence(armature, frames),
+        gender=(armature.get(PROP_GENDER) or None),
+        kind=model.kind,
+        up_axis="Y",
+        source=bpy.data.filepath or None,
+    )
     betas = motion.betas[: model.num_betas] if motion.betas.size else None
     # Blender's rest bones sit at J(beta, psi_static); the model's pelvis for frame t is at J_0(beta, psi_t). An animated
     # expression moves J_0, so transl takes the difference and the file's forward pass puts the pelvis where Blender does.
-    static_pelvis = model.rest_joints(betas, body_expression(armature)[: model.num_expressions] if model.num_expressions else None)[0]
+    static_pelvis = model.rest_joints(
+        betas, body_expression(armature)[: model.num_expressions] if model.num_expressions else None
+    )[0]
     pelvis = np.broadcast_to(static_pelvis, (len(frames), 3))
     if motion.expression is not None and model.num_expressions:
-        pelvis = model.rest_joints(np.broadcast_to(betas, (len(frames), betas.size)) if betas is not None else None,
-                                   motion.expression[:, : model.num_expressions])[:, 0]  # fmt: skip
+        pelvis = model.rest_joints(
+            np.broadcast_to(betas, (len(frames), betas.size)) if betas is not None else None,
+            motion.expression[:, : model.num_expressions],
+        )[:, 0]
         motion.trans = motion.trans + static_pelvis - pelvis
     # the armature object's transform T acts in Blender space: in the data (Y-up) world it is C^-1 T C
     bpy.context.view_layer.update()  # matrix_world is stale until the depsgraph has seen the latest transform edits

@@ -95,8 +95,9 @@ def set_pose(armature, pose, transl=None):
     names = _joint_names(armature)
     pose = np.asarray(pose, dtype=np.float64).reshape(-1)
     if pose.size != 3 * len(names):
-        raise ValueError(f"{armature.name}: a pose needs {3 * len(names)} values (3 x {len(names)} joints), "
-                         f"got {pose.size}")
+        raise ValueError(
+            f"{armature.name}: a pose needs {3 * len(names)} values (3 x {len(names)} joints), got {pose.size}"
+        )
     if not np.all(np.isfinite(pose)):
         raise ValueError(f"{armature.name}: the pose contains NaN or infinite values")
     _write_rotations(armature, range(len(names)), pose)
@@ -158,7 +159,7 @@ def format_pose_console(pose, joint_names):
     flat = ", ".join(repr(float(v)) for v in pose)
     lines = [f"pose = [{flat}]"]
     for j, name in enumerate(joint_names):
-        x, y, z = (float(v) for v in pose[3 * j: 3 * j + 3])
+        x, y, z = (float(v) for v in pose[3 * j : 3 * j + 3])
         lines.append(f"# {j:2d} {name}: [{x!r}, {y!r}, {z!r}]")
     return "\n".join(lines) + "\n"
 
@@ -197,8 +198,11 @@ def write_pose(armature, target="CONSOLE", filepath=None):
         data = {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in record.items()}
         atomic_write(filepath, lambda stream: json.dump(data, stream), mode="w")
     else:
-        arrays = {k: np.asarray(v, dtype=np.float64) for k, v in record.items()
-                  if k in ("pose", "trans", "betas", "expression")}
+        arrays = {
+            k: np.asarray(v, dtype=np.float64)
+            for k, v in record.items()
+            if k in ("pose", "trans", "betas", "expression")
+        }
         atomic_write(filepath, lambda stream: np.savez(stream, **arrays))
     return filepath
 

@@ -46,7 +46,7 @@ def smpl_joint_name(bone_name):
 
 
 def rig_gender(armature):
-    """"female" / "male" from the SMPL FBX rig prefixes (``f_avg_`` / ``m_avg_``), else None."""
+    """ "female" / "male" from the SMPL FBX rig prefixes (``f_avg_`` / ``m_avg_``), else None."""
     prefixes = {b.name.rsplit(":", 1)[-1][:6].lower() for b in armature.data.bones}
     if "f_avg_" in prefixes:
         return "female"
@@ -79,8 +79,9 @@ def find_smpl_armatures(scene):
 
     Our own bodies are included (they have the joint names too); tell them apart with ``body.find_body``.
     """
-    return sorted((o for o in scene.objects if o.type == "ARMATURE" and rig_joints(o) is not None),
-                  key=lambda o: o.name)  # fmt: skip
+    return sorted(
+        (o for o in scene.objects if o.type == "ARMATURE" and rig_joints(o) is not None), key=lambda o: o.name
+    )
 
 
 # ------------------------------------------------------------------------------------------------------------------
@@ -228,8 +229,9 @@ def foreign_body_motion(armature, model, frames=None, up_axis="Y"):
         raise ValueError(f"up_axis must be 'Y' or 'Z', got {up_axis!r}")
     found = rig_joints(armature)
     if found is None:
-        raise ValueError(f"{armature.name}: not an SMPL rig (its bones do not carry an SMPL / SMPL-H / SMPL-X "
-                         "joint-name set)")  # fmt: skip
+        raise ValueError(
+            f"{armature.name}: not an SMPL rig (its bones do not carry an SMPL / SMPL-H / SMPL-X joint-name set)"
+        )
     kind, bone_names = found
     scene = bpy.context.scene
     frames = _default_frames(armature) if frames is None else np.asarray(frames, np.float64).reshape(-1)
@@ -248,8 +250,11 @@ def foreign_body_motion(armature, model, frames=None, up_axis="Y"):
     B = _rest_matrices(armature, bone_names)
     A, misfit = rest_alignment(B[shared, :3, 3], model_rest)
     if misfit > REST_MISFIT_WARNING:
-        warnings.warn(f"{armature.name}: the rig's rest joints differ from the {model.kind} rest pose by "
-                      f"{100 * misfit:.0f}% of the body size: is its rest pose the SMPL T-pose?", stacklevel=2)
+        warnings.warn(
+            f"{armature.name}: the rig's rest joints differ from the {model.kind} rest pose by "
+            f"{100 * misfit:.0f}% of the body size: is its rest pose the SMPL T-pose?",
+            stacklevel=2,
+        )
     P = _evaluated_world_poses(armature, bone_names, frames)  # (F, J, 4, 4)
     Rg = _C.T @ _orthonormal(P[:, :, :3, :3]) @ _orthonormal(B[:, :3, :3]).transpose(0, 2, 1) @ A
     parents = layouts.PARENTS[kind]
@@ -258,20 +263,30 @@ def foreign_body_motion(armature, model, frames=None, up_axis="Y"):
     poses = canonical_axis_angle(matrix_to_axis_angle(local)).reshape(len(frames), -1)
 
     if expression_varies:
-        pelvis = model.rest_joints(np.broadcast_to(fit_betas, (len(frames), fit_betas.size))
-                                   if fit_betas is not None else None, fit_expression)[:, 0]  # fmt: skip
+        pelvis = model.rest_joints(
+            np.broadcast_to(fit_betas, (len(frames), fit_betas.size)) if fit_betas is not None else None, fit_expression
+        )[:, 0]
     else:
         pelvis = rest[0]
     trans = P[:, 0, :3, 3] @ _C - pelvis  # C^T p for row vectors
     gender = rig_gender(armature)
     if gender is None:
-        warnings.warn(f"{armature.name}: the rig does not say the body's gender (an FBX carries it only in SMPL's "
-                      "m_avg_ / f_avg_ bone prefixes): the motion is written as neutral", stacklevel=2)
+        warnings.warn(
+            f"{armature.name}: the rig does not say the body's gender (an FBX carries it only in SMPL's "
+            "m_avg_ / f_avg_ bone prefixes): the motion is written as neutral",
+            stacklevel=2,
+        )
     motion = Motion(
-        fps=scene.render.fps / scene.render.fps_base, poses=poses, trans=trans,
-        betas=np.zeros(min(model.num_betas, 10)) if betas is None else betas, expression=expression,
-        gender=gender, kind=kind, up_axis="Y", source=bpy.data.filepath or None,
-    )  # fmt: skip
+        fps=scene.render.fps / scene.render.fps_base,
+        poses=poses,
+        trans=trans,
+        betas=np.zeros(min(model.num_betas, 10)) if betas is None else betas,
+        expression=expression,
+        gender=gender,
+        kind=kind,
+        up_axis="Y",
+        source=bpy.data.filepath or None,
+    )
     if up_axis == "Z":
         poses = motion.poses.copy()
         poses[:, :3], trans = conversions.reframe(motion.poses[:, :3], motion.trans, conversions.Y_UP_TO_Z_UP, pelvis)

@@ -10,8 +10,18 @@ ValueError for FACE / EXPRESSION. "ALL" (reset only) = BODY and EXPRESSION.
 import numpy as np
 
 from ..core import shape as core_shape
-from .body import (PROP_BETAS, PROP_EXPRESSION, _coefficients, _set_rest_bones, body_betas, body_expression,
-                   body_mesh, body_model, find_body, to_blender)
+from .body import (
+    PROP_BETAS,
+    PROP_EXPRESSION,
+    _coefficients,
+    _set_rest_bones,
+    body_betas,
+    body_expression,
+    body_mesh,
+    body_model,
+    find_body,
+    to_blender,
+)
 
 PARTS = ("BODY", "FACE", "EXPRESSION")
 
@@ -36,7 +46,8 @@ def set_shape(armature, betas=None, expression=None):
 
     joints = model.rest_joints(new_betas, new_expr)  # the core zero-pads to all of the model's coefficients
     _set_rest_bones(  # first: if the joints cannot move (excluded collection), nothing changes
-        armature, to_blender(np.asarray(joints, dtype=np.float64)))
+        armature, to_blender(np.asarray(joints, dtype=np.float64))
+    )
     mesh = body_mesh(armature)
     if mesh is not None and mesh.data.shape_keys is not None:
         blocks = mesh.data.shape_keys.key_blocks
@@ -45,7 +56,7 @@ def set_shape(armature, betas=None, expression=None):
         for prefix, coeffs in (("Shape", new_betas), ("Exp", new_expr)):
             start = _key_start(blocks, prefix)
             if start >= 0 and coeffs.size:
-                values[start: start + coeffs.size] = coeffs
+                values[start : start + coeffs.size] = coeffs
         blocks.foreach_set("value", values)
 
     armature[PROP_BETAS] = new_betas.tolist()
@@ -94,9 +105,13 @@ def set_height_weight(armature, height_m, weight_kg):
     Stature = vertical extent of the rest mesh (current expression included); mass = its volume x 1000 kg/m^3
     (core.shape)."""
     armature = find_body(armature) or armature
-    betas = core_shape.betas_for_height_weight(body_model(armature), height_m, weight_kg,
-                                               num_betas=body_betas(armature).size,
-                                               expression=body_expression(armature))
+    betas = core_shape.betas_for_height_weight(
+        body_model(armature),
+        height_m,
+        weight_kg,
+        num_betas=body_betas(armature).size,
+        expression=body_expression(armature),
+    )
     set_shape(armature, betas=betas)
     return betas
 

@@ -82,8 +82,11 @@ def size_problem(shape, dtype, name="array"):
     MAX_TEXT_BYTES)."""
     if dtype.itemsize == 0:
         return f"{name} has dtype {dtype.str} with zero-size items (shape {shape}): corrupt or hostile file"
-    if not isinstance(shape, tuple) or len(shape) > 32 or \
-            not all(isinstance(n, (int, np.integer)) and n >= 0 for n in shape):
+    if (
+        not isinstance(shape, tuple)
+        or len(shape) > 32
+        or not all(isinstance(n, (int, np.integer)) and n >= 0 for n in shape)
+    ):
         return f"{name} has an invalid shape {shape!r}"
     nbytes = dtype.itemsize
     for n in shape:
@@ -106,14 +109,17 @@ def checked_floats(path, key, value, error, limit=MAX_ABS_VALUE):
         raise error(path, f"'{key}' is not a numeric array ({exc})") from None
     if raw.dtype.kind not in "iuf":
         what = {"b": "true/false", "c": "complex", "U": "text", "S": "text", "O": "mixed or non-numeric"}
-        raise error(path, f"'{key}' holds {what.get(raw.dtype.kind, raw.dtype.str)} values ({raw.dtype}), not "
-                          "real numbers")
+        raise error(
+            path, f"'{key}' holds {what.get(raw.dtype.kind, raw.dtype.str)} values ({raw.dtype}), not real numbers"
+        )
     arr = raw.astype(np.float64, copy=False)
     if not np.all(np.isfinite(arr)):
         raise error(path, f"'{key}' contains NaN or infinite values")
     if arr.size and np.abs(arr).max() > limit:
-        raise error(path, f"'{key}' has a value of {np.abs(arr).max():.3g}, beyond the plausible range "
-                          f"(±{limit:g}): corrupt file?")
+        raise error(
+            path,
+            f"'{key}' has a value of {np.abs(arr).max():.3g}, beyond the plausible range (±{limit:g}): corrupt file?",
+        )
     return arr
 
 
@@ -134,17 +140,20 @@ def _check_zip_directory(path, error, size):
         end = tail.rfind(b"PK\x05\x06")
         if end < 0 or len(tail) - end < 22:
             raise error(path, "not a zip archive (no end-of-archive record: truncated?)")
-        entries, directory_bytes = struct.unpack("<2xHL", tail[end + 8: end + 16])
+        entries, directory_bytes = struct.unpack("<2xHL", tail[end + 8 : end + 16])
         if (entries == 0xFFFF or directory_bytes == 0xFFFFFFFF) and end >= 20:  # zip64: the real numbers elsewhere
-            locator = tail[end - 20: end]
+            locator = tail[end - 20 : end]
             if locator[:4] == b"PK\x06\x07":
                 stream.seek(struct.unpack("<4xLQL", locator)[1])
                 record = stream.read(56)
                 if len(record) == 56 and record[:4] == b"PK\x06\x06":
                     entries, directory_bytes = struct.unpack("<32xQQ8x", record)
     if entries > MAX_MEMBERS or directory_bytes > MAX_DIRECTORY_BYTES:
-        raise error(path, f"archive declares {entries} members in a {directory_bytes} byte directory, over the "
-                          f"limits ({MAX_MEMBERS} members, {MAX_DIRECTORY_BYTES} bytes): corrupt or hostile file")
+        raise error(
+            path,
+            f"archive declares {entries} members in a {directory_bytes} byte directory, over the "
+            f"limits ({MAX_MEMBERS} members, {MAX_DIRECTORY_BYTES} bytes): corrupt or hostile file",
+        )
 
 
 def read_npz(path, error, names=None):
@@ -166,14 +175,20 @@ def read_npz(path, error, names=None):
     arrays, skipped = {}, []
     try:
         with zipfile.ZipFile(path) as archive:
-            members = [info for info in archive.infolist() if info.filename.endswith(".npy")
-                       and (names is None or info.filename[:-4] in names)]
+            members = [
+                info
+                for info in archive.infolist()
+                if info.filename.endswith(".npy") and (names is None or info.filename[:-4] in names)
+            ]
             for info in members:
                 if info.flag_bits & 0x1:
                     raise error(path, f"member {info.filename!r} is encrypted")
                 if info.compress_type not in _COMPRESSIONS:
-                    raise error(path, f"member {info.filename!r} uses zip compression method {info.compress_type}, "
-                                      "which is not supported (stored, deflate, bzip2, lzma are)")
+                    raise error(
+                        path,
+                        f"member {info.filename!r} uses zip compression method {info.compress_type}, "
+                        "which is not supported (stored, deflate, bzip2, lzma are)",
+                    )
             total = sum(info.file_size for info in members)
             if total > MAX_ARCHIVE_BYTES:
                 raise error(path, f"archive expands to {total} bytes, more than the {MAX_ARCHIVE_BYTES} byte limit")
@@ -189,11 +204,25 @@ def read_npz(path, error, names=None):
                         raise error(path, problem)
                     nbytes = dtype.itemsize * int(np.prod(shape, dtype=np.int64))
                     if nbytes > info.file_size:
-                        raise error(path, f"member {name!r} declares {nbytes} bytes of data but holds "
-                                          f"{info.file_size}: truncated or corrupt")
+                        raise error(
+                            path,
+                            f"member {name!r} declares {nbytes} bytes of data but holds "
+                            f"{info.file_size}: truncated or corrupt",
+                        )
                     arrays[name] = _read_data(member, shape, fortran, dtype, nbytes)
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, LZMAError, OSError, EOFError, ValueError, KeyError,
-            struct.error, NotImplementedError, RuntimeError) as exc:  # zipfile / zlib / numpy header: corrupt
+    except (
+        zipfile.BadZipFile,
+        zipfile.LargeZipFile,
+        zlib.error,
+        LZMAError,
+        OSError,
+        EOFError,
+        ValueError,
+        KeyError,
+        struct.error,
+        NotImplementedError,
+        RuntimeError,
+    ) as exc:  # zipfile / zlib / numpy header: corrupt
         if isinstance(exc, error):
             raise
         raise error(path, f"not a readable .npz archive (truncated or corrupt?): {type(exc).__name__}: {exc}") from None
@@ -208,7 +237,7 @@ def _read_data(stream, shape, fortran, dtype, nbytes):
     view = memoryview(array.reshape(-1).view(np.uint8)) if nbytes else memoryview(b"")
     filled = 0
     while filled < nbytes:  # in pieces: one huge read makes zipfile join its decompressed pieces, copy after copy
-        count = stream.readinto(view[filled: filled + _READ_CHUNK])
+        count = stream.readinto(view[filled : filled + _READ_CHUNK])
         if not count:
             raise EOFError(f"array data truncated ({filled} of {nbytes} bytes)")
         filled += count

@@ -23,7 +23,7 @@ def read_glb(data):
     chunks, offset = {}, 12
     while offset + 8 <= length:
         size, kind = struct.unpack_from("<II", data, offset)
-        chunks.setdefault(kind, data[offset + 8: offset + 8 + size])
+        chunks.setdefault(kind, data[offset + 8 : offset + 8 + size])
         offset += 8 + size
     if JSON_CHUNK not in chunks:
         raise ValueError("binary glTF without a JSON chunk")

@@ -50,7 +50,9 @@ def builtin_model_path(name, gender=None):
     for folder in _asset_dirs():
         if (folder / filename).is_file():
             return folder / filename
-    raise ModelFileError(filename, f"built-in body {name!r} is not installed (looked in {', '.join(map(str, _asset_dirs()))})")
+    raise ModelFileError(
+        filename, f"built-in body {name!r} is not installed (looked in {', '.join(map(str, _asset_dirs()))})"
+    )
 
 
 def load_model(path_or_name, gender=None, kind=None, hand_pca=None):
@@ -108,10 +110,29 @@ class BodyModel:
     the forward pass uses cached float32 (or float64) arrays in its own layout.
     """
 
-    def __init__(self, *, kind, v_template, faces, shapedirs, posedirs, J_regressor, weights, parents,
-                 exprdirs=None, gender=None, name=None, joint_names=None, vt=None, ft=None,
-                 hands_components_left=None, hands_components_right=None, hands_mean_left=None,
-                 hands_mean_right=None, meta=None):  # fmt: skip
+    def __init__(
+        self,
+        *,
+        kind,
+        v_template,
+        faces,
+        shapedirs,
+        posedirs,
+        J_regressor,
+        weights,
+        parents,
+        exprdirs=None,
+        gender=None,
+        name=None,
+        joint_names=None,
+        vt=None,
+        ft=None,
+        hands_components_left=None,
+        hands_components_right=None,
+        hands_mean_left=None,
+        hands_mean_right=None,
+        meta=None,
+    ):
         self.kind = kind
         self.gender = gender
         self.name = name
@@ -139,9 +160,26 @@ class BodyModel:
     @classmethod
     def from_arrays(cls, arrays, name=None):
         """Build from the dict :func:`model_files.read_model_file` returns (extra keys are ignored)."""
-        keys = ("kind", "v_template", "faces", "shapedirs", "posedirs", "J_regressor", "weights", "parents", "exprdirs",
-                "gender", "joint_names", "vt", "ft", "hands_components_left", "hands_components_right",
-                "hands_mean_left", "hands_mean_right", "meta")  # fmt: skip
+        keys = (
+            "kind",
+            "v_template",
+            "faces",
+            "shapedirs",
+            "posedirs",
+            "J_regressor",
+            "weights",
+            "parents",
+            "exprdirs",
+            "gender",
+            "joint_names",
+            "vt",
+            "ft",
+            "hands_components_left",
+            "hands_components_right",
+            "hands_mean_left",
+            "hands_mean_right",
+            "meta",
+        )
         kwargs = {k: arrays[k] for k in keys if arrays.get(k) is not None}
         return cls(name=name if name is not None else arrays.get("path"), **kwargs)
 
@@ -153,8 +191,10 @@ class BodyModel:
     pose_size = property(lambda self: 3 * self.parents.shape[0])
 
     def __repr__(self):
-        return (f"BodyModel({self.kind}, {self.gender}, V={self.num_vertices}, J={self.num_joints}, "
-                f"betas={self.num_betas}, expressions={self.num_expressions}, name={self.name!r})")  # fmt: skip
+        return (
+            f"BodyModel({self.kind}, {self.gender}, V={self.num_vertices}, J={self.num_joints}, "
+            f"betas={self.num_betas}, expressions={self.num_expressions}, name={self.name!r})"
+        )
 
     # -- precomputed, per dtype --------------------------------------------------------------------------------
     def _arrays(self, dtype):
@@ -207,7 +247,9 @@ class BodyModel:
             if rots.ndim == 2:
                 rots = rots[None]
             if rots.ndim != 3 or rots.shape[1] != J:
-                raise ValueError(f"a {self.kind} pose has {3 * J} values (J={J} joints x 3), got shape {np.shape(pose)}")
+                raise ValueError(
+                    f"a {self.kind} pose has {3 * J} values (J={J} joints x 3), got shape {np.shape(pose)}"
+                )
             if not np.all(np.isfinite(rots)):
                 raise ValueError("pose contains NaN or infinite values")
         t = np.zeros((1, 3), dtype=dtype) if transl is None else np.asarray(transl, dtype=dtype).reshape(-1, 3)
@@ -215,7 +257,9 @@ class BodyModel:
             raise ValueError("transl contains NaN or infinite values")
         sizes = {coeffs.shape[0], rots.shape[0], t.shape[0]} - {1}
         if len(sizes) > 1:
-            raise ValueError(f"batch sizes disagree: betas/expression {coeffs.shape[0]}, pose {rots.shape[0]}, transl {t.shape[0]}")
+            raise ValueError(
+                f"batch sizes disagree: betas/expression {coeffs.shape[0]}, pose {rots.shape[0]}, transl {t.shape[0]}"
+            )
         B = sizes.pop() if sizes else 1
 
         a = self._arrays(dtype)
@@ -223,7 +267,10 @@ class BodyModel:
         if shared_shape:  # the common case (one body, many frames / calls): shape the mesh once, keep the last one
             key = coeffs[:1].tobytes()
             if a.get("last_shape_key") != key:
-                a["last_shape"] = (a["v_template"] + coeffs[:1] @ a["dirs"], a["j_template"] + coeffs[:1] @ a["joint_dirs"])
+                a["last_shape"] = (
+                    a["v_template"] + coeffs[:1] @ a["dirs"],
+                    a["j_template"] + coeffs[:1] @ a["joint_dirs"],
+                )
                 a["last_shape_key"] = key
             v_shaped, j_rest = a["last_shape"]
         vertices = np.empty((B, V, 3), dtype=dtype)

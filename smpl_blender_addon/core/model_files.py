@@ -40,9 +40,20 @@ HAND_KEYS = {
     "hands_meanr": "hands_mean_right",
 }
 # Keys that are read as arrays (not metadata) or deliberately ignored (training priors, smplx-only extras).
-_ARRAY_KEYS = set(REQUIRED_KEYS) | set(KEY_ALIASES) | set(HAND_KEYS) | {
-    "kintree_table", "parents", "vt", "ft", "joint_names", "hands_components", "hands_mean",
-}
+_ARRAY_KEYS = (
+    set(REQUIRED_KEYS)
+    | set(KEY_ALIASES)
+    | set(HAND_KEYS)
+    | {
+        "kintree_table",
+        "parents",
+        "vt",
+        "ft",
+        "joint_names",
+        "hands_components",
+        "hands_mean",
+    }
+)
 # smplx's SMPL-X split (formats.md §1.5): v1.0 files hold 10 shape + 10 expression columns, v1.1 files 300 + 100.
 SMPLX_V10_SHAPE, SMPLX_V10_EXPR_END = 10, 20
 SMPLX_V11_SHAPE, SMPLX_V11_EXPR_END, SMPLX_V11_MIN_COLUMNS = 300, 400, 400
@@ -294,31 +305,43 @@ def normalise_model_arrays(raw, path):
 
     v_template = _float_array(raw, "v_template", path, ndim=2)
     n_verts = v_template.shape[0]
-    _require(v_template.shape[1] == 3 and n_verts > 0, path,
-             f"v_template has shape {v_template.shape}, expected (V, 3)")
+    _require(
+        v_template.shape[1] == 3 and n_verts > 0, path, f"v_template has shape {v_template.shape}, expected (V, 3)"
+    )
     parents = _parents(raw, path)
     n_joints = parents.shape[0]
     kind = KIND_BY_JOINT_COUNT.get(n_joints)
-    _require(kind is not None, path,
-             f"{n_joints} joints matches no known model (SMPL 24, SMPL-H 52, SMPL-X 55, MANO 16)")
+    _require(
+        kind is not None, path, f"{n_joints} joints matches no known model (SMPL 24, SMPL-H 52, SMPL-X 55, MANO 16)"
+    )
     n_pose = 9 * (n_joints - 1)
 
     faces = _index_array(raw, "f", path, upper=n_verts, width=3)
     posedirs = _float_array(raw, "posedirs", path, ndim=3)
-    _require(posedirs.shape == (n_verts, 3, n_pose), path,
-             f"posedirs has shape {posedirs.shape}, expected {(n_verts, 3, n_pose)} for a {kind} model")
+    _require(
+        posedirs.shape == (n_verts, 3, n_pose),
+        path,
+        f"posedirs has shape {posedirs.shape}, expected {(n_verts, 3, n_pose)} for a {kind} model",
+    )
     regressor = _float_array(raw, "J_regressor", path, ndim=2)
-    _require(regressor.shape == (n_joints, n_verts), path,
-             f"J_regressor has shape {regressor.shape}, expected {(n_joints, n_verts)}")
+    _require(
+        regressor.shape == (n_joints, n_verts),
+        path,
+        f"J_regressor has shape {regressor.shape}, expected {(n_joints, n_verts)}",
+    )
     weights = _float_array(raw, "weights", path, ndim=2)
-    _require(weights.shape == (n_verts, n_joints), path,
-             f"weights has shape {weights.shape}, expected {(n_verts, n_joints)}")
+    _require(
+        weights.shape == (n_verts, n_joints), path, f"weights has shape {weights.shape}, expected {(n_verts, n_joints)}"
+    )
     tolerance = _WEIGHT_SUM_TOLERANCE.get(np.asarray(raw["weights"]).dtype, _DEFAULT_WEIGHT_SUM_TOLERANCE)
     worst = np.abs(weights.sum(axis=1) - 1.0).max()
     _require(worst <= tolerance, path, f"weights rows must sum to 1 (worst vertex off by {worst:.3g})")
     all_dirs = _float_array(raw, "shapedirs", path, ndim=3)
-    _require(all_dirs.shape[:2] == (n_verts, 3) and all_dirs.shape[2] > 0, path,
-             f"shapedirs has shape {all_dirs.shape}, expected ({n_verts}, 3, S) with S >= 1")
+    _require(
+        all_dirs.shape[:2] == (n_verts, 3) and all_dirs.shape[2] > 0,
+        path,
+        f"shapedirs has shape {all_dirs.shape}, expected ({n_verts}, 3, S) with S >= 1",
+    )
     shapedirs, exprdirs = _split_shape_expression(all_dirs, kind, path)
 
     model = {
@@ -372,8 +395,11 @@ def _index_array(raw, key, path, upper, width):
     """raw[key] -> (N, width) int64 array of indices in [0, upper); any integer dtype accepted."""
     value = _as_array(raw, key, path)
     _require(value.dtype.kind in "iu", path, f"{key} has dtype {value.dtype}, expected integers")
-    _require(value.ndim == 2 and value.shape[1] == width and value.shape[0] > 0, path,
-             f"{key} has shape {value.shape}, expected (N, {width})")
+    _require(
+        value.ndim == 2 and value.shape[1] == width and value.shape[0] > 0,
+        path,
+        f"{key} has shape {value.shape}, expected (N, {width})",
+    )
     low, high = int(value.min()), int(value.max())  # Python ints: no uint64 -> int64 wrap-around
     _require(low >= 0 and high < upper, path, f"{key} indices span [{low}, {high}], outside [0, {upper})")
     return value.astype(np.int64)
@@ -384,15 +410,21 @@ def _parents(raw, path):
     if "kintree_table" in raw:
         table = _as_array(raw, "kintree_table", path)
         _require(table.dtype.kind in "iu", path, f"kintree_table has dtype {table.dtype}, expected integers")
-        _require(table.ndim == 2 and table.shape[0] == 2 and table.shape[1] > 0, path,
-                 f"kintree_table has shape {table.shape}, expected (2, J)")
+        _require(
+            table.ndim == 2 and table.shape[0] == 2 and table.shape[1] > 0,
+            path,
+            f"kintree_table has shape {table.shape}, expected (2, J)",
+        )
         children = table[1].astype(np.int64)
         _require(np.array_equal(children, np.arange(table.shape[1])), path, "kintree_table row 1 is not 0..J-1")
         source = table[0]
     else:
         source = _as_array(raw, "parents", path)
-        _require(source.dtype.kind in "iu" and source.ndim == 1 and source.shape[0] > 0, path,
-                 "parents must be a 1-D integer array")
+        _require(
+            source.dtype.kind in "iu" and source.ndim == 1 and source.shape[0] > 0,
+            path,
+            "parents must be a 1-D integer array",
+        )
     # The root entry is 4294967295 (uint32 -1) in official files: never cast it, just overwrite it with -1.
     rest = source[1:]
     _require(rest.size == 0 or int(rest.max()) < source.shape[0], path, "kintree_table parent index out of range")
@@ -412,9 +444,12 @@ def _split_shape_expression(all_dirs, kind, path):
         return all_dirs, all_dirs[:, :, :0]
     if n_columns >= SMPLX_V11_MIN_COLUMNS:
         return all_dirs[:, :, :SMPLX_V11_SHAPE], all_dirs[:, :, SMPLX_V11_SHAPE:SMPLX_V11_EXPR_END]
-    _require(n_columns <= SMPLX_V10_EXPR_END, path,
-             f"SMPL-X shapedirs has {n_columns} columns: expected at most 20 (v1.0: 10 shape + 10 expression) "
-             f"or at least 400 (v1.1: 300 shape + 100 expression)")
+    _require(
+        n_columns <= SMPLX_V10_EXPR_END,
+        path,
+        f"SMPL-X shapedirs has {n_columns} columns: expected at most 20 (v1.0: 10 shape + 10 expression) "
+        f"or at least 400 (v1.1: 300 shape + 100 expression)",
+    )
     return all_dirs[:, :, :SMPLX_V10_SHAPE], all_dirs[:, :, SMPLX_V10_SHAPE:SMPLX_V10_EXPR_END]
 
 
@@ -444,16 +479,22 @@ def _optional_arrays(raw, path, n_faces, n_joints):
             continue
         if our_key.startswith("hands_components"):
             value = _float_array(raw, file_key, path, ndim=2)
-            _require(value.shape[1] == 45 and 0 < value.shape[0] <= 45, path,
-                     f"{file_key} has shape {value.shape}, expected (n <= 45, 45)")
+            _require(
+                value.shape[1] == 45 and 0 < value.shape[0] <= 45,
+                path,
+                f"{file_key} has shape {value.shape}, expected (n <= 45, 45)",
+            )
         else:
             value = _float_array(raw, file_key, path, ndim=1)
             _require(value.shape == (45,), path, f"{file_key} has shape {value.shape}, expected (45,)")
         out[our_key] = value
     if "joint_names" in raw:
         names = _as_array(raw, "joint_names", path)
-        _require(names.dtype.kind in "US" and names.shape == (n_joints,), path,
-                 f"joint_names must be {n_joints} strings, got dtype {names.dtype} shape {names.shape}")
+        _require(
+            names.dtype.kind in "US" and names.shape == (n_joints,),
+            path,
+            f"joint_names must be {n_joints} strings, got dtype {names.dtype} shape {names.shape}",
+        )
         out["joint_names"] = [n.decode("latin-1") if isinstance(n, bytes) else str(n) for n in names.tolist()]
     return out
 

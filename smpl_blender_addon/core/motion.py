@@ -150,13 +150,19 @@ class Motion:
         dropped = [name for name, moves in zip(layouts.JOINT_NAMES[self.kind], moving) if moves and name not in target]
         if dropped:
             listed = ", ".join(dropped[:6]) + (f" and {len(dropped) - 6} more" if len(dropped) > 6 else "")
-            warnings.warn(f"{self.source or 'motion'}: {len(dropped)} joints of the {self.kind} motion do not exist on "
-                          f"a {kind} body and are dropped ({listed}); a {self.kind} model keeps them", stacklevel=2)
+            warnings.warn(
+                f"{self.source or 'motion'}: {len(dropped)} joints of the {self.kind} motion do not exist on "
+                f"a {kind} body and are dropped ({listed}); a {self.kind} model keeps them",
+                stacklevel=2,
+            )
         shared = _SHARED_SHAPE_SPACE.get(frozenset((self.kind, kind)))
         betas = self.betas[:shared].copy() if shared else np.zeros(0)
-        if betas.size < self.betas.size and np.any(self.betas[betas.size:] != 0):
-            what = (f"only the first {shared} betas carry over from {self.kind} to {kind}" if shared else
-                    f"betas do not carry across different models ({self.kind} -> {kind}): dropped")
+        if betas.size < self.betas.size and np.any(self.betas[betas.size :] != 0):
+            what = (
+                f"only the first {shared} betas carry over from {self.kind} to {kind}"
+                if shared
+                else f"betas do not carry across different models ({self.kind} -> {kind}): dropped"
+            )
             warnings.warn(f"{self.source or 'motion'}: {what}", stacklevel=2)
         expression = self.expression if kind == "smplx" else None
         if self.expression is not None and expression is None and np.any(self.expression != 0):
@@ -186,9 +192,12 @@ def model_betas(betas, model, source=None):
     """``betas`` fitted to ``model.num_betas``: zero-padded, or cut with a warning when the cut values are not 0."""
     betas = np.asarray(betas, dtype=np.float64).reshape(-1)
     if betas.size > model.num_betas:
-        if np.any(betas[model.num_betas:] != 0):
-            warnings.warn(f"{source or 'motion'}: {betas.size} betas, the model has {model.num_betas}: "
-                          "the extra betas are ignored", stacklevel=3)
+        if np.any(betas[model.num_betas :] != 0):
+            warnings.warn(
+                f"{source or 'motion'}: {betas.size} betas, the model has {model.num_betas}: "
+                "the extra betas are ignored",
+                stacklevel=3,
+            )
         betas = betas[: model.num_betas]
     return betas
 
@@ -196,8 +205,10 @@ def model_betas(betas, model, source=None):
 def pelvis_rest_joints(motion, model):
     """``J_0`` of the motion's shape in ``model``: ``(3,)``, or ``(F, 3)`` when an expression varies per frame."""
     if model is None:
-        raise ValueError(f"{motion.source or 'motion'}: changing the world frame needs the body model (J_0 depends "
-                         "on the shape, formats.md §2.6): pass model=")
+        raise ValueError(
+            f"{motion.source or 'motion'}: changing the world frame needs the body model (J_0 depends "
+            "on the shape, formats.md §2.6): pass model="
+        )
     if model.kind != motion.kind:
         raise ValueError(f"{motion.source or 'motion'}: the motion is {motion.kind} but the model is {model.kind}")
     betas = model_betas(motion.betas, model, motion.source)

@@ -25,10 +25,10 @@ import numpy as np
 
 from . import conversions, layouts
 from .errors import ModelFileError, MotionFileError
+from .file_io import atomic_write, checked_floats, file_head, read_json, read_npy, read_npz
 from .model import normalise_gender
 from .motion import UP_AXES, Motion, pelvis_rest_joints
 from .rotations import axis_angle_to_matrix, matrix_to_axis_angle
-from .file_io import atomic_write, checked_floats, file_head, read_json, read_npy, read_npz
 
 __all__ = ["read_motion", "write_amass_npz", "write_smpl_codec", "MAX_FRAMES"]
 
@@ -37,8 +37,15 @@ MAX_FPS = 100_000.0
 MIN_FPS = 0.01  # one frame per 100 s (time lapse); below that a rate is a corrupt value
 POSE_SIZES = {3 * len(names): kind for kind, names in layouts.JOINT_NAMES.items() if kind != "mano"}  # 72/156/165
 RATE_KEYS = ("mocap_frame_rate", "mocap_framerate", "fps", "frameRate")  # AMASS SMPL-X, AMASS SMPL+H, Meshcapade
-AMASS_TELLS = ("mocap_framerate", "mocap_frame_rate", "surface_model_type", "mocap_time_length", "dmpls",
-               "marker_data", "markers_latent")  # keys that MoSh++ / AMASS write and Meshcapade exports do not
+AMASS_TELLS = (
+    "mocap_framerate",
+    "mocap_frame_rate",
+    "surface_model_type",
+    "mocap_time_length",
+    "dmpls",
+    "marker_data",
+    "markers_latent",
+)  # keys that MoSh++ / AMASS write and Meshcapade exports do not
 CODEC_KEYS = ("codecVersion", "smplVersion", "bodyPose", "bodyTranslation", "shapeParameters", "frameCount")
 CODEC_VERSION = 2
 CODEC_KINDS = {0: "smpl", 1: "smplh", 2: "smplx"}
@@ -122,8 +129,11 @@ def _read_file(path, **options):
         if "pose" not in data and _is_frame_table(data.get("poses", data.get("pose_body"))):
             return _read_amass(path, data, **options)  # an AMASS-like motion written as JSON
         return _read_pose(path, data, **options)
-    raise MotionFileError(path, f"unrecognised motion file ({ext or 'no extension'}): expected an AMASS / Meshcapade "
-                                ".npz, a .smpl file, an EasyMocap folder or .json, a SMPLify-X .pkl or a pose file")
+    raise MotionFileError(
+        path,
+        f"unrecognised motion file ({ext or 'no extension'}): expected an AMASS / Meshcapade "
+        ".npz, a .smpl file, an EasyMocap folder or .json, a SMPLify-X .pkl or a pose file",
+    )
 
 
 # ------------------------------------------------------------------------------------------------------------------
@@ -132,8 +142,12 @@ def _read_file(path, **options):
 
 def _is_frame_table(value):
     """Whether a JSON value is a list of per-frame rows (a motion rather than a single pose)."""
-    return isinstance(value, list) and len(value) > 0 and all(isinstance(row, list) for row in value) and \
-        not all(len(row) == 3 for row in value)  # (J, 3) joint rows are one pose
+    return (
+        isinstance(value, list)
+        and len(value) > 0
+        and all(isinstance(row, list) for row in value)
+        and not all(len(row) == 3 for row in value)
+    )  # (J, 3) joint rows are one pose
 
 
 def _floats(path, key, value, shape=None):
@@ -184,8 +198,9 @@ def _gender(path, value, fallback):
 def _frame_rate(path, value, key):
     rate = float(_scalar(path, key, value))
     if not MIN_FPS <= rate <= MAX_FPS:
-        raise MotionFileError(path, f"frame rate '{key}' = {rate:g} is not a usable rate ({MIN_FPS:g} to "
-                                    f"{MAX_FPS:g} frames per second)")
+        raise MotionFileError(
+            path, f"frame rate '{key}' = {rate:g} is not a usable rate ({MIN_FPS:g} to {MAX_FPS:g} frames per second)"
+        )
     return rate
 
 
@@ -205,8 +220,11 @@ def _check_frames(path, num_frames, key):
 
 def _check_kind(path, found, asked, what):
     if asked is not None and asked != found:
-        raise MotionFileError(path, f"{what} is {found} data, but kind={asked!r} was asked "
-                                    f"({3 * len(layouts.JOINT_NAMES[asked])} values per frame)")
+        raise MotionFileError(
+            path,
+            f"{what} is {found} data, but kind={asked!r} was asked "
+            f"({3 * len(layouts.JOINT_NAMES[asked])} values per frame)",
+        )
 
 
 def _make_motion(path, **fields):
@@ -231,8 +249,9 @@ def _require_model(path, model, why):
 def _pose_kind_from_size(path, key, size):
     kind = POSE_SIZES.get(size)
     if kind is None:
-        raise MotionFileError(path, f"'{key}' has {size} values per frame; expected 72 (SMPL), 156 (SMPL-H) or 165 "
-                                    "(SMPL-X)")
+        raise MotionFileError(
+            path, f"'{key}' has {size} values per frame; expected 72 (SMPL), 156 (SMPL-H) or 165 (SMPL-X)"
+        )
     return kind
 
 
@@ -266,14 +285,14 @@ def _split_poses(path, data, kind):
     if kind is None:
         kind = "smplx" if ("pose_jaw" in parts or "pose_eye" in parts) else {90: "smplh", 6: "smpl"}.get(hand_width)
     kind = kind or "smplh"  # body only: every kind has these 22 joints
-    widths = {"root_orient": 3, "pose_body": 63, "pose_jaw": 3, "pose_eye": 6,
-              "pose_hand": 6 if kind == "smpl" else 90}
+    widths = {"root_orient": 3, "pose_body": 63, "pose_jaw": 3, "pose_eye": 6, "pose_hand": 6 if kind == "smpl" else 90}
     if kind == "smpl" and body.shape[1] == 69:  # SMPL body incl. its two hand joints
         widths["pose_body"], widths["pose_hand"] = 69, 0
     for key, part in parts.items():
         if part.shape[1] != widths[key]:
-            raise MotionFileError(path, f"'{key}' has {part.shape[1]} values per frame, a {kind} motion needs "
-                                        f"{widths[key]}")
+            raise MotionFileError(
+                path, f"'{key}' has {part.shape[1]} values per frame, a {kind} motion needs {widths[key]}"
+            )
     if kind != "smplx" and ("pose_jaw" in parts or "pose_eye" in parts):
         raise MotionFileError(path, f"'pose_jaw' / 'pose_eye' present but the data is {kind}")
     zeros = np.zeros((F, 0))
@@ -295,8 +314,11 @@ def _read_amass(path, data, model, fps, gender, kind, up_axis, **_):
     else:
         poses, found = _split_poses(path, data, kind or labelled)
     if labelled is not None and labelled != found:
-        raise MotionFileError(path, f"'poses' has {poses.shape[1]} values per frame ({found} layout), but the file is "
-                                    f"labelled surface_model_type={label!r}")
+        raise MotionFileError(
+            path,
+            f"'poses' has {poses.shape[1]} values per frame ({found} layout), but the file is "
+            f"labelled surface_model_type={label!r}",
+        )
     _check_kind(path, found, kind, "the file")
     F = poses.shape[0]
     trans = _frames_2d(path, "trans", data["trans"], 3) if "trans" in data else np.zeros((F, 3))
@@ -310,11 +332,15 @@ def _read_amass(path, data, model, fps, gender, kind, up_axis, **_):
     if betas.ndim != 1:
         raise MotionFileError(path, f"'betas' has shape {betas.shape}, expected (num_betas,)")
     if "v_template" in data and "betas" not in data:
-        warnings.warn(f"{path}: the body shape is a subject template (v_template), not betas; it is not imported",
-                      stacklevel=3)
+        warnings.warn(
+            f"{path}: the body shape is a subject template (v_template), not betas; it is not imported", stacklevel=3
+        )
     if "dmpls" in data and np.size(data["dmpls"]) and np.any(np.asarray(data["dmpls"]) != 0):
-        warnings.warn(f"{path}: 'dmpls' (soft-tissue dynamics, {np.shape(data['dmpls'])}) are not imported: DMPL "
-                      "is not supported, the body moves without them", stacklevel=3)
+        warnings.warn(
+            f"{path}: 'dmpls' (soft-tissue dynamics, {np.shape(data['dmpls'])}) are not imported: DMPL "
+            "is not supported, the body moves without them",
+            stacklevel=3,
+        )
     expression = None
     if found == "smplx" and "expression" in data and np.size(data["expression"]):
         expression = _frames_2d(path, "expression", data["expression"])
@@ -327,8 +353,17 @@ def _read_amass(path, data, model, fps, gender, kind, up_axis, **_):
         up_axis = "Y" if meshcapade else "Z"
     if up_axis == "camera":
         raise MotionFileError(path, "up_axis='camera' applies to SMPLify-X fits only; use 'Y' or 'Z'")
-    return _make_motion(path, fps=rate, poses=poses, trans=trans, betas=betas, expression=expression,
-                        gender=_gender(path, data.get("gender"), gender), kind=found, up_axis=up_axis)
+    return _make_motion(
+        path,
+        fps=rate,
+        poses=poses,
+        trans=trans,
+        betas=betas,
+        expression=expression,
+        gender=_gender(path, data.get("gender"), gender),
+        kind=found,
+        up_axis=up_axis,
+    )
 
 
 # ------------------------------------------------------------------------------------------------------------------
@@ -341,8 +376,10 @@ def _read_smpl_codec(path, data, model, fps, gender, kind, up_axis, **_):
         raise MotionFileError(path, f"codecVersion {version} is newer than the supported {CODEC_VERSION}")
     smpl_version = int(_scalar(path, "smplVersion", data["smplVersion"])) if "smplVersion" in data else 2
     if smpl_version in CODEC_OTHER:
-        raise MotionFileError(path, f"smplVersion {smpl_version} ({CODEC_OTHER[smpl_version]}) is not supported; "
-                                    "only SMPL, SMPL-H and SMPL-X")
+        raise MotionFileError(
+            path,
+            f"smplVersion {smpl_version} ({CODEC_OTHER[smpl_version]}) is not supported; only SMPL, SMPL-H and SMPL-X",
+        )
     if smpl_version not in CODEC_KINDS:
         raise MotionFileError(path, f"unknown smplVersion {smpl_version}")
     found = CODEC_KINDS[smpl_version]
@@ -368,28 +405,46 @@ def _read_smpl_codec(path, data, model, fps, gender, kind, up_axis, **_):
     if F == 0 and per_frame:
         raise MotionFileError(path, f"frameCount is 0 but '{per_frame[0]}' is present")
     if F > 1 and not per_frame:  # the frames must come from data present, not from a number in a header
-        raise MotionFileError(path, f"frameCount is {F} but the file holds no per-frame arrays (bodyPose, "
-                                    "bodyTranslation, ...)")
+        raise MotionFileError(
+            path, f"frameCount is {F} but the file holds no per-frame arrays (bodyPose, bodyTranslation, ...)"
+        )
     offsets = np.abs(_floats(path, "vertexOffsets", data["vertexOffsets"])) if "vertexOffsets" in data else None
     if offsets is not None and offsets.size and offsets.max() > 0:
-        warnings.warn(f"{path}: 'vertexOffsets' (per-vertex shape offsets, up to {offsets.max():.3g} m) are not "
-                      "imported: the body has the shape of its shapeParameters only", stacklevel=3)
+        warnings.warn(
+            f"{path}: 'vertexOffsets' (per-vertex shape offsets, up to {offsets.max():.3g} m) are not "
+            "imported: the body has the shape of its shapeParameters only",
+            stacklevel=3,
+        )
     arrays = {}
     for key, shape in list(parts.items()) + [("bodyTranslation", (3,))]:
         arrays[key] = _floats(path, key, data[key], (count,) + shape) if key in data else np.zeros((count,) + shape)
-    order = ["bodyPose"] + (["headPose"] if found == "smplx" else []) + \
-        (["leftHandPose", "rightHandPose"] if found != "smpl" else [])
+    order = (
+        ["bodyPose"]
+        + (["headPose"] if found == "smplx" else [])
+        + (["leftHandPose", "rightHandPose"] if found != "smpl" else [])
+    )
     poses = np.concatenate([arrays[key].reshape(count, -1) for key in order], axis=1)
     expression = None
     if "expressionParameters" in data:
         expression = _floats(path, "expressionParameters", data["expressionParameters"], (count, -1))
         expression = expression if found == "smplx" else None
     betas = _floats(path, "shapeParameters", data.get("shapeParameters", np.zeros(0)), (-1,))
-    rate = _frame_rate(path, data["frameRate"], "frameRate") if "frameRate" in data else \
-        _fps_or_ask(path, F, fps, "this .smpl file")
-    return _make_motion(path, fps=rate, poses=poses, trans=arrays["bodyTranslation"], betas=betas,
-                        expression=expression, kind=found, up_axis=_plain_up_axis(path, up_axis, "Y"),
-                        gender=CODEC_GENDERS[gender_code] if gender_code is not None else _gender(path, gender, None))
+    rate = (
+        _frame_rate(path, data["frameRate"], "frameRate")
+        if "frameRate" in data
+        else _fps_or_ask(path, F, fps, "this .smpl file")
+    )
+    return _make_motion(
+        path,
+        fps=rate,
+        poses=poses,
+        trans=arrays["bodyTranslation"],
+        betas=betas,
+        expression=expression,
+        kind=found,
+        up_axis=_plain_up_axis(path, up_axis, "Y"),
+        gender=CODEC_GENDERS[gender_code] if gender_code is not None else _gender(path, gender, None),
+    )
 
 
 def _plain_up_axis(path, up_axis, default):
@@ -411,8 +466,10 @@ def _easymocap_frame_files(folder):
     except OSError as err:
         raise MotionFileError(folder, f"cannot list the folder: {err}") from None
     if not names:
-        raise MotionFileError(folder, "no EasyMocap frames: expected <folder>/smpl/000000.json ... (or the .json "
-                                      "files directly in the folder)")
+        raise MotionFileError(
+            folder,
+            "no EasyMocap frames: expected <folder>/smpl/000000.json ... (or the .json files directly in the folder)",
+        )
     _check_frames(folder, len(names), "smpl/*.json")
 
     def order(name):
@@ -455,14 +512,18 @@ def _read_easymocap(source, files, model, fps, gender, kind, person, up_axis, pr
         if people is None:
             people = _easymocap_people(read_json(file, MotionFileError))
             if people is None:
-                raise MotionFileError(file, "not an EasyMocap frame: expected a list of people with 'Rh', 'Th', "
-                                            "'poses' (or {\"annots\": [...]})")
+                raise MotionFileError(
+                    file,
+                    "not an EasyMocap frame: expected a list of people with 'Rh', 'Th', "
+                    "'poses' (or {\"annots\": [...]})",
+                )
         if person is None and records == [] and people:
             person = _person_id(file, _easymocap_person(file, people, None))
         record = _easymocap_person(file, people, person)
         if record is None:
-            raise MotionFileError(file, f"person id {person} is not in this frame" if person is not None else
-                                        "no person in this frame")
+            raise MotionFileError(
+                file, f"person id {person} is not in this frame" if person is not None else "no person in this frame"
+            )
         records.append((file, record))
     fields = {}
     for key, width in (("Rh", 3), ("Th", 3), ("poses", None), ("shapes", None), ("expression", None)):
@@ -475,29 +536,44 @@ def _read_easymocap(source, files, model, fps, gender, kind, person, up_axis, pr
             value = _floats(file, key, record[key])
             rows.append(value.reshape(-1))
             if (width and rows[-1].size != width) or rows[-1].size != rows[0].size:
-                raise MotionFileError(file, f"person {person}: '{key}' has {rows[-1].size} values, expected "
-                                            f"{width or rows[0].size}")
+                raise MotionFileError(
+                    file, f"person {person}: '{key}' has {rows[-1].size} values, expected {width or rows[0].size}"
+                )
         if rows and len(rows) != len(records):
             raise MotionFileError(source, f"person {person}: '{key}' is present in some frames only")
         fields[key] = np.stack(rows) if rows else None
     size = fields["poses"].shape[1]
     found = EASYMOCAP_SIZES.get(size)
     if found is None:
-        raise MotionFileError(records[0][0], f"'poses' has {size} values; EasyMocap writes 72 (SMPL), 78 (SMPL-H: "
-                                             "66 + 6 + 6 hand PCA) or 87 (SMPL-X: 66 + 6 + 6 + 9 jaw/eyes)")
+        raise MotionFileError(
+            records[0][0],
+            f"'poses' has {size} values; EasyMocap writes 72 (SMPL), 78 (SMPL-H: "
+            "66 + 6 + 6 hand PCA) or 87 (SMPL-X: 66 + 6 + 6 + 9 jaw/eyes)",
+        )
     _check_kind(source, found, kind, "the EasyMocap output")
     if model.kind != found:
-        raise MotionFileError(source, f"EasyMocap {found} data need the {found} model they were fitted with "
-                                      f"(given a {model.kind} model): Rh/Th depend on its J_0")
+        raise MotionFileError(
+            source,
+            f"EasyMocap {found} data need the {found} model they were fitted with "
+            f"(given a {model.kind} model): Rh/Th depend on its J_0",
+        )
     poses = _easymocap_full_poses(source, fields["poses"], found, model)
     betas = fields["shapes"].mean(axis=0) if fields["shapes"] is not None else np.zeros(0)
     if fields["shapes"] is not None and np.ptp(fields["shapes"], axis=0).max() > 1e-3:
         warnings.warn(f"{source}: shapes vary per frame; their mean is used for the sequence", stacklevel=3)
     expression = fields["expression"] if found == "smplx" else None
     rate = _fps_or_ask(source, len(records), fps, "an EasyMocap folder")
-    motion = _make_motion(source, fps=rate, poses=poses, trans=np.zeros((len(records), 3)), betas=betas,
-                          expression=expression, gender=_gender(source, gender, None), kind=found,
-                          up_axis=_plain_up_axis(source, up_axis, "Z"))
+    motion = _make_motion(
+        source,
+        fps=rate,
+        poses=poses,
+        trans=np.zeros((len(records), 3)),
+        betas=betas,
+        expression=expression,
+        gender=_gender(source, gender, None),
+        kind=found,
+        up_axis=_plain_up_axis(source, up_axis, "Z"),
+    )
     # EasyMocap rotates about the model origin and keeps poses[:3] (about J_0) apart: V = Rh (R0 (v - J0) + J0) + Th,
     # so global_orient = Rh R0 and transl = Th - J0 + Rh J0 (conversions.easymocap_to_smplx, formats.md §3.4).
     pelvis = pelvis_rest_joints(motion, model)
@@ -512,8 +588,10 @@ def _easymocap_full_poses(path, raw, kind, model):
     if kind == "smpl":
         return raw.copy()
     left, right = _hand_components(path, model)
-    hands = [conversions.hand_pca_to_axis_angle(raw[:, 66 + 6 * i: 72 + 6 * i], comps)
-             for i, comps in enumerate((left, right))]
+    hands = [
+        conversions.hand_pca_to_axis_angle(raw[:, 66 + 6 * i : 72 + 6 * i], comps)
+        for i, comps in enumerate((left, right))
+    ]
     head = [raw[:, 78:87]] if kind == "smplx" else []  # EasyMocap puts jaw/eyes last, the standard layout before hands
     return np.concatenate([raw[:, :66]] + head + hands, axis=1)
 
@@ -521,8 +599,11 @@ def _easymocap_full_poses(path, raw, kind, model):
 def _hand_components(path, model):
     left, right = model.hands_components_left, model.hands_components_right
     if left is None or right is None:
-        raise MotionFileError(path, f"the hands are PCA coefficients, and the {model.kind} model {model.name or ''} "
-                                    "has no hand PCA components (hands_components)")
+        raise MotionFileError(
+            path,
+            f"the hands are PCA coefficients, and the {model.kind} model {model.name or ''} "
+            "has no hand PCA components (hands_components)",
+        )
     return np.asarray(left, np.float64), np.asarray(right, np.float64)
 
 
@@ -551,10 +632,17 @@ def _single_pose_motion(path, record, model, fps, gender, kind, up_axis, file_ge
     if expression is not None:
         expression = expression.reshape(1, -1) if found == "smplx" and expression.size else None
     transl = record["transl"]
-    return _make_motion(path, fps=_fps_or_ask(path, 1, fps, ""), poses=pose[None],
-                        trans=np.zeros((1, 3)) if transl is None else transl.reshape(1, 3),
-                        betas=np.zeros(0) if record["betas"] is None else record["betas"], expression=expression,
-                        gender=_gender(path, file_gender, gender), kind=found, up_axis=_plain_up_axis(path, up_axis, "Y"))
+    return _make_motion(
+        path,
+        fps=_fps_or_ask(path, 1, fps, ""),
+        poses=pose[None],
+        trans=np.zeros((1, 3)) if transl is None else transl.reshape(1, 3),
+        betas=np.zeros(0) if record["betas"] is None else record["betas"],
+        expression=expression,
+        gender=_gender(path, file_gender, gender),
+        kind=found,
+        up_axis=_plain_up_axis(path, up_axis, "Y"),
+    )
 
 
 def _full_pose_kind(path, data, kind):
@@ -575,17 +663,22 @@ def _full_pose_kind(path, data, kind):
     else:
         frames, per_frame = arr.shape[0], arr.size // max(arr.shape[0], 1)
     if per_frame == VPOSER_LATENT:
-        raise MotionFileError(path, f"'{key}' has 32 values: a VPoser latent code, not an axis-angle pose; decode it "
-                                    "with VPoser first")
+        raise MotionFileError(
+            path, f"'{key}' has 32 values: a VPoser latent code, not an axis-angle pose; decode it with VPoser first"
+        )
     if frames > 1:
-        raise MotionFileError(path, f"'{key}' holds {frames} frames: a pose file holds one (store a motion as "
-                                    "'poses' (N, 3J) with 'trans' (N, 3) and a frame rate)")
+        raise MotionFileError(
+            path,
+            f"'{key}' holds {frames} frames: a pose file holds one (store a motion as "
+            "'poses' (N, 3J) with 'trans' (N, 3) and a frame rate)",
+        )
     label = _text(data.get("model"))
     labelled = next((k for k in ("smplx", "smplh", "smpl") if label and label.lower().startswith(k)), None)
     found = _pose_kind_from_size(path, key, per_frame)
     if labelled is not None and labelled != found:
-        raise MotionFileError(path, f"'{key}' has {per_frame} values ({found} layout) but the file says model "
-                                    f"{label!r}")
+        raise MotionFileError(
+            path, f"'{key}' has {per_frame} values ({found} layout) but the file says model {label!r}"
+        )
     return found
 
 
@@ -595,8 +688,11 @@ def _read_pose(path, data, model, fps, gender, kind, up_axis, **_):
     found = _full_pose_kind(path, data, kind)
     if found is None:
         check_split_pose(path, data)
-        _require_model(path, model, "a pose given as separate parts (global_orient, body_pose, hands...) is read "
-                                    "in the model's layout")
+        _require_model(
+            path,
+            model,
+            "a pose given as separate parts (global_orient, body_pose, hands...) is read in the model's layout",
+        )
         layout = model
     else:
         layout = _PoseLayout(found)
@@ -615,12 +711,23 @@ def _read_smplify(path, model, fps, gender, kind, up_axis, **_):
             raise MotionFileError(path, f"'{key}' holds {value.shape[0]} fits; only single-frame fits are supported")
     body = data.get("body_pose")
     if body is not None and np.size(body) == VPOSER_LATENT:
-        raise MotionFileError(path, "'body_pose' has 32 values: this is a VPoser latent code (SMPLify-X default "
-                                    "use_vposer: True), not axis-angle; decode it with VPoser first")
+        raise MotionFileError(
+            path,
+            "'body_pose' has 32 values: this is a VPoser latent code (SMPLify-X default "
+            "use_vposer: True), not axis-angle; decode it with VPoser first",
+        )
     _require_model(path, model, "SMPLify-X fits need the model for the hand PCA, the relaxed hand mean and J_0")
     record = read_pose_file(path, model)
-    motion = _single_pose_motion(path, record, model, fps, gender, kind, up_axis="Y",
-                                 file_gender=data.get("gender") if isinstance(data.get("gender"), (str, bytes)) else None)
+    motion = _single_pose_motion(
+        path,
+        record,
+        model,
+        fps,
+        gender,
+        kind,
+        up_axis="Y",
+        file_gender=data.get("gender") if isinstance(data.get("gender"), (str, bytes)) else None,
+    )
     if up_axis in ("Y", "Z"):
         motion.up_axis = up_axis
         return motion
@@ -659,8 +766,11 @@ def _in_world(path, motion, up_axis, model):
     if motion.up_axis == up_axis:
         return motion
     if model is None:
-        raise MotionFileError(path, f"the motion is {motion.up_axis}-up and this format is {up_axis}-up: pass model= "
-                                    "to re-frame it (the root rotates about J_0, which depends on the shape)")
+        raise MotionFileError(
+            path,
+            f"the motion is {motion.up_axis}-up and this format is {up_axis}-up: pass model= "
+            "to re-frame it (the root rotates about J_0, which depends on the shape)",
+        )
     return motion.reframe(up_axis, model)
 
 
@@ -677,12 +787,15 @@ def write_amass_npz(path, motion, model=None):
     poses = motion.poses
     F = motion.num_frames
     arrays = {
-        "poses": poses, "trans": motion.trans, "betas": motion.betas,
+        "poses": poses,
+        "trans": motion.trans,
+        "betas": motion.betas,
         "num_betas": np.array(motion.betas.size, dtype=np.int64),
         "gender": np.array(motion.gender or "neutral"),
         "surface_model_type": np.array(motion.kind),
         "mocap_time_length": np.array(F / motion.fps),
-        "root_orient": poses[:, :3], "pose_body": poses[:, 3:66],
+        "root_orient": poses[:, :3],
+        "pose_body": poses[:, 3:66],
     }
     if motion.kind in ("smpl", "smplh"):
         arrays["mocap_framerate"] = np.array(motion.fps)
@@ -691,8 +804,9 @@ def write_amass_npz(path, motion, model=None):
     if motion.kind == "smplx":
         arrays.update(pose_jaw=poses[:, 66:69], pose_eye=poses[:, 69:75], pose_hand=poses[:, 75:165])
         if motion.expression is not None:
-            arrays.update(expression=motion.expression,
-                          num_expressions=np.array(motion.expression.shape[1], dtype=np.int64))
+            arrays.update(
+                expression=motion.expression, num_expressions=np.array(motion.expression.shape[1], dtype=np.int64)
+            )
     else:
         arrays["pose_hand"] = poses[:, 66:]  # SMPL-H: 90 finger values; SMPL: its two hand joints
     return _atomic_savez(path, {k: np.asarray(v, order="C") for k, v in arrays.items()})
@@ -724,8 +838,8 @@ def write_smpl_codec(path, motion, model=None):
     else:
         hands = 22 if motion.kind == "smplh" else 25
         arrays["bodyPose"] = joints[:, :22]
-        arrays["leftHandPose"] = joints[:, hands:hands + 15]
-        arrays["rightHandPose"] = joints[:, hands + 15:hands + 30]
+        arrays["leftHandPose"] = joints[:, hands : hands + 15]
+        arrays["rightHandPose"] = joints[:, hands + 15 : hands + 30]
     if motion.kind == "smplx":
         arrays["headPose"] = joints[:, 22:25]
         if motion.expression is not None:

@@ -79,8 +79,10 @@ def _first_frame_rotvecs(path, key, value, expected=None):
 def _layout_text(model):
     kind = model.kind
     if kind == "smplx":
-        return ("SMPL-X: 165 values = global_orient 3 + body_pose 63 + jaw 3 + leye 3 + reye 3 + left hand 45 "
-                "+ right hand 45")
+        return (
+            "SMPL-X: 165 values = global_orient 3 + body_pose 63 + jaw 3 + leye 3 + reye 3 + left hand 45 "
+            "+ right hand 45"
+        )
     if kind == "smplh":
         return "SMPL-H: 156 values = global_orient 3 + body_pose 63 + left hand 45 + right hand 45"
     if kind == "smpl":
@@ -92,7 +94,8 @@ def _check_length(path, key, vec, size, model, what):
     if vec.size != size:
         raise MotionFileError(
             path,
-            f"'{key}' has {vec.size} values, a {model.kind} {what} needs {size} (expected layout {_layout_text(model)})")
+            f"'{key}' has {vec.size} values, a {model.kind} {what} needs {size} (expected layout {_layout_text(model)})",
+        )
 
 
 def _hand_block(path, key, value, model, side):
@@ -102,11 +105,15 @@ def _hand_block(path, key, value, model, side):
     mean = getattr(model, f"hands_mean_{side}", None)
     if vec.size != 45:
         if comps is None:
-            raise MotionFileError(path, f"'{key}' has {vec.size} values: PCA hand coefficients need a model with hand "
-                                        "PCA components, and this model has none (give 45 axis-angle values)")
+            raise MotionFileError(
+                path,
+                f"'{key}' has {vec.size} values: PCA hand coefficients need a model with hand "
+                "PCA components, and this model has none (give 45 axis-angle values)",
+            )
         if not 0 < vec.size <= 45:
-            raise MotionFileError(path, f"'{key}' has {vec.size} values; expected 45 axis-angle values or up to 45 PCA "
-                                        "coefficients")
+            raise MotionFileError(
+                path, f"'{key}' has {vec.size} values; expected 45 axis-angle values or up to 45 PCA coefficients"
+            )
         vec = vec @ np.asarray(comps, dtype=np.float64)[: vec.size]
     if mean is not None:
         vec = vec + np.asarray(mean, dtype=np.float64)
@@ -116,15 +123,23 @@ def _hand_block(path, key, value, model, side):
 def check_split_pose(path, data):
     """Raise a MotionFileError naming what the file is when ``data`` has neither a full pose nor a split body pose
     (no model would help)."""
-    if any(key in data for key in _FULL_POSE_KEYS) or \
-            ("pose_body" if "root_orient" in data or "pose_body" in data else "body_pose") in data:
+    if (
+        any(key in data for key in _FULL_POSE_KEYS)
+        or ("pose_body" if "root_orient" in data or "pose_body" in data else "body_pose") in data
+    ):
         return
     if {"v_template", "shapedirs"} <= set(map(str, data)):
-        raise MotionFileError(path, "this is a body model file (v_template, shapedirs), not a motion or pose: "
-                                    "load it as a model (load_model, --model, Add Body) instead")
+        raise MotionFileError(
+            path,
+            "this is a body model file (v_template, shapedirs), not a motion or pose: "
+            "load it as a model (load_model, --model, Add Body) instead",
+        )
     found = ", ".join(sorted(map(str, data))[:20]) or "none"
-    raise MotionFileError(path, f"no pose found: expected one of {', '.join(_FULL_POSE_KEYS)}, or "
-                                f"global_orient + body_pose (found keys: {found})")
+    raise MotionFileError(
+        path,
+        f"no pose found: expected one of {', '.join(_FULL_POSE_KEYS)}, or "
+        f"global_orient + body_pose (found keys: {found})",
+    )
 
 
 def _assemble_split_pose(path, data, model):
@@ -135,7 +150,7 @@ def _assemble_split_pose(path, data, model):
 
     def put(joint_name, vec):
         j = names.index(joint_name)
-        pose[3 * j: 3 * j + vec.size] = vec
+        pose[3 * j : 3 * j + vec.size] = vec
 
     mosh = "root_orient" in data or "pose_body" in data
     orient_key = "root_orient" if mosh else "global_orient"
@@ -148,12 +163,15 @@ def _assemble_split_pose(path, data, model):
     body_size = 3 * (num_joints - 1) if kind == "smpl" else 63
     body = _first_frame_rotvecs(path, body_key, data[body_key], expected=body_size)
     if body.size == VPOSER_LATENT_SIZE:
-        raise MotionFileError(path, f"'{body_key}' has 32 values: this is a VPoser latent code (SMPLify-X default), "
-                                    "not axis-angle; decode it with VPoser first (or fit with use_vposer: False)")
+        raise MotionFileError(
+            path,
+            f"'{body_key}' has 32 values: this is a VPoser latent code (SMPLify-X default), "
+            "not axis-angle; decode it with VPoser first (or fit with use_vposer: False)",
+        )
     if kind == "smpl" and body.size == 63:
         body = np.concatenate([body, np.zeros(6)])  # SMPL-H/X body: SMPL hands stay at identity (formats.md §3.2)
     _check_length(path, body_key, body, body_size, model, "body pose")
-    pose[3: 3 + body_size] = body
+    pose[3 : 3 + body_size] = body
 
     if kind in ("smplh", "smplx"):
         if mosh and "pose_hand" in data:
@@ -165,8 +183,11 @@ def _assemble_split_pose(path, data, model):
             if key in data:
                 put(f"{side}_index1", _hand_block(path, key, data[key], model, side))
     if kind == "smplx":
-        parts = (("pose_jaw", "jaw", 3), ("pose_eye", "left_eye_smplhf", 6)) if mosh else \
-            (("jaw_pose", "jaw", 3), ("leye_pose", "left_eye_smplhf", 3), ("reye_pose", "right_eye_smplhf", 3))
+        parts = (
+            (("pose_jaw", "jaw", 3), ("pose_eye", "left_eye_smplhf", 6))
+            if mosh
+            else (("jaw_pose", "jaw", 3), ("leye_pose", "left_eye_smplhf", 3), ("reye_pose", "right_eye_smplhf", 3))
+        )
         for key, joint, size in parts:
             if key in data:
                 vec = _first_frame_rotvecs(path, key, data[key], expected=size)
@@ -201,8 +222,9 @@ def read_pose_file(path, model):
     if full_key is not None:
         pose = _first_frame_rotvecs(path, full_key, data[full_key], expected=size)
         if pose.size == VPOSER_LATENT_SIZE:
-            raise MotionFileError(path, f"'{full_key}' has 32 values: this looks like a VPoser latent code, not an "
-                                        "axis-angle pose")
+            raise MotionFileError(
+                path, f"'{full_key}' has 32 values: this looks like a VPoser latent code, not an axis-angle pose"
+            )
         _check_length(path, full_key, pose, size, model, "full pose")
     else:
         pose = _assemble_split_pose(path, data, model)

@@ -259,8 +259,10 @@ class _Evaluation:
         self.nodes += nodes
         self.bytes += nbytes
         if self.nodes > MAX_NODES or self.bytes > MAX_ARCHIVE_BYTES:
-            raise ValueError(f"shared references expand to more than {MAX_NODES} objects or {MAX_ARCHIVE_BYTES} "
-                             "bytes (a reference bomb)")
+            raise ValueError(
+                f"shared references expand to more than {MAX_NODES} objects or {MAX_ARCHIVE_BYTES} "
+                "bytes (a reference bomb)"
+            )
 
     def _evaluate(self, value, depth):
         if isinstance(value, ChumpyCh):
@@ -319,8 +321,12 @@ class _Evaluation:
         return dense
 
 
-_LENGTH_BYTES = {pickletools.TAKEN_FROM_ARGUMENT1: (1, False), pickletools.TAKEN_FROM_ARGUMENT4: (4, True),
-                 pickletools.TAKEN_FROM_ARGUMENT4U: (4, False), pickletools.TAKEN_FROM_ARGUMENT8U: (8, False)}
+_LENGTH_BYTES = {
+    pickletools.TAKEN_FROM_ARGUMENT1: (1, False),
+    pickletools.TAKEN_FROM_ARGUMENT4: (4, True),
+    pickletools.TAKEN_FROM_ARGUMENT4U: (4, False),
+    pickletools.TAKEN_FROM_ARGUMENT8U: (8, False),
+}
 _MEMO_OPS = frozenset(("PUT", "GET", "LONG_BINPUT", "LONG_BINGET"))  # BINPUT / BINGET take one byte: always small
 _OPCODES = {op.code.encode("latin-1")[0]: op for op in pickletools.opcodes}
 
@@ -341,16 +347,16 @@ def _scan_opcodes(data):
         if op.arg is not None:
             n = op.arg.n
             if n >= 0:
-                value, pos = data[pos: pos + n], pos + n
+                value, pos = data[pos : pos + n], pos + n
             elif n == pickletools.UP_TO_NEWLINE:
                 for _ in range(2 if op.name in ("GLOBAL", "INST") else 1):  # module and name: two lines
                     newline = data.find(b"\n", pos)
                     if newline < 0:
                         raise EOFError
-                    value, pos = data[pos: newline], newline + 1
+                    value, pos = data[pos:newline], newline + 1
             else:
                 width, signed = _LENGTH_BYTES[n]
-                length = int.from_bytes(data[pos: pos + width], "little", signed=signed)
+                length = int.from_bytes(data[pos : pos + width], "little", signed=signed)
                 if length < 0:
                     raise UnsafePickleError(f"negative length at byte {pos}")
                 pos += width + length
@@ -389,8 +395,11 @@ def load_pickle_dict(path, error=ModelFileError):
     if size > MAX_FILE_BYTES:
         raise error(path, f"file is {size} bytes, more than the {MAX_FILE_BYTES} byte limit for a pickle")
     try:
-        with open(path, "rb") as file, mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) as mapped, \
-                warnings.catch_warnings():
+        with (
+            open(path, "rb") as file,
+            mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) as mapped,
+            warnings.catch_warnings(),
+        ):
             warnings.simplefilter("ignore", DeprecationWarning)  # bad escapes in corrupt protocol-0 strings
             _scan_opcodes(mapped)
             mapped.seek(0)

@@ -85,8 +85,9 @@ def _measurements_and_jacobian(model, betas, density, fixed_offset):
     return values, jac
 
 
-def betas_for_height_weight(model, height_m, weight_kg, num_betas=None, density=DEFAULT_DENSITY_KG_M3, iterations=30,
-                            expression=None):
+def betas_for_height_weight(
+    model, height_m, weight_kg, num_betas=None, density=DEFAULT_DENSITY_KG_M3, iterations=30, expression=None
+):
     """Smallest-norm betas whose rest mesh has the given stature (m) and mass (kg).
 
     Gauss-Newton on the two measurements with a minimum-norm step (the fit stays close to the mean shape, so the other

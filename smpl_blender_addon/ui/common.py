@@ -31,8 +31,10 @@ def run_reported(operator, action, *args, **kwargs):
         return {"CANCELLED"}
     except Exception as err:  # noqa: BLE001 - reported, with the traceback on the console
         traceback.print_exc()
-        operator.report({"ERROR"}, f"{operator.bl_label} failed: {type(err).__name__}: {err} "
-                                   "(the traceback is in the system console)")  # fmt: skip
+        operator.report(
+            {"ERROR"},
+            f"{operator.bl_label} failed: {type(err).__name__}: {err} (the traceback is in the system console)",
+        )
         return {"CANCELLED"}
     return {"FINISHED"}
 
@@ -87,7 +89,6 @@ class BodyOperator:
 
     def apply(self, context, arm):
         raise NotImplementedError
-
 
 
 def registration(classes, menus=()):

@@ -45,34 +45,55 @@ class SMPL_OT_import_motion(ObjectModeOperator, Operator):
     filter_glob: StringProperty(default=MOTION_GLOB, options={"HIDDEN"})
     body: EnumProperty(
         name="Body",
-        items=(("NEW", "New body", "Add a new body for the motion"),
-               ("SELECTED", "Selected body", "Animate the selected SMPL body (retargeted by joint name; its shape is "
-                                             "kept)")),  # fmt: skip
+        items=(
+            ("NEW", "New body", "Add a new body for the motion"),
+            (
+                "SELECTED",
+                "Selected body",
+                "Animate the selected SMPL body (retargeted by joint name; its shape is kept)",
+            ),
+        ),
         default="NEW",
     )
-    model: StringProperty(name="Model", default="open-smplx",
-                          description='New body: built-in body ("open-smplx", "open-smpl") or an official model file')
-    gender: EnumProperty(name="Gender", items=properties.GENDER_ITEMS, default="DEFAULT",
-                         description="New body: gender (Default: the motion's own)")
+    model: StringProperty(
+        name="Model",
+        default="open-smplx",
+        description='New body: built-in body ("open-smplx", "open-smpl") or an official model file',
+    )
+    gender: EnumProperty(
+        name="Gender",
+        items=properties.GENDER_ITEMS,
+        default="DEFAULT",
+        description="New body: gender (Default: the motion's own)",
+    )
     fps_mode: EnumProperty(
         name="Frame rate",
-        items=(("SCENE", "Scene", "Resample to the scene's frame rate"),
-               ("SOURCE", "File", "Keep the file's own frame rate (a new body sets the scene to it)"),
-               ("CUSTOM", "Custom", "Resample to the rate below")),  # fmt: skip
+        items=(
+            ("SCENE", "Scene", "Resample to the scene's frame rate"),
+            ("SOURCE", "File", "Keep the file's own frame rate (a new body sets the scene to it)"),
+            ("CUSTOM", "Custom", "Resample to the rate below"),
+        ),
         default="SCENE",
     )
     fps: FloatProperty(name="FPS", default=30.0, min=0.01, max=10000.0, description="Custom frame rate")
-    correctives: BoolProperty(name="Key correctives", default=True,
-                              description="Key the pose-corrective shape keys at every frame")
+    correctives: BoolProperty(
+        name="Key correctives", default=True, description="Key the pose-corrective shape keys at every frame"
+    )
     frame_start: IntProperty(name="Start frame", default=1, description="Scene frame of the motion's first frame")
     name: StringProperty(name="Name", description="Name of a new body (default: the file's name)")
     up_axis: EnumProperty(
         name="Data world",
-        items=(("DEFAULT", "Format default", "The world of the file format (AMASS, EasyMocap: Z-up; .smpl, pose "
-                                             "files: Y-up; SMPLify-X fits: their camera)"),
-               ("Y", "Y up", "The data is in a Y-up world (SMPL model space)"),
-               ("Z", "Z up", "The data is in a Z-up world (AMASS)"),
-               ("CAMERA", "Camera", "SMPLify-X fits: OpenCV camera frame (x right, y down, z forward)")),  # fmt: skip
+        items=(
+            (
+                "DEFAULT",
+                "Format default",
+                "The world of the file format (AMASS, EasyMocap: Z-up; .smpl, pose "
+                "files: Y-up; SMPLify-X fits: their camera)",
+            ),
+            ("Y", "Y up", "The data is in a Y-up world (SMPL model space)"),
+            ("Z", "Z up", "The data is in a Z-up world (AMASS)"),
+            ("CAMERA", "Camera", "SMPLify-X fits: OpenCV camera frame (x right, y down, z forward)"),
+        ),
         default="DEFAULT",
     )
 
@@ -114,15 +135,25 @@ class SMPL_OT_import_motion(ObjectModeOperator, Operator):
         with warnings.catch_warnings(record=True) as caught, progress(context) as update:
             warnings.simplefilter("always")
             arm = motion_api.import_motion(
-                bpy.path.abspath(self.filepath), body=target, model=self.model,
-                gender=properties.gender_argument(self.gender), fps=fps, correctives=self.correctives,
-                name=self.name or None, frame_start=self.frame_start, progress=update, up_axis=UP_AXES[self.up_axis])
+                bpy.path.abspath(self.filepath),
+                body=target,
+                model=self.model,
+                gender=properties.gender_argument(self.gender),
+                fps=fps,
+                correctives=self.correctives,
+                name=self.name or None,
+                frame_start=self.frame_start,
+                progress=update,
+                up_axis=UP_AXES[self.up_axis],
+            )
         _report_warnings(self, caught)
         make_active(context, arm)
         properties.sync_shape_sliders(arm)  # a new body may carry the motion's betas
         frames = arm.animation_data.action.frame_range
-        self.report({"INFO"}, f"Imported {os.path.basename(self.filepath)} onto {arm.name}: frames "
-                              f"{int(frames[0])}-{int(frames[1])}")  # fmt: skip
+        self.report(
+            {"INFO"},
+            f"Imported {os.path.basename(self.filepath)} onto {arm.name}: frames {int(frames[0])}-{int(frames[1])}",
+        )
 
 
 class SMPL_OT_export_fbx(BodyOperator, Operator):
@@ -138,23 +169,33 @@ class SMPL_OT_export_fbx(BodyOperator, Operator):
     filter_glob: StringProperty(default="*.fbx", options={"HIDDEN"})
     target: EnumProperty(
         name="Target",
-        items=(("BLENDER", "Blender", "Y-up FBX in metres, no leaf bones (re-imports into Blender unchanged)"),
-               ("UNITY", "Unity", "Y-up, scale applied to the data so Unity imports at scale 1"),
-               ("UNREAL", "Unreal", "Z-up, centimetres in the data")),  # fmt: skip
+        items=(
+            ("BLENDER", "Blender", "Y-up FBX in metres, no leaf bones (re-imports into Blender unchanged)"),
+            ("UNITY", "Unity", "Y-up, scale applied to the data so Unity imports at scale 1"),
+            ("UNREAL", "Unreal", "Z-up, centimetres in the data"),
+        ),
         default="BLENDER",
     )
     correctives: EnumProperty(
         name="Correctives",
-        items=(("KEYS", "Keyed", "Export the pose-corrective shape keys and their animation"),
-               ("NONE", "None", "Leave the pose-corrective shape keys out")),  # fmt: skip
+        items=(
+            ("KEYS", "Keyed", "Export the pose-corrective shape keys and their animation"),
+            ("NONE", "None", "Leave the pose-corrective shape keys out"),
+        ),
         default="KEYS",
     )
-    max_influences: IntProperty(name="Max influences", default=0, min=0, max=16,
-                                description="At most this many joints per vertex, the largest kept and renormalised "
-                                            "(4 for engines that blend 4, e.g. Unity's default); 0: every influence "
-                                            "(exact)")  # fmt: skip
-    use_action_range: BoolProperty(name="Animation range", default=True,
-                                   description="Export the body's animation range (else the frames below)")
+    max_influences: IntProperty(
+        name="Max influences",
+        default=0,
+        min=0,
+        max=16,
+        description="At most this many joints per vertex, the largest kept and renormalised "
+        "(4 for engines that blend 4, e.g. Unity's default); 0: every influence "
+        "(exact)",
+    )
+    use_action_range: BoolProperty(
+        name="Animation range", default=True, description="Export the body's animation range (else the frames below)"
+    )
     frame_start: IntProperty(name="Start", default=1)
     frame_end: IntProperty(name="End", default=250)
 
@@ -172,13 +213,26 @@ class SMPL_OT_export_fbx(BodyOperator, Operator):
         filepath = bpy.path.ensure_ext(bpy.path.abspath(self.filepath), ".fbx")
         start, end = (None, None) if self.use_action_range else (self.frame_start, self.frame_end)
         with progress(context) as update:
-            result = export_api.export_fbx(arm, filepath, target=self.target.lower(),
-                                           correctives=self.correctives.lower(), frame_start=start, frame_end=end,
-                                           progress=update, max_influences=self.max_influences or None)  # fmt: skip
-        limited = f", {result['limited_vertices']} vertices limited to {self.max_influences} joints" \
-            if result["limited_vertices"] else ""
-        self.report({"INFO"}, f"Exported {arm.name}: take {result['name']!r}, {result['frames']} frames to {filepath} "
-                              f"in {result['seconds']:.1f} s{limited}")  # fmt: skip
+            result = export_api.export_fbx(
+                arm,
+                filepath,
+                target=self.target.lower(),
+                correctives=self.correctives.lower(),
+                frame_start=start,
+                frame_end=end,
+                progress=update,
+                max_influences=self.max_influences or None,
+            )
+        limited = (
+            f", {result['limited_vertices']} vertices limited to {self.max_influences} joints"
+            if result["limited_vertices"]
+            else ""
+        )
+        self.report(
+            {"INFO"},
+            f"Exported {arm.name}: take {result['name']!r}, {result['frames']} frames to {filepath} "
+            f"in {result['seconds']:.1f} s{limited}",
+        )
 
 
 def menu_import(self, context):

@@ -24,7 +24,11 @@ from .parsing import parse_numbers
 
 SHAPE_PART_ITEMS = (
     ("BODY", "Body", "Body shape (betas)"),
-    ("FACE", "Face", "Same as Expression: the blender layer's face part is the expression (face shape is in the betas)"),
+    (
+        "FACE",
+        "Face",
+        "Same as Expression: the blender layer's face part is the expression (face shape is in the betas)",
+    ),
     ("EXPRESSION", "Expression", "Facial expression (SMPL-X)"),
 )
 POSE_SIZES = (72, 156, 165)  # SMPL, SMPL-H, SMPL-X full axis-angle poses
@@ -70,15 +74,20 @@ class _OpenFile:
 
 class _AddBodyOptions:
     gender: EnumProperty(name="Gender", items=properties.GENDER_ITEMS, default="DEFAULT")
-    betas: StringProperty(name="Betas", description="Shape coefficients: numbers separated by spaces or commas, or a list")
+    betas: StringProperty(
+        name="Betas", description="Shape coefficients: numbers separated by spaces or commas, or a list"
+    )
     expression: StringProperty(name="Expression", description="Expression coefficients (SMPL-X), as text")
     name: StringProperty(name="Name", description="Name of the new body (default: from the model)")
     num_betas: IntProperty(name="Betas", description="Shape coefficients to use, 0 = the model's default", min=0)
     num_expressions: IntProperty(name="Expressions", description="Expression coefficients to use, 0 = default", min=0)
     correctives: BoolProperty(name="Pose correctives", description="Add the pose-corrective shape keys", default=True)
     location: FloatVectorProperty(
-        name="Location", subtype="TRANSLATION", size=3,
-        description="Where the body stands (its lowest point at this height); default: the 3D cursor")
+        name="Location",
+        subtype="TRANSLATION",
+        size=3,
+        description="Where the body stands (its lowest point at this height); default: the 3D cursor",
+    )
 
 
 class SMPL_OT_add_body(ObjectModeOperator, _AddBodyOptions, Operator):
@@ -151,7 +160,9 @@ class SMPL_OT_random_shape(BodyOperator, Operator):
     bl_options = {"REGISTER", "UNDO"}
 
     part: EnumProperty(name="Part", items=SHAPE_PART_ITEMS, default="BODY")
-    scale: FloatProperty(name="Scale", description="Standard deviation of the coefficients", default=1.0, min=0.0, soft_max=3.0)
+    scale: FloatProperty(
+        name="Scale", description="Standard deviation of the coefficients", default=1.0, min=0.0, soft_max=3.0
+    )
     seed: IntProperty(name="Seed", description="Random seed; -1 draws a new shape every time", default=-1, min=-1)
 
     def apply(self, context, arm):
@@ -180,7 +191,9 @@ class SMPL_OT_height_weight(BodyOperator, Operator):
     bl_options = {"REGISTER", "UNDO"}
 
     height: FloatProperty(name="Height", unit="LENGTH", default=1.70, min=0.5, max=2.5, description="Stature in metres")
-    weight: FloatProperty(name="Weight", unit="MASS", default=70.0, min=20.0, max=250.0, description="Body mass in kilograms")
+    weight: FloatProperty(
+        name="Weight", unit="MASS", default=70.0, min=20.0, max=250.0, description="Body mass in kilograms"
+    )
 
     def invoke(self, context, event):
         # start the dialog from the body's current measurements, so a user changes one and keeps the other
@@ -213,7 +226,9 @@ class SMPL_OT_set_pose(BodyOperator, Operator):
         name="Pose",
         description="72 (SMPL), 156 (SMPL-H) or 165 (SMPL-X) numbers: text, a list, 'pose = [...]' or JSON",
     )
-    transl: StringProperty(name="Translation", description="Optional 3 numbers: root translation in metres (model axes)")
+    transl: StringProperty(
+        name="Translation", description="Optional 3 numbers: root translation in metres (model axes)"
+    )
     update_correctives: BoolProperty(
         name="Update correctives", description="Recompute the pose-corrective shape keys for the new pose", default=True
     )
@@ -263,7 +278,10 @@ class SMPL_OT_hand_pose(BodyOperator, Operator):
 
     preset: EnumProperty(
         name="Preset",
-        items=(("FLAT", "Flat", "Flat hands (the rest pose)"), ("RELAXED", "Relaxed", "The model's mean (relaxed) hand pose")),
+        items=(
+            ("FLAT", "Flat", "Flat hands (the rest pose)"),
+            ("RELAXED", "Relaxed", "The model's mean (relaxed) hand pose"),
+        ),
         default="FLAT",
     )
 
@@ -344,7 +362,9 @@ class SMPL_OT_update_correctives(BodyOperator, Operator):
         default="FRAME",
     )
     use_scene_range: BoolProperty(
-        name="Scene range", description="Use the scene's frame range (RANGE), or all keyframes (KEYFRAMES)", default=True
+        name="Scene range",
+        description="Use the scene's frame range (RANGE), or all keyframes (KEYFRAMES)",
+        default=True,
     )
     frame_start: IntProperty(name="Start", description="First frame when not using the scene range", default=1)
     frame_end: IntProperty(name="End", description="Last frame when not using the scene range", default=250)
@@ -383,7 +403,9 @@ class SMPL_OT_export_motion(BodyOperator, Operator):
     )
     frame_start: IntProperty(name="Start", default=1)
     frame_end: IntProperty(name="End", default=250)
-    fps: FloatProperty(name="Frame rate", description="Resample to this rate; 0 keeps the scene's", default=0.0, min=0.0)
+    fps: FloatProperty(
+        name="Frame rate", description="Resample to this rate; 0 keeps the scene's", default=0.0, min=0.0
+    )
 
     def invoke(self, context, event):
         if not self.filepath:
@@ -397,7 +419,11 @@ class SMPL_OT_export_motion(BodyOperator, Operator):
             raise ValueError("export motion: a file path is needed")
         start, end = (None, None) if self.use_action_range else (self.frame_start, self.frame_end)
         path = motion_export_api.export_motion(
-            arm, bpy.path.abspath(self.filepath), format=self.format, frame_start=start, frame_end=end,
+            arm,
+            bpy.path.abspath(self.filepath),
+            format=self.format,
+            frame_start=start,
+            frame_end=end,
             fps=self.fps or None,
         )
         self.report({"INFO"}, f"Wrote {path}")
@@ -426,12 +452,20 @@ class SMPL_OT_export_body(BodyOperator, Operator):
     )
     correctives: EnumProperty(
         name="Correctives",
-        items=(("keys", "Shape keys", "Export the Pose### keys and their animation"), ("none", "None", "Leave them out")),
+        items=(
+            ("keys", "Shape keys", "Export the Pose### keys and their animation"),
+            ("none", "None", "Leave them out"),
+        ),
         default="keys",
     )
-    max_influences: IntProperty(name="Max influences", default=0, min=0, max=16,
-                                description="At most this many joints per vertex, the largest kept and renormalised "
-                                            "(4 for three.js and most web viewers); 0: every influence (exact)")
+    max_influences: IntProperty(
+        name="Max influences",
+        default=0,
+        min=0,
+        max=16,
+        description="At most this many joints per vertex, the largest kept and renormalised "
+        "(4 for three.js and most web viewers); 0: every influence (exact)",
+    )
     use_action_range: BoolProperty(name="Action range", description="Export the body's action range", default=True)
     frame_start: IntProperty(name="Start", default=1)
     frame_end: IntProperty(name="End", default=250)
@@ -465,16 +499,18 @@ class SMPL_OT_export_body(BodyOperator, Operator):
         with progress(context) as update:
             common = dict(frame_start=start, frame_end=end, progress=update)
             if self.format == "GLB":
-                done = export_api.export_gltf(arm, path, correctives=self.correctives,
-                                              max_influences=self.max_influences or None, **common)
+                done = export_api.export_gltf(
+                    arm, path, correctives=self.correctives, max_influences=self.max_influences or None, **common
+                )
             else:
                 done = export_api.export_abc(arm, path, **common)
         self.report({"INFO"}, f"Wrote {done['path']}: {done['frames']} frames in {done['seconds']:.1f} s")
 
 
 def menu_export_body(self, context):
-    self.layout.operator(SMPL_OT_export_body.bl_idname,
-                         text="SMPL body (.glb/.abc)" if compat.has_alembic() else "SMPL body (.glb)")
+    self.layout.operator(
+        SMPL_OT_export_body.bl_idname, text="SMPL body (.glb/.abc)" if compat.has_alembic() else "SMPL body (.glb)"
+    )
 
 
 def menu_export_motion(self, context):

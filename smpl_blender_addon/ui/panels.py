@@ -121,7 +121,11 @@ class SMPL_PT_pose(_BodySubPanel):
         layout.label(text="Pose correctives")
         layout.prop(properties.active_body(context).smpl_ui, "auto_correctives")
         column = layout.column(align=True)
-        for scope, label in (("FRAME", "Current Pose"), ("KEYFRAMES", "Key Every Keyframe"), ("RANGE", "Key Frame Range")):
+        for scope, label in (
+            ("FRAME", "Current Pose"),
+            ("KEYFRAMES", "Key Every Keyframe"),
+            ("RANGE", "Key Frame Range"),
+        ):
             column.operator(ops.SMPL_OT_update_correctives.bl_idname, text=label, icon="SHAPEKEY_DATA").scope = scope
         layout.label(text="Export")
         row = layout.row(align=True)

@@ -55,10 +55,7 @@ def found_model_items(context):
     prefs = addon_preferences(context)
     if prefs is None:
         return []
-    return [
-        (m.path, f"{m.kind.upper()} {m.gender} ({os.path.basename(m.path)})", m.path)
-        for m in prefs.found_models
-    ]
+    return [(m.path, f"{m.kind.upper()} {m.gender} ({os.path.basename(m.path)})", m.path) for m in prefs.found_models]
 
 
 class SMPL_PG_model_folder(PropertyGroup):

@@ -1,7 +1,6 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Helpers shared by the Blender tests (unique module name: ``conftest`` is ambiguous across test folders)."""
 
-import bpy
 import numpy as np
 from real_blender.scene import evaluated_world as evaluated_world_vertices  # noqa: F401  (tests/ on sys.path)
 from synthetic_body import synthetic_arrays

@@ -36,5 +36,3 @@ def official_npz(tmp_path_factory):
     path = tmp_path_factory.mktemp("models") / "SMPLX_NEUTRAL.npz"
     np.savez(path, **official_layout_arrays(synthetic_arrays("smplx", seed=3)))
     return path
-
-

@@ -35,8 +35,9 @@ def _ellipsoid(rings, segments, radii):
     return verts, faces, uv
 
 
-def synthetic_arrays(kind="smplx", rings=14, segments=20, seed=0, num_betas=None, num_expressions=None,
-                     extra_vertices=0):
+def synthetic_arrays(
+    kind="smplx", rings=14, segments=20, seed=0, num_betas=None, num_expressions=None, extra_vertices=0
+):
     """Model arrays in the dict layout of core.model_files.read_model_file / BodyModel.from_arrays.
 
     V = 2 + rings * segments (+ extra_vertices unreferenced by faces, to hit an exact vertex count in benchmarks).
@@ -116,7 +117,10 @@ def official_layout_arrays(arrays):
         "ft": arrays["ft"],
     }
     if arrays.get("hands_mean_left") is not None:
-        out.update(hands_componentsl=arrays["hands_components_left"],
-                   hands_componentsr=arrays["hands_components_right"],
-                   hands_meanl=arrays["hands_mean_left"], hands_meanr=arrays["hands_mean_right"])
+        out.update(
+            hands_componentsl=arrays["hands_components_left"],
+            hands_componentsr=arrays["hands_components_right"],
+            hands_meanl=arrays["hands_mean_left"],
+            hands_meanr=arrays["hands_mean_right"],
+        )
     return out

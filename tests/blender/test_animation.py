@@ -68,7 +68,7 @@ def test_constraints_switch_to_evaluated_frames():
     assert animation.needs_evaluation(arm)
     got, _ = animation.read_pose_sequence(arm, [1.0, 2.0])
     j = arm["smpl_joint_names"].index("left_elbow")
-    np.testing.assert_allclose(got[:, 3 * j: 3 * j + 3], 0, atol=1e-6)
+    np.testing.assert_allclose(got[:, 3 * j : 3 * j + 3], 0, atol=1e-6)
     others = np.delete(np.arange(got.shape[1]), np.arange(3 * j, 3 * j + 3))
     same_rotations(got[:, others], poses[:, others])
 

@@ -63,8 +63,12 @@ def test_structure(any_model):
     # shape keys: names, values written explicitly, wide sliders
     blocks = mesh.data.shape_keys.key_blocks
     nb, ne, P = min(m.num_betas, 16), min(m.num_expressions, 10), 9 * (m.num_joints - 1)
-    expected = ["Basis"] + [f"Shape{i:03d}" for i in range(nb)] + [f"Exp{i:03d}" for i in range(ne)] + \
-        [f"Pose{i:03d}" for i in range(P)]
+    expected = (
+        ["Basis"]
+        + [f"Shape{i:03d}" for i in range(nb)]
+        + [f"Exp{i:03d}" for i in range(ne)]
+        + [f"Pose{i:03d}" for i in range(P)]
+    )
     assert [b.name for b in blocks] == expected
     values = np.array([b.value for b in blocks])
     assert values[1] == pytest.approx(0.3) and values[2] == pytest.approx(-0.2) and not values[3:].any()
@@ -102,7 +106,7 @@ def test_several_bodies(any_model):
     other = synthetic_model("smplx")
     bodies = [(sb.add_body(any_model, name="A"), any_model), (sb.add_body(other, name="B"), other)]
     poses = [random_pose(m, rng) for _, m in bodies]
-    for (arm, m), pose in zip(bodies, poses):
+    for (arm, _), pose in zip(bodies, poses):
         sb.set_pose(arm, pose)
         sb.update_correctives(arm)
     for (arm, m), pose in zip(bodies, poses):

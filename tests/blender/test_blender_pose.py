@@ -35,8 +35,11 @@ def test_set_get_round_trip_any_rotation_mode(modes, smplx_model):
     got = sb.get_pose(arm)
     assert got.dtype == np.float64 and got.shape == (3 * m.num_joints,)
     assert np.linalg.norm(got.reshape(-1, 3), axis=1).max() <= np.pi + 1e-9
-    np.testing.assert_allclose(rotations.axis_angle_to_matrix(got.reshape(-1, 3)),
-                               rotations.axis_angle_to_matrix(pose.reshape(-1, 3)), atol=2e-6)
+    np.testing.assert_allclose(
+        rotations.axis_angle_to_matrix(got.reshape(-1, 3)),
+        rotations.axis_angle_to_matrix(pose.reshape(-1, 3)),
+        atol=2e-6,
+    )
     np.testing.assert_allclose(sb.get_translation(arm), [0.1, -0.2, 0.3], atol=1e-7)
     # the pose bones themselves (independent of our reader): pose_bone.matrix == C Rg_i
     out = m.forward(pose=pose, dtype=np.float64)
@@ -69,8 +72,9 @@ def test_euler_animation_survives_get_pose(smplx_model):
         bone = arm.pose.bones[name]
         assert bone.rotation_mode == "XZY"
         want = np.array(bone.rotation_euler.to_matrix())
-        np.testing.assert_allclose(rotations.axis_angle_to_matrix(pose[smplx_model.joint_names.index(name)]), want,
-                                   atol=1e-6)
+        np.testing.assert_allclose(
+            rotations.axis_angle_to_matrix(pose[smplx_model.joint_names.index(name)]), want, atol=1e-6
+        )
     scene.frame_set(11)
     for name in names:
         np.testing.assert_allclose(tuple(arm.pose.bones[name].rotation_euler), (1.0, 0.5, -1.0), atol=1e-6)
@@ -105,9 +109,11 @@ def test_write_then_load_round_trip(target, modes, tmp_path, smplx_model):
     np.testing.assert_allclose(sb.get_pose(other), sb.get_pose(arm), atol=1e-6)
     np.testing.assert_allclose(sb.get_translation(other), transl, atol=1e-6)
     assert list(other["smpl_betas"])[:2] == pytest.approx([0.4, -0.1])
-    np.testing.assert_allclose(evaluated_world_vertices(sb.body_mesh(other)),
-                               (m.forward(betas=[0.4, -0.1], pose=pose, expression=[0.3], transl=transl,
-                                          dtype=np.float64).vertices[0]) @ C.T, atol=1e-5)
+    np.testing.assert_allclose(
+        evaluated_world_vertices(sb.body_mesh(other)),
+        (m.forward(betas=[0.4, -0.1], pose=pose, expression=[0.3], transl=transl, dtype=np.float64).vertices[0]) @ C.T,
+        atol=1e-5,
+    )
 
 
 def test_console_text_is_pastable(smplx_model):
@@ -132,10 +138,11 @@ def test_hand_presets(smplx_model):
     left, right = core.layouts.hand_slices("smplx")
     np.testing.assert_allclose(got[left], _canonical(m.hands_mean_left), atol=1e-6)
     np.testing.assert_allclose(got[right], _canonical(m.hands_mean_right), atol=1e-6)
-    np.testing.assert_allclose(got[:left.start], _canonical(pose)[:left.start], atol=1e-6)
+    np.testing.assert_allclose(got[: left.start], _canonical(pose)[: left.start], atol=1e-6)
     # correctives follow the preset: the evaluated mesh is the forward pass of the relaxed-hand pose
-    np.testing.assert_allclose(evaluated_world_vertices(sb.body_mesh(arm)),
-                               m.forward(pose=got, dtype=np.float64).vertices[0] @ C.T, atol=1e-5)
+    np.testing.assert_allclose(
+        evaluated_world_vertices(sb.body_mesh(arm)), m.forward(pose=got, dtype=np.float64).vertices[0] @ C.T, atol=1e-5
+    )
     sb.set_hand_pose(arm, "FLAT")
     got = sb.get_pose(arm)
     assert not got[left].any() and not got[right].any()
@@ -175,5 +182,6 @@ def test_extreme_angles(angle, mode, smplx_model):
     sb.set_pose(arm, pose)
     got = sb.get_pose(arm).reshape(-1, 3)
     assert np.linalg.norm(got, axis=1).max() <= np.pi + 1e-9
-    np.testing.assert_allclose(rotations.axis_angle_to_matrix(got), rotations.axis_angle_to_matrix(pose.reshape(-1, 3)),
-                               atol=2e-6)
+    np.testing.assert_allclose(
+        rotations.axis_angle_to_matrix(got), rotations.axis_angle_to_matrix(pose.reshape(-1, 3)), atol=2e-6
+    )

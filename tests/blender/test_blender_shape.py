@@ -95,8 +95,9 @@ def test_set_shape_keeps_pose_mode(smplx_model):
     sb.set_shape(arm, betas=[1.0])
     assert arm.mode == "POSE" and bpy.context.view_layer.objects.active == arm
     bpy.ops.object.mode_set(mode="OBJECT")
-    np.testing.assert_allclose(_rest_heads(arm, smplx_model.joint_names), smplx_model.rest_joints([1.0]) @ C.T,
-                               atol=1e-6)
+    np.testing.assert_allclose(
+        _rest_heads(arm, smplx_model.joint_names), smplx_model.rest_joints([1.0]) @ C.T, atol=1e-6
+    )
 
 
 def test_set_shape_on_hidden_body(smplx_model):
@@ -105,8 +106,9 @@ def test_set_shape_on_hidden_body(smplx_model):
     arm.hide_viewport = True
     sb.set_shape(arm, betas=[0.0, 1.0])
     assert arm.hide_get() and arm.hide_viewport
-    np.testing.assert_allclose(_rest_heads(arm, smplx_model.joint_names),
-                               smplx_model.rest_joints([0.0, 1.0]) @ C.T, atol=1e-6)
+    np.testing.assert_allclose(
+        _rest_heads(arm, smplx_model.joint_names), smplx_model.rest_joints([0.0, 1.0]) @ C.T, atol=1e-6
+    )
 
 
 def test_set_shape_on_excluded_collection_is_a_clear_error(smplx_model):
@@ -118,5 +120,6 @@ def test_set_shape_on_excluded_collection_is_a_clear_error(smplx_model):
         sb.set_shape(arm, betas=[1.0])
     bpy.context.view_layer.layer_collection.children["Hidden"].exclude = False
     sb.set_shape(arm, betas=[1.0])
-    np.testing.assert_allclose(_rest_heads(arm, smplx_model.joint_names), smplx_model.rest_joints([1.0]) @ C.T,
-                               atol=1e-6)
+    np.testing.assert_allclose(
+        _rest_heads(arm, smplx_model.joint_names), smplx_model.rest_joints([1.0]) @ C.T, atol=1e-6
+    )

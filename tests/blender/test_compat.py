@@ -33,8 +33,9 @@ def test_shape_change_is_the_same_through_the_public_mode_switch(monkeypatch):
     public = _shaped_body("public")
     assert public.mode == "POSE"
     np.testing.assert_array_equal(_rest_heads(public), _rest_heads(private))
-    np.testing.assert_array_equal(evaluated_world_vertices(sb.body_mesh(public)),
-                                  evaluated_world_vertices(sb.body_mesh(private)))  # fmt: skip
+    np.testing.assert_array_equal(
+        evaluated_world_vertices(sb.body_mesh(public)), evaluated_world_vertices(sb.body_mesh(private))
+    )
 
 
 def test_private_call_is_taken_only_where_verified_and_present(monkeypatch):

@@ -14,6 +14,7 @@ from pathlib import Path
 import bpy
 import numpy as np
 import pytest
+from test_export import _validate_glb  # the Khronos validator (npm gltf-validator), as for every glTF test
 
 from smpl_blender_addon.blender import body_model
 from smpl_blender_addon.blender.animation import channelbag
@@ -21,7 +22,6 @@ from smpl_blender_addon.blender.export import export_fbx, export_gltf
 from smpl_blender_addon.blender.motion import import_motion
 from smpl_blender_addon.blender.shape import set_shape
 from smpl_blender_addon.core.influences import limit_influences
-from test_export import _validate_glb  # the Khronos validator (npm gltf-validator), as for every glTF test
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 DEMO = ROOT / "assets" / "demo_motion_smplx.npz"
@@ -50,6 +50,7 @@ def shaped_walker(model="open-smpl"):
 
 # -- glTF, read with pygltflib -------------------------------------------------------------------------------------
 
+
 class Glb:
     """A .glb read with pygltflib, with its accessors decoded (dense and sparse) as float64 / int arrays."""
 
@@ -68,14 +69,24 @@ class Glb:
     def accessor(self, index):
         acc = self.gltf.accessors[index]
         width, dtype = self.WIDTHS[acc.type], self.TYPES[acc.componentType]
-        out = np.zeros((acc.count, width)) if acc.bufferView is None else \
-            self._view(acc.bufferView, acc.byteOffset, dtype, acc.count * width).reshape(acc.count, width).astype(float)
+        out = (
+            np.zeros((acc.count, width))
+            if acc.bufferView is None
+            else self._view(acc.bufferView, acc.byteOffset, dtype, acc.count * width)
+            .reshape(acc.count, width)
+            .astype(float)
+        )
         if acc.sparse is not None:
             sparse = acc.sparse
-            rows = self._view(sparse.indices.bufferView, sparse.indices.byteOffset,
-                              self.TYPES[sparse.indices.componentType], sparse.count).astype(np.int64)
-            out[rows] = self._view(sparse.values.bufferView, sparse.values.byteOffset, dtype,
-                                   sparse.count * width).reshape(sparse.count, width)
+            rows = self._view(
+                sparse.indices.bufferView,
+                sparse.indices.byteOffset,
+                self.TYPES[sparse.indices.componentType],
+                sparse.count,
+            ).astype(np.int64)
+            out[rows] = self._view(
+                sparse.values.bufferView, sparse.values.byteOffset, dtype, sparse.count * width
+            ).reshape(sparse.count, width)
         if acc.normalized and dtype is not np.float32:
             out = out / np.iinfo(dtype).max
         return out
@@ -143,8 +154,9 @@ def test_fbx_static_channel_values_are_the_rest_and_the_take_is_named(tmp_path):
     for target in ("blender", "unity", "unreal"):
         path = tmp_path / f"{target}.fbx"
         export_fbx(arm, path, target=target, frame_start=1, frame_end=FRAMES)
-        out = subprocess.run([sys.executable, str(READER), str(path), "--frames", "2"], capture_output=True, text=True,
-                             timeout=120)  # fmt: skip
+        out = subprocess.run(
+            [sys.executable, str(READER), str(path), "--frames", "2"], capture_output=True, text=True, timeout=120
+        )
         assert out.returncode == 0, out.stderr[-2000:]
         info = json.loads(out.stdout)
         assert [s["name"] for s in info["stacks"]] == ["demo_motion_smplx"]
@@ -167,8 +179,12 @@ def test_max_influences_gives_the_limited_weights_to_every_reader(tmp_path, limi
     assert result["limited_vertices"] == int(np.any(expected != model.weights, axis=1).sum()) > 0
     pytest.importorskip("ufbx")
     npz = tmp_path / "body.npz"
-    out = subprocess.run([sys.executable, str(READER), str(tmp_path / "body.fbx"), "--npz", str(npz)],
-                         capture_output=True, text=True, timeout=120)  # fmt: skip
+    out = subprocess.run(
+        [sys.executable, str(READER), str(tmp_path / "body.fbx"), "--npz", str(npz)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     clusters = json.loads(out.stdout)["meshes"][0]["clusters"]
     skin = np.load(npz, allow_pickle=False)["mesh0_skin"]
@@ -213,8 +229,9 @@ def test_unreal_root_motion_is_on_the_root_node_and_the_joints_stay(tmp_path):
         path = tmp_path / f"unreal-{root_motion}.fbx"
         result = export_fbx(arm, path, target="unreal", frame_start=1, frame_end=30, root_motion=root_motion)
         assert result["root_motion"] is root_motion
-        out = subprocess.run([sys.executable, str(READER), str(path), "--frames", *frames], capture_output=True,
-                             text=True, timeout=120)  # fmt: skip
+        out = subprocess.run(
+            [sys.executable, str(READER), str(path), "--frames", *frames], capture_output=True, text=True, timeout=120
+        )
         assert out.returncode == 0, out.stderr[-2000:]
         read[root_motion] = json.loads(out.stdout)
     root = arm.name  # the armature node: Unreal's root bone

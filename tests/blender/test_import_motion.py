@@ -23,10 +23,15 @@ def amass_file(path, kind, frames, fps, seed=0, expression=False, betas=True):
     rng = np.random.default_rng(seed)
     size = {"smplh": 156, "smplx": 165, "smpl": 72}[kind]
     motion = Motion(
-        fps=fps, poses=rng.normal(0, 0.35, (frames, size)), trans=rng.normal(0, 0.3, (frames, 3)) + [0, 0, 0.9],
+        fps=fps,
+        poses=rng.normal(0, 0.35, (frames, size)),
+        trans=rng.normal(0, 0.3, (frames, 3)) + [0, 0, 0.9],
         betas=rng.normal(0, 1, 16 if kind == "smplh" else 10) if betas else np.zeros(0),
-        expression=rng.normal(0, 1, (frames, 10)) if expression else None, gender="neutral", kind=kind, up_axis="Z",
-    )  # fmt: skip
+        expression=rng.normal(0, 1, (frames, 10)) if expression else None,
+        gender="neutral",
+        kind=kind,
+        up_axis="Z",
+    )
     write_amass_npz(path, motion)
     return str(path), motion
 
@@ -43,10 +48,15 @@ def scene_state():
     """Everything an import could add or change."""
     scene = bpy.context.scene
     return (
-        sorted(o.name for o in bpy.data.objects), sorted(a.name for a in bpy.data.actions),
-        sorted(m.name for m in bpy.data.meshes), sorted(a.name for a in bpy.data.armatures),
-        scene.frame_start, scene.frame_end, scene.render.fps, scene.render.fps_base,
-    )  # fmt: skip
+        sorted(o.name for o in bpy.data.objects),
+        sorted(a.name for a in bpy.data.actions),
+        sorted(m.name for m in bpy.data.meshes),
+        sorted(a.name for a in bpy.data.armatures),
+        scene.frame_start,
+        scene.frame_end,
+        scene.render.fps,
+        scene.render.fps_base,
+    )
 
 
 @pytest.mark.parametrize("rate, frames", [(59.94, 120), (50.0, 101)])
@@ -115,8 +125,8 @@ def test_smplh_motion_retargeted_onto_existing_smplx_body(tmp_path):
     assert any("keeps its own shape" in str(w.message) for w in caught)
     assert list(arm["smpl_betas"])[:2] == pytest.approx([0.5, -0.3])  # the body keeps its shape
     names = list(model.joint_names)
-    q = np.stack([key_values(arm, f'pose.bones["left_index1"].rotation_quaternion', i)[1] for i in range(4)], 1)
-    expected = core.rotations.axis_angle_to_quaternion(source.poses[:, 3 * 22: 3 * 23])  # SMPL-H joint 22
+    q = np.stack([key_values(arm, 'pose.bones["left_index1"].rotation_quaternion', i)[1] for i in range(4)], 1)
+    expected = core.rotations.axis_angle_to_quaternion(source.poses[:, 3 * 22 : 3 * 23])  # SMPL-H joint 22
     np.testing.assert_allclose(np.abs(np.sum(q * expected, axis=1)), 1.0, atol=1e-6)
     _, jaw_w = key_values(arm, 'pose.bones["jaw"].rotation_quaternion', 0)
     np.testing.assert_allclose(jaw_w, 1.0)
@@ -214,8 +224,15 @@ def test_easymocap_folder_in_its_world(tmp_path):
 
     model = synthetic_model("smpl")
     rng = np.random.default_rng(11)
-    frames = [{"poses": rng.normal(0, 0.3, 72), "Rh": rng.normal(0, 0.5, 3), "Th": rng.normal(0, 0.5, 3),
-               "shapes": np.r_[0.4, -0.2, np.zeros(8)]} for _ in range(4)]  # fmt: skip
+    frames = [
+        {
+            "poses": rng.normal(0, 0.3, 72),
+            "Rh": rng.normal(0, 0.5, 3),
+            "Th": rng.normal(0, 0.5, 3),
+            "shapes": np.r_[0.4, -0.2, np.zeros(8)],
+        }
+        for _ in range(4)
+    ]
     (tmp_path / "seq" / "smpl").mkdir(parents=True)
     for i, frame in enumerate(frames):
         record = [dict(id=0, **{k: [v.tolist()] for k, v in frame.items()})]
@@ -251,8 +268,7 @@ def test_import_operator_names_the_body_and_fills_its_sliders(motion_operators, 
     from smpl_blender_addon.ui import properties
 
     path, source = amass_file(tmp_path / "shape.npz", "smpl", 4, 30.0, seed=12)
-    result = bpy.ops.smpl.import_motion(filepath=path, model="open-smpl", name="Walker", up_axis="Y",
-                                        fps_mode="SOURCE")  # fmt: skip
+    result = bpy.ops.smpl.import_motion(filepath=path, model="open-smpl", name="Walker", up_axis="Y", fps_mode="SOURCE")
     assert result == {"FINISHED"}
     arm = bpy.context.view_layer.objects.active
     assert arm.name == "Walker" and properties.sliders_in_sync(arm)

@@ -29,7 +29,9 @@ def animated(kind, mode="QUATERNION", seed=0, betas=None):
 
 
 def assert_same_rotations(a, b, atol=1e-5):
-    np.testing.assert_allclose(axis_angle_to_matrix(a.reshape(-1, 3)), axis_angle_to_matrix(b.reshape(-1, 3)), atol=atol)
+    np.testing.assert_allclose(
+        axis_angle_to_matrix(a.reshape(-1, 3)), axis_angle_to_matrix(b.reshape(-1, 3)), atol=atol
+    )
 
 
 @pytest.mark.parametrize("kind", ["smpl", "smplh", "smplx"])

@@ -19,6 +19,10 @@ import pytest
 
 bpy = pytest.importorskip("bpy")
 
+import bpy_process  # noqa: E402  (tests/ on sys.path)
+from blender_helpers import evaluated_world_vertices  # noqa: E402  (tests/blender on sys.path)
+from synthetic_body import official_layout_arrays, synthetic_arrays  # noqa: E402
+
 import smpl_blender_addon  # noqa: E402
 from smpl_blender_addon import core  # noqa: E402
 from smpl_blender_addon.blender import body as body_api  # noqa: E402
@@ -27,9 +31,6 @@ from smpl_blender_addon.ui import operators as ui_ops  # noqa: E402
 from smpl_blender_addon.ui import panels as ui_panels  # noqa: E402
 from smpl_blender_addon.ui import preferences as ui_prefs  # noqa: E402
 from smpl_blender_addon.ui import properties as ui_props  # noqa: E402
-from blender_helpers import evaluated_world_vertices  # noqa: E402  (tests/blender on sys.path)
-from synthetic_body import official_layout_arrays, synthetic_arrays  # noqa: E402
-import bpy_process  # noqa: E402  (tests/ on sys.path)
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 C = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]])  # SMPL (Y-up) -> Blender (Z-up)
@@ -180,7 +181,9 @@ def test_set_pose_and_write_pose_round_trip(model_files, tmp_path, capsys):
     assert printed.startswith("pose = [")
     # the printed text, comments and all, pastes back into set_pose
     assert bpy.ops.smpl.reset_pose() == {"FINISHED"}
-    np.testing.assert_allclose(evaluated_vertices(arm), smplx_vertices(model_files["smpl"], [0.3] + [0.0] * 9), atol=2e-5)
+    np.testing.assert_allclose(
+        evaluated_vertices(arm), smplx_vertices(model_files["smpl"], [0.3] + [0.0] * 9), atol=2e-5
+    )
     assert bpy.ops.smpl.set_pose(pose=printed) == {"FINISHED"}
     np.testing.assert_allclose(evaluated_vertices(arm), reference, atol=5e-5)
 
@@ -207,8 +210,9 @@ def test_panel_state_follows_the_active_body(model_files):
     # moving a slider of A reshapes A only (the update callback calls set_shape on the slider's own body)
     body_a.smpl_ui.betas[1].value = 0.7
     np.testing.assert_allclose(body_api.body_betas(body_a)[:2], [1.0, 0.7], atol=1e-6)
-    np.testing.assert_allclose(evaluated_vertices(body_a), smplx_vertices(model_files["smpl"], [1.0, 0.7] + [0] * 8),
-                               atol=2e-5)
+    np.testing.assert_allclose(
+        evaluated_vertices(body_a), smplx_vertices(model_files["smpl"], [1.0, 0.7] + [0] * 8), atol=2e-5
+    )
     np.testing.assert_allclose(evaluated_vertices(body_b), b_before, atol=0)
     np.testing.assert_allclose(body_api.body_betas(body_b)[:2], [-1.0, 0.0], atol=1e-6)
 
@@ -240,14 +244,14 @@ def test_shape_and_pose_tool_operators(model_files):
     assert bpy.ops.smpl.hand_pose(preset="RELAXED") == {"FINISHED"}
     model = body_api.body_model(arm)
     relaxed = np.concatenate([model.hands_mean_left, model.hands_mean_right])
-    np.testing.assert_allclose(get_pose(arm)[25 * 3: 55 * 3], relaxed, atol=1e-5)  # joints 25-54: the fingers
+    np.testing.assert_allclose(get_pose(arm)[25 * 3 : 55 * 3], relaxed, atol=1e-5)  # joints 25-54: the fingers
     # correctives: rotate a bone by hand, then the operator brings the Pose### keys to the core's pose feature
     arm.pose.bones["left_knee"].rotation_mode = "XYZ"
     arm.pose.bones["left_knee"].rotation_euler = (1.0, 0.0, 0.0)
     assert bpy.ops.smpl.update_correctives() == {"FINISHED"}
     blocks = body_api.body_mesh(arm).data.shape_keys.key_blocks
     start = blocks.find("Pose000")
-    values = np.array([b.value for b in blocks[start: start + 486]])
+    values = np.array([b.value for b in blocks[start : start + 486]])
     np.testing.assert_allclose(values, core.pose_corrective_weights(get_pose(arm), model)[0], atol=1e-6)
 
 
@@ -321,11 +325,12 @@ UNDO_SCRIPT = textwrap.dedent(
 def test_undo_and_redo_restore_body_and_slider_state(model_files, tmp_path):
     script = tmp_path / "undo.py"
     script.write_text(UNDO_SCRIPT)
-    done = subprocess.run(bpy_process.script_command(script, REPO, model_files["smpl"]), capture_output=True,
-                          text=True, timeout=300)  # fmt: skip
+    done = subprocess.run(
+        bpy_process.script_command(script, REPO, model_files["smpl"]), capture_output=True, text=True, timeout=300
+    )
     lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
     assert done.returncode == 0 and lines, done.stdout[-2000:] + done.stderr[-2000:]
-    steps = json.loads(lines[0][len("RESULT "):])
+    steps = json.loads(lines[0][len("RESULT ") :])
     assert steps["after_slider"]["betas"][0] == pytest.approx(2.0) and steps["after_slider"]["slider"] == 2.0
     assert steps["undo_slider"]["betas"][0] == pytest.approx(1.0) and steps["undo_slider"]["slider"] == 1.0
     assert steps["undo_add"] is None
@@ -343,9 +348,7 @@ def test_write_pose_prints_into_an_open_python_console(model_files):
     assert bpy.ops.smpl.write_pose(target="CONSOLE") == {"FINISHED"}
     lines = [line.body for line in area.spaces[0].scrollback]
     assert len(lines) == 1 + 24 and lines[0].startswith("pose = [") and lines[1].startswith("#  0 pelvis")
-    np.testing.assert_allclose(
-        np.array(lines[0][len("pose = ["):-1].split(", "), dtype=np.float64), pose, atol=2e-6
-    )
+    np.testing.assert_allclose(np.array(lines[0][len("pose = [") : -1].split(", "), dtype=np.float64), pose, atol=2e-6)
 
 
 def test_body_built_by_a_script_gets_its_sliders_on_demand(model_files):
@@ -459,16 +462,23 @@ def _amass_file(path, frames=12, seed=4):
     rng = np.random.default_rng(seed)
     poses = np.zeros((frames, 156))
     poses[:, 3:66] = rng.normal(0.0, 0.3, (frames, 63))
-    np.savez(path, poses=poses, trans=rng.normal(0.0, 0.1, (frames, 3)), betas=np.zeros(16), gender="neutral",
-             mocap_framerate=30.0)  # fmt: skip
+    np.savez(
+        path,
+        poses=poses,
+        trans=rng.normal(0.0, 0.1, (frames, 3)),
+        betas=np.zeros(16),
+        gender="neutral",
+        mocap_framerate=30.0,
+    )
     return poses
 
 
 def test_import_motion_new_body_and_onto_the_active_body(model_files, tmp_path):
     poses = _amass_file(tmp_path / "walk_poses.npz")
     scene = bpy.context.scene
-    result = bpy.ops.smpl.import_motion(filepath=str(tmp_path / "walk_poses.npz"), model=str(model_files["smpl"]),
-                                        fps_mode="SOURCE")
+    result = bpy.ops.smpl.import_motion(
+        filepath=str(tmp_path / "walk_poses.npz"), model=str(model_files["smpl"]), fps_mode="SOURCE"
+    )
     assert result == {"FINISHED"}
     arm = bpy.context.active_object
     assert body_api.find_body(arm) == arm
@@ -489,8 +499,9 @@ def test_import_motion_new_body_and_onto_the_active_body(model_files, tmp_path):
     with pytest.raises(RuntimeError, match=re.escape(bad.name)):
         bpy.ops.smpl.import_motion(filepath=str(bad), body="SELECTED")
     assert scene_snapshot() == before and target.animation_data is None
-    assert bpy.ops.smpl.import_motion(filepath=str(tmp_path / "walk_poses.npz"), body="SELECTED", fps_mode="CUSTOM",
-                                      fps=30.0) == {"FINISHED"}
+    assert bpy.ops.smpl.import_motion(
+        filepath=str(tmp_path / "walk_poses.npz"), body="SELECTED", fps_mode="CUSTOM", fps=30.0
+    ) == {"FINISHED"}
     assert bpy.context.active_object == target and target.animation_data.action is not None
     scene.frame_set(7)
     np.testing.assert_allclose(get_pose(target)[3:66], poses[6, 3:66], atol=1e-5)
@@ -554,7 +565,7 @@ def test_export_fbx_and_gltf_read_back_independently(model_files, tmp_path):
     done = subprocess.run([sys.executable, str(script), str(fbx_path)], capture_output=True, text=True, timeout=120)
     lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
     assert lines, done.stdout + done.stderr
-    read = json.loads(lines[0][len("RESULT "):])
+    read = json.loads(lines[0][len("RESULT ") :])
     assert {"pelvis", "left_knee", "jaw", "right_index3"} <= set(read["bones"]) and read["stacks"] >= 1
     assert read["vertices"] == [282] and read["blend_channels"] == 10 + 10 + 486  # Shape###, Exp###, Pose###
     del ufbx
@@ -639,8 +650,10 @@ def test_number_text_errors_name_the_field_and_the_problem(text, message):
 def test_a_script_that_registers_the_add_on_exits():
     """With the bpy module, a registered operator class or app handler left at exit made Blender 4.5 hang forever
     after the script ended: register() arranges for both to go at interpreter exit."""
-    script = ("import sys; sys.path.insert(0, sys.argv[1]); import bpy, smpl_blender_addon; "
-              "smpl_blender_addon.register(); print('REGISTERED', bpy.app.version_string)")
+    script = (
+        "import sys; sys.path.insert(0, sys.argv[1]); import bpy, smpl_blender_addon; "
+        "smpl_blender_addon.register(); print('REGISTERED', bpy.app.version_string)"
+    )
     try:
         done = subprocess.run(bpy_process.code_command(script, REPO), capture_output=True, text=True, timeout=120)
     except subprocess.TimeoutExpired:

@@ -13,15 +13,44 @@ from mathutils import Matrix
 from smpl_blender_addon.blender import add_body, animation
 from smpl_blender_addon.blender.export import export_fbx
 from smpl_blender_addon.blender.motion_export import body_motion
-from smpl_blender_addon.blender.rig_import import (find_smpl_armatures, foreign_body_motion, rest_alignment,
-                                                   rig_gender, rig_joints, smpl_joint_name)
+from smpl_blender_addon.blender.rig_import import (
+    find_smpl_armatures,
+    foreign_body_motion,
+    rest_alignment,
+    rig_gender,
+    rig_joints,
+    smpl_joint_name,
+)
 from smpl_blender_addon.core import layouts
 from smpl_blender_addon.core.rotations import axis_angle_to_matrix, matrix_to_quaternion
 
 FRAMES = np.arange(1.0, 13.0)
-SMPL_FBX_NAMES = ["Pelvis", "L_Hip", "R_Hip", "Spine1", "L_Knee", "R_Knee", "Spine2", "L_Ankle", "R_Ankle", "Spine3",
-                  "L_Foot", "R_Foot", "Neck", "L_Collar", "R_Collar", "Head", "L_Shoulder", "R_Shoulder", "L_Elbow",
-                  "R_Elbow", "L_Wrist", "R_Wrist", "L_Hand", "R_Hand"]  # fmt: skip
+SMPL_FBX_NAMES = [
+    "Pelvis",
+    "L_Hip",
+    "R_Hip",
+    "Spine1",
+    "L_Knee",
+    "R_Knee",
+    "Spine2",
+    "L_Ankle",
+    "R_Ankle",
+    "Spine3",
+    "L_Foot",
+    "R_Foot",
+    "Neck",
+    "L_Collar",
+    "R_Collar",
+    "Head",
+    "L_Shoulder",
+    "R_Shoulder",
+    "L_Elbow",
+    "R_Elbow",
+    "L_Wrist",
+    "R_Wrist",
+    "L_Hand",
+    "R_Hand",
+]
 
 
 def assert_same_rotations(a, b, atol=1e-5):

@@ -3,8 +3,8 @@
 
 import numpy as np
 import pytest
-
 from core.random_model import random_arrays
+
 from smpl_blender_addon import core
 from smpl_blender_addon.core import conversions as conv
 from smpl_blender_addon.core.rotations import axis_angle_to_matrix
@@ -54,7 +54,9 @@ def test_easymocap_rh_th_gives_the_same_body():
     go, transl = conv.easymocap_to_smplx(Rh, Th, model.rest_joints(betas)[0])
     pose = body.copy()
     pose[:3] = go
-    np.testing.assert_allclose(model.forward(betas, pose, transl=transl, dtype=np.float64).vertices[0], easy, atol=1e-12)
+    np.testing.assert_allclose(
+        model.forward(betas, pose, transl=transl, dtype=np.float64).vertices[0], easy, atol=1e-12
+    )
 
 
 @pytest.mark.parametrize("Q", [conv.Z_UP_TO_Y_UP, conv.Y_UP_TO_Z_UP, conv.CAMERA_TO_Y_UP])
@@ -62,7 +64,12 @@ def test_reframe_rotates_the_whole_body(Q):
     arrays = random_arrays("smplx", 200, seed=4)
     model = core.BodyModel.from_arrays(arrays)
     rng = np.random.default_rng(5)
-    betas, expr, pose, transl = rng.normal(size=10), rng.normal(size=10), rng.normal(0, 0.5, (4, 165)), rng.normal(size=(4, 3))
+    betas, expr, pose, transl = (
+        rng.normal(size=10),
+        rng.normal(size=10),
+        rng.normal(0, 0.5, (4, 165)),
+        rng.normal(size=(4, 3)),
+    )
     before = model.forward(betas, pose, expr, transl, dtype=np.float64).vertices
     go, t = conv.reframe(pose[:, :3], transl, Q, model.rest_joints(betas, expr)[0])
     moved = pose.copy()

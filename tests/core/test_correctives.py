@@ -1,9 +1,9 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 import numpy as np
 import pytest
+from core.random_model import random_arrays
 from references import reference_module
 
-from core.random_model import random_arrays
 from smpl_blender_addon import core
 
 torch = reference_module("torch")
@@ -31,4 +31,3 @@ def test_index_layout_and_model_argument():
     assert np.count_nonzero(np.abs(w) > 1e-6) == 4
     with pytest.raises(ValueError, match="165 values"):
         core.pose_corrective_weights(np.zeros(72), model)
-

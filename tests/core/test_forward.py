@@ -3,9 +3,9 @@
 
 import numpy as np
 import pytest
+from core.random_model import random_arrays
 from references import reference_module
 
-from core.random_model import random_arrays
 from smpl_blender_addon import core
 
 torch = reference_module("torch")

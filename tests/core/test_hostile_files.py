@@ -14,15 +14,15 @@ import warnings
 
 import numpy as np
 import pytest
-
 from core.random_model import random_arrays
+from hostile_files import ZeroItemArray, npy_bytes, npy_header, patched_zip, reference_bomb, savez, zip_of
+
 from smpl_blender_addon import core
 from smpl_blender_addon.core import file_io
 from smpl_blender_addon.core.errors import ModelFileError, MotionFileError
 from smpl_blender_addon.core.model_files import read_model_file
 from smpl_blender_addon.core.motion import read_motion, write_amass_npz, write_smpl_codec
 from smpl_blender_addon.core.pose_files import read_pose_file
-from hostile_files import ZeroItemArray, npy_bytes, npy_header, patched_zip, reference_bomb, savez, zip_of
 
 
 @pytest.fixture(scope="module")
@@ -34,6 +34,7 @@ def model():
 def seconds(limit):
     """Fail (instead of hanging the suite) when the block runs longer than ``limit`` seconds: a guard, not a
     benchmark; the readers take milliseconds."""
+
     def expire(*_):
         raise TimeoutError(f"took more than {limit} s")
 
@@ -94,10 +95,14 @@ def test_pickle_with_a_huge_memo_index_or_too_many_opcodes_is_refused(tmp_path, 
 @pytest.mark.parametrize("descr", ["|S0", "<U0"])
 def test_zero_itemsize_members_are_refused(tmp_path, model, descr):
     header = npy_header((10**12, 165), descr)
-    refused(read_model_file, zip_of(tmp_path / "model.npz", {"v_template": header}), "zero-size items",
-            error=ModelFileError)
-    refused(read_motion, zip_of(tmp_path / "motion.npz", {"poses": header, "mocap_framerate": npy_bytes(30.0)}),
-            "zero-size items")
+    refused(
+        read_model_file, zip_of(tmp_path / "model.npz", {"v_template": header}), "zero-size items", error=ModelFileError
+    )
+    refused(
+        read_motion,
+        zip_of(tmp_path / "motion.npz", {"poses": header, "mocap_framerate": npy_bytes(30.0)}),
+        "zero-size items",
+    )
     refused(lambda p: read_pose_file(p, model), zip_of(tmp_path / "pose.npz", {"pose": header}), "zero-size items")
     (tmp_path / "pose.npy").write_bytes(header)
     refused(read_motion, tmp_path / "pose.npy", "zero-size items")
@@ -135,8 +140,8 @@ def test_an_archive_declaring_millions_of_members_is_refused(tmp_path):
     path = zip_of(tmp_path / "many.npz", {"poses": npy_bytes(np.zeros((2, 156)))})
     data = bytearray(path.read_bytes())
     end = data.rfind(b"PK\x05\x06")
-    data[end + 8: end + 12] = struct.pack("<HH", 0xFFFE, 0xFFFE)  # this disk's and all entries
-    data[end + 12: end + 16] = struct.pack("<L", 0xFFFFFFF0)  # central directory size
+    data[end + 8 : end + 12] = struct.pack("<HH", 0xFFFE, 0xFFFE)  # this disk's and all entries
+    data[end + 12 : end + 16] = struct.pack("<L", 0xFFFFFFF0)  # central directory size
     path.write_bytes(bytes(data))
     refused(read_motion, path, "members")
 
@@ -181,11 +186,22 @@ def test_zero_frame_pose_files_name_the_file(tmp_path, model):
 
 def test_smpl_frame_count_without_frames_is_refused(tmp_path):
     path = tmp_path / "count.smpl"
-    savez(path, codecVersion=np.int32(2), smplVersion=np.int32(2), frameCount=np.int32(10_000_000),
-             frameRate=np.float32(30), shapeParameters=np.zeros(10, np.float32))
+    savez(
+        path,
+        codecVersion=np.int32(2),
+        smplVersion=np.int32(2),
+        frameCount=np.int32(10_000_000),
+        frameRate=np.float32(30),
+        shapeParameters=np.zeros(10, np.float32),
+    )
     refused(read_motion, path, "frameCount is 10000000", "no per-frame arrays")
-    savez(path, codecVersion=np.int32(2), smplVersion=np.int32(2), frameCount=np.int32(1),
-             shapeParameters=np.ones(10, np.float32))  # a shape-only avatar is still one rest-pose frame
+    savez(
+        path,
+        codecVersion=np.int32(2),
+        smplVersion=np.int32(2),
+        frameCount=np.int32(1),
+        shapeParameters=np.ones(10, np.float32),
+    )  # a shape-only avatar is still one rest-pose frame
     assert read_motion(path).num_frames == 1
 
 
@@ -194,8 +210,15 @@ def test_smpl_frame_count_without_frames_is_refused(tmp_path):
 
 def test_dropped_content_is_named_in_a_warning(tmp_path):
     path = tmp_path / "dmpl.npz"
-    np.savez(path, poses=np.zeros((4, 156)), trans=np.zeros((4, 3)), mocap_framerate=60.0, betas=np.zeros(16),
-             gender="female", dmpls=np.full((4, 8), 0.1))
+    np.savez(
+        path,
+        poses=np.zeros((4, 156)),
+        trans=np.zeros((4, 3)),
+        mocap_framerate=60.0,
+        betas=np.zeros(16),
+        gender="female",
+        dmpls=np.full((4, 8), 0.1),
+    )
     with pytest.warns(UserWarning, match="'dmpls'.*not imported"):
         read_motion(path)
     path = tmp_path / "offsets.smpl"
@@ -234,10 +257,17 @@ def test_missing_inputs_are_structured_for_each_front_end(tmp_path, model):
 # -- 11: values that are not plain, sane numbers ---------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("case, needle", [
-    ("complex", "complex"), ("bool", "true/false"), ("text", "text"), ("trans", "beyond the plausible range"),
-    ("rate", "not a usable rate"), ("int_overflow", "beyond the plausible range"),
-])
+@pytest.mark.parametrize(
+    "case, needle",
+    [
+        ("complex", "complex"),
+        ("bool", "true/false"),
+        ("text", "text"),
+        ("trans", "beyond the plausible range"),
+        ("rate", "not a usable rate"),
+        ("int_overflow", "beyond the plausible range"),
+    ],
+)
 def test_absurd_values_are_refused(tmp_path, model, case, needle):
     arrays = dict(poses=np.zeros((3, 156)), trans=np.zeros((3, 3)), mocap_framerate=30.0)
     if case == "complex":

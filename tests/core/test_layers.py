@@ -14,8 +14,9 @@ def test_core_imports_numpy_only():
         "import sys, smpl_blender_addon, smpl_blender_addon.core as c; c.load_model('open-smpl');"
         "print(sorted(m for m in ('bpy', 'scipy', 'torch', 'chumpy', 'mathutils', 'smplx') if m in sys.modules))"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         cwd=PACKAGE.parent).stdout  # fmt: skip
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=PACKAGE.parent
+    ).stdout
     assert out.strip() == "[]"
 
 

@@ -159,8 +159,9 @@ def test_python3_bytes_use_latin1_codecs_encode_only(tmp_path):
 
 @pytest.mark.parametrize("protocol", [0, 2])
 def test_smplh_pkl_with_mano_hand_pca_merge(tmp_path, protocol):
-    body, left, right, (body_path, left_path, right_path) = synth.write_smplh_pair_with_mano(tmp_path, "female",
-                                                                                             protocol)
+    body, left, right, (body_path, left_path, right_path) = synth.write_smplh_pair_with_mano(
+        tmp_path, "female", protocol
+    )
     model = read_model_file(body_path)
     assert_model_equals(model, body, "smplh", slice(0, 10))
     assert model["gender"] == "female"
@@ -200,8 +201,10 @@ def test_smplh_extended_npz_16_betas(tmp_path, dtype):
     path = tmp_path / "smplh" / "neutral" / "model.npz"
     path.parent.mkdir(parents=True)
     arrays = synth.write_smplh_npz(path, num_betas=16, dtype=dtype, n_verts=V)
-    stored = {key: value.astype(dtype).astype(np.float64) if value.dtype.kind == "f" else value
-              for key, value in arrays.items()}
+    stored = {
+        key: value.astype(dtype).astype(np.float64) if value.dtype.kind == "f" else value
+        for key, value in arrays.items()
+    }
     # float16 rounding leaves rows of weights summing to 1 only within ~1e-3: still accepted.
     model = read_model_file(path)
     assert_model_equals(model, stored, "smplh", slice(0, 16))
@@ -225,8 +228,9 @@ def test_faces_in_any_integer_dtype(tmp_path, dtype):
 
 
 @pytest.mark.parametrize("fmt", ["npz", "pkl"])
-@pytest.mark.parametrize("version, shape_cols, expr_cols", [("1.0", slice(0, 10), slice(10, 20)),
-                                                            ("1.1", slice(0, 300), slice(300, 400))])
+@pytest.mark.parametrize(
+    "version, shape_cols, expr_cols", [("1.0", slice(0, 10), slice(10, 20)), ("1.1", slice(0, 300), slice(300, 400))]
+)
 def test_smplx_shape_expression_split(tmp_path, fmt, version, shape_cols, expr_cols):
     path = tmp_path / f"SMPLX_NEUTRAL.{fmt}"
     writer = synth.write_smplx_npz if fmt == "npz" else synth.write_smplx_pkl
@@ -258,8 +262,13 @@ def test_open_body_layout_zero_padding_joint_names_and_metadata(tmp_path):
     arrays["shapedirs"][:, :, 16:300] = 0.0  # 16 betas padded with zeros up to 300
     arrays["shapedirs"][:, :, 310:] = 0.0  # 10 expressions padded up to 100
     names = np.array([f"joint_{j:02d}" for j in range(55)])
-    extra = {"joint_names": names, "license": np.array("CC0-1.0 \xe9"), "model_type": np.array("smplx"),
-             "num_betas": np.array(16), "gender": np.array(b"neutral")}
+    extra = {
+        "joint_names": names,
+        "license": np.array("CC0-1.0 \xe9"),
+        "model_type": np.array("smplx"),
+        "num_betas": np.array(16),
+        "gender": np.array(b"neutral"),
+    }
     np.savez(path, **arrays, **extra)
     model = read_model_file(path)
     assert_model_equals(model, arrays, "smplx", slice(0, 16), slice(300, 310))
@@ -288,8 +297,10 @@ def _write_clean_smpl(path, seed):
 
 
 def test_folder_gender_picks_the_file(tmp_path):
-    written = {gender: _write_clean_smpl(tmp_path / f"SMPL_{gender.upper()}.pkl", seed)
-               for seed, gender in enumerate(("female", "male", "neutral"))}
+    written = {
+        gender: _write_clean_smpl(tmp_path / f"SMPL_{gender.upper()}.pkl", seed)
+        for seed, gender in enumerate(("female", "male", "neutral"))
+    }
     for gender in ("female", "male", "neutral"):
         model = read_model_file(tmp_path, gender=gender)
         assert model["gender"] == gender and Path(model["path"]).name == f"SMPL_{gender.upper()}.pkl"
@@ -393,8 +404,9 @@ def test_smplx_package_reads_the_same_arrays(tmp_path):
     model = read_model_file(smplh_path)
     body = smplx.SMPLH(model_path=str(smplh_path), num_betas=10, ext="npz")
     _assert_matches_smplx(model, body, model["shapedirs"])
-    np.testing.assert_allclose(model["hands_components_left"][:6], body.left_hand_components.double().numpy(),
-                               rtol=0, atol=1e-7)
+    np.testing.assert_allclose(
+        model["hands_components_left"][:6], body.left_hand_components.double().numpy(), rtol=0, atol=1e-7
+    )
 
     smplx_path = tmp_path / "SMPLX_NEUTRAL.npz"
     synth.write_smplx_npz(smplx_path, version="1.1", n_verts=V)
@@ -522,6 +534,7 @@ def test_oversized_npz_member_is_refused(tmp_path, monkeypatch):
 def _set(key, value_fn):
     def mutate(arrays):
         arrays[key] = value_fn(arrays)
+
     return mutate
 
 
@@ -529,24 +542,28 @@ def _nan_at(key, index):
     def mutate(arrays):
         arrays[key] = arrays[key].astype(np.float64)
         arrays[key][index] = np.nan
+
     return mutate
 
 
 def _inf_at(key, index):
     def mutate(arrays):
         arrays[key][index] = np.inf
+
     return mutate
 
 
 def _parent(joint, parent):
     def mutate(arrays):
         arrays["kintree_table"][0, joint] = parent
+
     return mutate
 
 
 def _drop(key):
     def mutate(arrays):
         del arrays[key]
+
     return mutate
 
 
@@ -558,6 +575,7 @@ def _chain_of(n_joints):
         arrays["weights"] = synth._sparse_rows(rng, n_verts, n_joints, 4)
         arrays["J_regressor"] = synth._sparse_rows(rng, n_joints, n_verts, 4)
         arrays["posedirs"] = np.zeros((n_verts, 3, 9 * (n_joints - 1)))
+
     return mutate
 
 
@@ -694,8 +712,11 @@ def _small_model_files():
     content = synth._py2_model_dict(arrays)
     buffer = __import__("io").BytesIO()
     np.savez(buffer, **arrays)
-    return {"p0.pkl": synth.py2_pickle_bytes(content, 0), "p2.pkl": synth.py2_pickle_bytes(content, 2),
-            "m.npz": buffer.getvalue()}
+    return {
+        "p0.pkl": synth.py2_pickle_bytes(content, 0),
+        "p2.pkl": synth.py2_pickle_bytes(content, 2),
+        "m.npz": buffer.getvalue(),
+    }
 
 
 _FUZZ_SOURCES = _small_model_files()
@@ -709,9 +730,10 @@ def test_corrupted_files_fail_cleanly(tmp_path_factory, name):
     folder = tmp_path_factory.mktemp("fuzz")
 
     @hypothesis.settings(max_examples=40, deadline=None, derandomize=True)
-    @hypothesis.given(edits=st.lists(st.tuples(st.integers(0, len(source) - 1), st.integers(0, 255)),
-                                     min_size=1, max_size=4),
-                      cut=st.integers(1, len(source)))
+    @hypothesis.given(
+        edits=st.lists(st.tuples(st.integers(0, len(source) - 1), st.integers(0, 255)), min_size=1, max_size=4),
+        cut=st.integers(1, len(source)),
+    )
     def check(edits, cut):
         data = bytearray(source)
         for position, value in edits:
@@ -728,8 +750,9 @@ def test_corrupted_files_fail_cleanly(tmp_path_factory, name):
     check()
 
 
-@pytest.mark.parametrize("protocol, core_name", [(0, b"numpy.core"), (0, b"numpy._core"), (2, b"numpy.core"),
-                                                (2, b"numpy._core"), (4, None)])
+@pytest.mark.parametrize(
+    "protocol, core_name", [(0, b"numpy.core"), (0, b"numpy._core"), (2, b"numpy.core"), (2, b"numpy._core"), (4, None)]
+)
 def test_numpy_scalars_under_both_core_module_names(tmp_path, protocol, core_name):
     """numpy 1.x writes numpy.core, numpy 2 numpy._core: both are read. GLOBAL names are text up to protocol 2 and
     are rewritten to each; protocol 4 (length-prefixed, framed) keeps the running numpy's own name."""

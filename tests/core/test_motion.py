@@ -5,8 +5,8 @@ import warnings
 
 import numpy as np
 import pytest
-
 from core.random_model import random_arrays
+
 from smpl_blender_addon import core
 from smpl_blender_addon.core import conversions, layouts, rotations
 from smpl_blender_addon.core.motion import Motion, slerp
@@ -16,17 +16,26 @@ KINDS = ("smpl", "smplh", "smplx")
 
 @pytest.fixture(scope="module")
 def models():
-    return {kind: core.BodyModel.from_arrays(random_arrays(kind, 200, seed=i), name=f"random-{kind}")
-            for i, kind in enumerate(KINDS)}
+    return {
+        kind: core.BodyModel.from_arrays(random_arrays(kind, 200, seed=i), name=f"random-{kind}")
+        for i, kind in enumerate(KINDS)
+    }
 
 
 def random_motion(kind, frames=7, seed=0, fps=30.0, up_axis="Y", num_betas=None):
     rng = np.random.default_rng(seed)
     size = 3 * len(layouts.JOINT_NAMES[kind])
     nb = num_betas or {"smpl": 10, "smplh": 16, "smplx": 10}[kind]
-    return Motion(fps=fps, poses=rng.normal(0, 0.4, (frames, size)), trans=rng.normal(0, 0.5, (frames, 3)),
-                  betas=rng.normal(0, 1, nb), expression=rng.normal(0, 1, (frames, 10)) if kind == "smplx" else None,
-                  gender="female", kind=kind, up_axis=up_axis)
+    return Motion(
+        fps=fps,
+        poses=rng.normal(0, 0.4, (frames, size)),
+        trans=rng.normal(0, 0.5, (frames, 3)),
+        betas=rng.normal(0, 1, nb),
+        expression=rng.normal(0, 1, (frames, 10)) if kind == "smplx" else None,
+        gender="female",
+        kind=kind,
+        up_axis=up_axis,
+    )
 
 
 def rotation_angle_between(r_a, r_b):
@@ -60,8 +69,14 @@ def constant_velocity_motion(fps, seconds, kind="smplx", seed=0):
         return origin + np.asarray(t)[:, None] * velocity
 
     t = np.arange(int(round(seconds * fps))) / fps
-    motion = Motion(fps=fps, poses=poses(t), trans=trans(t), betas=np.zeros(10), kind=kind,
-                    expression=np.outer(t, np.arange(10.0)) if kind == "smplx" else None)
+    motion = Motion(
+        fps=fps,
+        poses=poses(t),
+        trans=trans(t),
+        betas=np.zeros(10),
+        kind=kind,
+        expression=np.outer(t, np.arange(10.0)) if kind == "smplx" else None,
+    )
     return motion, poses, trans
 
 
@@ -131,8 +146,9 @@ def test_to_kind_maps_joints_by_name_and_handles_betas():
         smplx = smplh.to_kind("smplx")
     names_h, names_x = layouts.JOINT_NAMES["smplh"], layouts.JOINT_NAMES["smplx"]
     for name in ("left_wrist", "left_index1", "right_thumb3"):
-        np.testing.assert_array_equal(smplx.poses[:, 3 * names_x.index(name):][:, :3],
-                                      smplh.poses[:, 3 * names_h.index(name):][:, :3])
+        np.testing.assert_array_equal(
+            smplx.poses[:, 3 * names_x.index(name) :][:, :3], smplh.poses[:, 3 * names_h.index(name) :][:, :3]
+        )
     assert not smplx.poses[:, 66:75].any()  # jaw and eyes: AMASS SMPL+H has none
     assert smplx.betas.size == 0 and smplx.kind == "smplx"
     with pytest.warns(UserWarning, match="first 10 betas"):
@@ -203,8 +219,9 @@ def test_resample_timing_for_any_rates():
     @hypothesis.given(st.floats(1.0, 240.0), st.floats(1.0, 240.0), st.integers(2, 120))
     def check(source_fps, target_fps, frames):
         t = np.arange(frames) / source_fps
-        motion = Motion(fps=source_fps, poses=np.zeros((frames, 72)), trans=np.stack([t, 2 * t, -t], axis=1),
-                        betas=(), kind="smpl")
+        motion = Motion(
+            fps=source_fps, poses=np.zeros((frames, 72)), trans=np.stack([t, 2 * t, -t], axis=1), betas=(), kind="smpl"
+        )
         out = motion.resample(target_fps)
         assert out.duration <= motion.duration + 1e-9
         assert motion.duration - out.duration < 1 / target_fps + 1e-9

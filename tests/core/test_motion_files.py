@@ -13,8 +13,8 @@ import zipfile
 
 import numpy as np
 import pytest
-
 from core.random_model import random_arrays
+
 from smpl_blender_addon import core
 from smpl_blender_addon.core import conversions, layouts, rotations
 from smpl_blender_addon.core.errors import MotionFileError
@@ -35,16 +35,25 @@ def offset_arrays(kind, seed):
 
 @pytest.fixture(scope="module")
 def models():
-    return {kind: core.BodyModel.from_arrays(offset_arrays(kind, 10 + i), name=f"random-{kind}")
-            for i, kind in enumerate(KINDS)}
+    return {
+        kind: core.BodyModel.from_arrays(offset_arrays(kind, 10 + i), name=f"random-{kind}")
+        for i, kind in enumerate(KINDS)
+    }
 
 
 def random_motion(kind, frames=6, seed=0, fps=30.0, up_axis="Z", gender="male"):
     rng = np.random.default_rng(seed)
     nb = {"smpl": 10, "smplh": 16, "smplx": 10}[kind]
-    return Motion(fps=fps, poses=rng.normal(0, 0.5, (frames, SIZES[kind])), trans=rng.normal(0, 0.7, (frames, 3)),
-                  betas=rng.normal(0, 1, nb), expression=rng.normal(0, 1, (frames, 10)) if kind == "smplx" else None,
-                  gender=gender, kind=kind, up_axis=up_axis)
+    return Motion(
+        fps=fps,
+        poses=rng.normal(0, 0.5, (frames, SIZES[kind])),
+        trans=rng.normal(0, 0.7, (frames, 3)),
+        betas=rng.normal(0, 1, nb),
+        expression=rng.normal(0, 1, (frames, 10)) if kind == "smplx" else None,
+        gender=gender,
+        kind=kind,
+        up_axis=up_axis,
+    )
 
 
 def joint(kind, name):
@@ -60,8 +69,9 @@ def same_rotations(a, b, atol):
 
 
 def vertices(model, motion, dtype=np.float64):
-    return model.forward(motion.betas[: model.num_betas], motion.poses, motion.expression, motion.trans,
-                         dtype=dtype).vertices
+    return model.forward(
+        motion.betas[: model.num_betas], motion.poses, motion.expression, motion.trans, dtype=dtype
+    ).vertices
 
 
 # -- AMASS and Meshcapade-style .npz ------------------------------------------------------------------------------
@@ -71,8 +81,15 @@ def test_amass_smplh_framerate_key_bytes_gender_and_z_up(tmp_path):
     rng = np.random.default_rng(1)
     poses, trans, betas = rng.normal(size=(5, 156)), rng.normal(size=(5, 3)), rng.normal(size=16)
     path = tmp_path / "walk_poses.npz"
-    np.savez(path, poses=poses, trans=trans, betas=betas, gender=np.array(b"female"), mocap_framerate=np.array(120.0),
-             dmpls=np.zeros((5, 8)))
+    np.savez(
+        path,
+        poses=poses,
+        trans=trans,
+        betas=betas,
+        gender=np.array(b"female"),
+        mocap_framerate=np.array(120.0),
+        dmpls=np.zeros((5, 8)),
+    )
     motion = read_motion(path)
     assert (motion.kind, motion.fps, motion.gender, motion.up_axis) == ("smplh", 120.0, "female", "Z")
     np.testing.assert_array_equal(motion.poses, poses)
@@ -86,22 +103,40 @@ def test_amass_smplx_rate_key_object_member_and_non_integer_rate(tmp_path):
     rng = np.random.default_rng(2)
     poses, trans = rng.normal(size=(4, 165)), rng.normal(size=(4, 3))
     path = tmp_path / "smplx_stageii.npz"
-    np.savez(path, poses=poses, trans=trans, betas=rng.normal(size=16), gender=np.array("male"),
-             surface_model_type=np.array("smplx"), mocap_frame_rate=np.array(59.94), mocap_time_length=np.array(1.0),
-             markers_latent_vids=np.array({"C7": 1}, dtype=object), expression=rng.normal(size=(4, 10)),
-             latent_labels=np.array(["C7", "T10"]))
+    np.savez(
+        path,
+        poses=poses,
+        trans=trans,
+        betas=rng.normal(size=16),
+        gender=np.array("male"),
+        surface_model_type=np.array("smplx"),
+        mocap_frame_rate=np.array(59.94),
+        mocap_time_length=np.array(1.0),
+        markers_latent_vids=np.array({"C7": 1}, dtype=object),
+        expression=rng.normal(size=(4, 10)),
+        latent_labels=np.array(["C7", "T10"]),
+    )
     motion = read_motion(path)
     assert (motion.kind, motion.fps, motion.gender, motion.up_axis) == ("smplx", 59.94, "male", "Z")
     np.testing.assert_array_equal(motion.poses, poses)
     assert motion.expression.shape == (4, 10)
 
 
-@pytest.mark.parametrize("gender, expected", [(np.array("neutral"), "neutral"), (np.array(b"m"), "male"),
-                                              ("Female", "female"), (np.array([b"male"]), "male"), ("", None)])
+@pytest.mark.parametrize(
+    "gender, expected",
+    [
+        (np.array("neutral"), "neutral"),
+        (np.array(b"m"), "male"),
+        ("Female", "female"),
+        (np.array([b"male"]), "male"),
+        ("", None),
+    ],
+)
 def test_amass_gender_spellings(tmp_path, gender, expected):
     path = tmp_path / "g.npz"
-    np.savez(path, poses=np.zeros((2, 156)), trans=np.zeros((2, 3)), betas=np.zeros(16), gender=gender,
-             mocap_framerate=60)
+    np.savez(
+        path, poses=np.zeros((2, 156)), trans=np.zeros((2, 3)), betas=np.zeros(16), gender=gender, mocap_framerate=60
+    )
     assert read_motion(path).gender == expected
 
 
@@ -120,9 +155,19 @@ def test_meshcapade_npz_is_y_up_even_with_a_rate(tmp_path):
     rng = np.random.default_rng(3)
     poses = rng.normal(size=(3, 165))
     path = tmp_path / "apose_to_handsFront_smplx.npz"
-    np.savez(path, poses=poses, trans=rng.normal(size=(3, 3)), betas=rng.normal(size=10).astype(np.float32),
-             root_orient=poses[:, :3], pose_body=poses[:, 3:66], pose_jaw=poses[:, 66:69], pose_eye=poses[:, 69:75],
-             pose_hand=poses[:, 75:], pose_foot=np.zeros((3, 0)), mocap_frame_rate=30.0)
+    np.savez(
+        path,
+        poses=poses,
+        trans=rng.normal(size=(3, 3)),
+        betas=rng.normal(size=10).astype(np.float32),
+        root_orient=poses[:, :3],
+        pose_body=poses[:, 3:66],
+        pose_jaw=poses[:, 66:69],
+        pose_eye=poses[:, 69:75],
+        pose_hand=poses[:, 75:],
+        pose_foot=np.zeros((3, 0)),
+        mocap_frame_rate=30.0,
+    )
     motion = read_motion(path)
     assert motion.up_axis == "Y" and motion.kind == "smplx"
     np.testing.assert_array_equal(motion.poses, poses)
@@ -149,16 +194,23 @@ def test_smplh_file_into_smplx_model_but_not_165_labelled_smplh(tmp_path, models
     rng = np.random.default_rng(5)
     poses = rng.normal(size=(4, 156))
     path = tmp_path / "smplh.npz"
-    np.savez(path, poses=poses, trans=np.zeros((4, 3)), betas=rng.normal(size=16), mocap_framerate=30.0,
-             gender="male")
+    np.savez(path, poses=poses, trans=np.zeros((4, 3)), betas=rng.normal(size=16), mocap_framerate=30.0, gender="male")
     with pytest.warns(UserWarning, match="betas do not carry"):
         motion = read_motion(path, model=models["smplx"])
     assert motion.kind == "smplx" and motion.betas.size == 0
-    np.testing.assert_array_equal(motion.poses[:, joint("smplx", "left_index1")], poses[:, joint("smplh", "left_index1")])
+    np.testing.assert_array_equal(
+        motion.poses[:, joint("smplx", "left_index1")], poses[:, joint("smplh", "left_index1")]
+    )
     np.testing.assert_array_equal(motion.poses[:, joint("smplx", "jaw")], 0)  # index 22 is the jaw only in SMPL-X
     bad = tmp_path / "mislabelled.npz"
-    np.savez(bad, poses=np.zeros((4, 165)), trans=np.zeros((4, 3)), betas=np.zeros(16), mocap_framerate=30.0,
-             surface_model_type="smplh")
+    np.savez(
+        bad,
+        poses=np.zeros((4, 165)),
+        trans=np.zeros((4, 3)),
+        betas=np.zeros(16),
+        mocap_framerate=30.0,
+        surface_model_type="smplh",
+    )
     with pytest.raises(MotionFileError, match="165 values.*smplh") as err:
         read_motion(bad)
     assert "mislabelled.npz" in str(err.value)
@@ -174,18 +226,25 @@ def test_smpl_codec_written_by_smplcodec_is_read(tmp_path, kind):
     smplcodec = pytest.importorskip("smplcodec")
     rng = np.random.default_rng(6)
     F = 5
-    version = {"smpl": smplcodec.SMPLVersion.SMPL, "smplh": smplcodec.SMPLVersion.SMPLH,
-               "smplx": smplcodec.SMPLVersion.SMPLX}[kind]
+    version = {
+        "smpl": smplcodec.SMPLVersion.SMPL,
+        "smplh": smplcodec.SMPLVersion.SMPLH,
+        "smplx": smplcodec.SMPLVersion.SMPLX,
+    }[kind]
     parts = {"body_pose": (24 if kind == "smpl" else 22, 3)}
     if kind != "smpl":
         parts.update(left_hand_pose=(15, 3), right_hand_pose=(15, 3))
     if kind == "smplx":
         parts.update(head_pose=(3, 3), expression_parameters=(10,))
     codec = smplcodec.SMPLCodec(
-        smpl_version=version, gender=smplcodec.SMPLGender.FEMALE,
-        shape_parameters=rng.normal(size=16).astype(np.float32), frame_count=F, frame_rate=24.0,
+        smpl_version=version,
+        gender=smplcodec.SMPLGender.FEMALE,
+        shape_parameters=rng.normal(size=16).astype(np.float32),
+        frame_count=F,
+        frame_rate=24.0,
         body_translation=rng.normal(size=(F, 3)).astype(np.float32),
-        **{name: rng.normal(size=(F,) + shape).astype(np.float32) for name, shape in parts.items()})
+        **{name: rng.normal(size=(F,) + shape).astype(np.float32) for name, shape in parts.items()},
+    )
     path = tmp_path / "avatar.smpl"
     codec.write(path)
     motion = read_motion(path)
@@ -199,15 +258,28 @@ def test_smpl_codec_written_by_smplcodec_is_read(tmp_path, kind):
 
 def test_smpl_codec_shape_only_and_bad_headers(tmp_path):
     path = tmp_path / "shape.smpl"
-    np.savez_compressed(path.open("wb"), codecVersion=np.int32(2), smplVersion=np.int32(1), gender=np.int32(1),
-                        shapeParameters=np.ones(16, np.float32))
+    np.savez_compressed(
+        path.open("wb"),
+        codecVersion=np.int32(2),
+        smplVersion=np.int32(1),
+        gender=np.int32(1),
+        shapeParameters=np.ones(16, np.float32),
+    )
     motion = read_motion(path)
     assert motion.kind == "smplh" and motion.num_frames == 1 and not motion.poses.any() and motion.gender == "male"
     cases = {
-        "huge.smpl": dict(smplVersion=np.int32(2), frameCount=np.int32(10**9), frameRate=np.float32(30),
-                          bodyPose=np.zeros((2, 22, 3), np.float32)),
-        "mismatch.smpl": dict(smplVersion=np.int32(2), frameCount=np.int32(3), frameRate=np.float32(30),
-                              bodyPose=np.zeros((2, 22, 3), np.float32)),
+        "huge.smpl": dict(
+            smplVersion=np.int32(2),
+            frameCount=np.int32(10**9),
+            frameRate=np.float32(30),
+            bodyPose=np.zeros((2, 22, 3), np.float32),
+        ),
+        "mismatch.smpl": dict(
+            smplVersion=np.int32(2),
+            frameCount=np.int32(3),
+            frameRate=np.float32(30),
+            bodyPose=np.zeros((2, 22, 3), np.float32),
+        ),
         "supr.smpl": dict(smplVersion=np.int32(3), frameCount=np.int32(1), bodyPose=np.zeros((1, 22, 3))),
         "norate.smpl": dict(smplVersion=np.int32(0), frameCount=np.int32(2), bodyPose=np.zeros((2, 24, 3))),
         "nan.smpl": dict(smplVersion=np.int32(0), frameCount=np.int32(1), bodyPose=np.full((1, 24, 3), np.nan)),
@@ -237,14 +309,18 @@ def easymocap_forward(model, record):
         pose[:] = raw
     else:
         start = 3 * layouts.JOINT_NAMES[kind].index("left_index1")
-        pose[start:start + 45] = raw[66:72] @ model.hands_components_left[:6]
-        pose[start + 45:start + 90] = raw[72:78] @ model.hands_components_right[:6]
+        pose[start : start + 45] = raw[66:72] @ model.hands_components_left[:6]
+        pose[start + 45 : start + 90] = raw[72:78] @ model.hands_components_right[:6]
     if kind == "smplx":
         pose[joint(kind, "jaw")], pose[joint(kind, "left_eye_smplhf")] = raw[78:81], raw[81:84]
         pose[joint(kind, "right_eye_smplhf")] = raw[84:87]
     expression = record.get("expression")
-    M = model.forward(np.asarray(record["shapes"])[0], pose, None if expression is None else np.asarray(expression)[0],
-                      dtype=np.float64).vertices[0]
+    M = model.forward(
+        np.asarray(record["shapes"])[0],
+        pose,
+        None if expression is None else np.asarray(expression)[0],
+        dtype=np.float64,
+    ).vertices[0]
     R = rotations.axis_angle_to_matrix(np.asarray(record["Rh"], np.float64)[0])
     return M @ R.T + np.asarray(record["Th"])[0]
 
@@ -254,8 +330,13 @@ def easymocap_person(kind, rng, person_id, shapes, root_zero=True):
     poses = rng.normal(0, 0.4, (1, size))
     if root_zero:
         poses[0, :3] = 0
-    record = {"id": person_id, "Rh": rng.normal(0, 1, (1, 3)).tolist(), "Th": rng.normal(0, 1, (1, 3)).tolist(),
-              "poses": poses.tolist(), "shapes": shapes.tolist()}
+    record = {
+        "id": person_id,
+        "Rh": rng.normal(0, 1, (1, 3)).tolist(),
+        "Th": rng.normal(0, 1, (1, 3)).tolist(),
+        "poses": poses.tolist(),
+        "shapes": shapes.tolist(),
+    }
     if kind == "smplx":
         record["expression"] = rng.normal(0, 1, (1, 10)).tolist()
     return record
@@ -302,7 +383,7 @@ def test_easymocap_errors(tmp_path, models):
     with pytest.raises(MotionFileError, match="person id 5") as err:
         read_motion(folder, model=models["smplx"], fps=30, person=5)
     assert "000000.json" in str(err.value)
-    (folder / "smpl" / "000002.json").write_text("[{\"id\": 0, \"Rh\": [[0, 0]], \"Th\": [[0,0,0]], \"poses\": [[0]]}]")
+    (folder / "smpl" / "000002.json").write_text('[{"id": 0, "Rh": [[0, 0]], "Th": [[0,0,0]], "poses": [[0]]}]')
     with pytest.raises(MotionFileError, match="000002.json.*Rh"):
         read_motion(folder, model=models["smplx"], fps=30)
     empty = tmp_path / "empty"
@@ -316,10 +397,14 @@ def test_easymocap_errors(tmp_path, models):
 
 def smplify_params(rng, hands=12, body=63):
     return {
-        "betas": rng.normal(0, 1, (1, 10)), "expression": rng.normal(0, 1, (1, 10)),
-        "global_orient": rng.normal(0, 0.5, (1, 3)), "body_pose": rng.normal(0, 0.3, (1, body)),
-        "left_hand_pose": rng.normal(0, 0.5, (1, hands)), "right_hand_pose": rng.normal(0, 0.5, (1, hands)),
-        "jaw_pose": rng.normal(0, 0.2, (1, 3)), "leye_pose": rng.normal(0, 0.2, (1, 3)),
+        "betas": rng.normal(0, 1, (1, 10)),
+        "expression": rng.normal(0, 1, (1, 10)),
+        "global_orient": rng.normal(0, 0.5, (1, 3)),
+        "body_pose": rng.normal(0, 0.3, (1, body)),
+        "left_hand_pose": rng.normal(0, 0.5, (1, hands)),
+        "right_hand_pose": rng.normal(0, 0.5, (1, hands)),
+        "jaw_pose": rng.normal(0, 0.2, (1, 3)),
+        "leye_pose": rng.normal(0, 0.2, (1, 3)),
         "reye_pose": rng.normal(0, 0.2, (1, 3)),
     }
 
@@ -338,8 +423,9 @@ def test_smplify_x_pca_hands_and_camera_to_y_up(tmp_path, models, protocol):
     angle = 0.3
     cam_R = rotations.axis_angle_to_matrix(np.array([0.0, angle, 0.0]))
     cam_t = np.array([0.1, 0.3, 4.0])
-    path = write_pickle(tmp_path / "000.pkl", dict(params, camera_rotation=cam_R[None], camera_translation=cam_t[None]),
-                        protocol)
+    path = write_pickle(
+        tmp_path / "000.pkl", dict(params, camera_rotation=cam_R[None], camera_translation=cam_t[None]), protocol
+    )
     params = {k: np.asarray(v, np.float32).astype(np.float64)[0] for k, v in params.items()}
     # the fit's own meaning: relaxed-referenced PCA hands, body in camera coordinates v_cam = R_c v + t_c (y down)
     pose = np.zeros(165)
@@ -395,8 +481,15 @@ def test_smplify_x_refusals(tmp_path, models):
 def test_write_pose_json_and_npz_are_one_frame_motions(tmp_path, models):
     rng = np.random.default_rng(11)
     pose, trans, betas = rng.normal(size=165), rng.normal(size=3), rng.normal(size=10)
-    record = {"pose": pose.tolist(), "trans": trans.tolist(), "betas": betas.tolist(), "expression": [0.5] * 10,
-              "model": "smplx", "gender": "female", "joint_names": layouts.JOINT_NAMES["smplx"]}
+    record = {
+        "pose": pose.tolist(),
+        "trans": trans.tolist(),
+        "betas": betas.tolist(),
+        "expression": [0.5] * 10,
+        "model": "smplx",
+        "gender": "female",
+        "joint_names": layouts.JOINT_NAMES["smplx"],
+    }
     path = tmp_path / "pose.json"
     path.write_text(json.dumps(record))
     motion = read_motion(path)  # a full pose needs no model
@@ -439,8 +532,11 @@ def test_amass_write_read_round_trip_is_exact(tmp_path, kind):
     with np.load(path, allow_pickle=False) as npz:  # numeric / fixed-width unicode only
         keys = set(npz.files)
         assert npz["gender"].dtype.kind == "U" and str(npz["surface_model_type"]) == kind
-        rate_keys = {"smpl": {"mocap_framerate", "mocap_frame_rate"}, "smplh": {"mocap_framerate"},
-                     "smplx": {"mocap_frame_rate"}}[kind]
+        rate_keys = {
+            "smpl": {"mocap_framerate", "mocap_frame_rate"},
+            "smplh": {"mocap_framerate"},
+            "smplx": {"mocap_frame_rate"},
+        }[kind]
         assert rate_keys <= keys and not ({"mocap_framerate", "mocap_frame_rate"} - rate_keys) & keys
         np.testing.assert_array_equal(npz["root_orient"], motion.poses[:, :3])
         np.testing.assert_array_equal(npz["pose_body"], motion.poses[:, 3:66])
@@ -518,10 +614,16 @@ def test_amass_file_drives_smplx_lbs_to_the_core_vertices(tmp_path, kind):
     dirs = np.concatenate([arrays["shapedirs"], arrays["exprdirs"]], axis=2)
     coeffs = np.concatenate([np.repeat(betas[None], len(poses), 0), expression], axis=1)
     with torch.no_grad():
-        verts, _ = lbs(torch.tensor(coeffs), torch.tensor(poses), torch.tensor(arrays["v_template"]),
-                       torch.tensor(dirs), torch.tensor(arrays["posedirs"].reshape(3 * V, -1).T.copy()),
-                       torch.tensor(arrays["J_regressor"]), torch.tensor(arrays["parents"]),
-                       torch.tensor(arrays["weights"]))
+        verts, _ = lbs(
+            torch.tensor(coeffs),
+            torch.tensor(poses),
+            torch.tensor(arrays["v_template"]),
+            torch.tensor(dirs),
+            torch.tensor(arrays["posedirs"].reshape(3 * V, -1).T.copy()),
+            torch.tensor(arrays["J_regressor"]),
+            torch.tensor(arrays["parents"]),
+            torch.tensor(arrays["weights"]),
+        )
     z_up = verts.numpy() + trans[:, None]
     y_up = vertices(model, motion)
     np.testing.assert_allclose(z_up, y_up @ conversions.Y_UP_TO_Z_UP.T, atol=1e-7)
@@ -560,8 +662,9 @@ def test_bad_files_raise_motion_file_errors(tmp_path, models):
     np.savez(tmp_path / "frames.npz", poses=np.zeros((3, 156)), trans=np.zeros((2, 3)), mocap_framerate=30.0)
     np.savez(tmp_path / "layout.npz", poses=np.zeros((3, 66)), trans=np.zeros((3, 3)), mocap_framerate=30.0)
     np.savez(tmp_path / "rate.npz", poses=np.zeros((3, 156)), trans=np.zeros((3, 3)), mocap_framerate=-1.0)
-    np.savez(tmp_path / "gender.npz", poses=np.zeros((3, 156)), trans=np.zeros((3, 3)), mocap_framerate=30.0,
-             gender="robot")
+    np.savez(
+        tmp_path / "gender.npz", poses=np.zeros((3, 156)), trans=np.zeros((3, 3)), mocap_framerate=30.0, gender="robot"
+    )
     names = list(cases) + ["huge.npz", "nan.npz", "frames.npz", "layout.npz", "rate.npz", "gender.npz"]
     for name in names:
         with pytest.raises(MotionFileError) as err:

@@ -3,6 +3,7 @@
 
 Set OPEN_BODY_DIR to check a freshly built folder instead of assets/ (e.g. a --quick build).
 """
+
 import os
 import pathlib
 
@@ -13,15 +14,55 @@ ASSETS = pathlib.Path(os.environ.get("OPEN_BODY_DIR") or pathlib.Path(__file__).
 FILES = [f"open_{kind}_{gender}.npz" for kind in ("smpl", "smplx") for gender in ("neutral", "female", "male")]
 
 # formats.md section 2.5 (written out here as an independent reference)
-SMPL_NAMES = ("pelvis left_hip right_hip spine1 left_knee right_knee spine2 left_ankle right_ankle spine3 left_foot "
-              "right_foot neck left_collar right_collar head left_shoulder right_shoulder left_elbow right_elbow "
-              "left_wrist right_wrist left_hand right_hand").split()
+SMPL_NAMES = (
+    "pelvis left_hip right_hip spine1 left_knee right_knee spine2 left_ankle right_ankle spine3 left_foot "
+    "right_foot neck left_collar right_collar head left_shoulder right_shoulder left_elbow right_elbow "
+    "left_wrist right_wrist left_hand right_hand"
+).split()
 SMPL_PARENTS = [-1, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 12, 13, 14, 16, 17, 18, 19, 20, 21]
 HAND = [f"{f}{k}" for f in ("index", "middle", "pinky", "ring", "thumb") for k in (1, 2, 3)]
-SMPLX_NAMES = SMPL_NAMES[:22] + ["jaw", "left_eye_smplhf", "right_eye_smplhf"] + [
-    f"left_{h}" for h in HAND] + [f"right_{h}" for h in HAND]
-SMPLX_PARENTS = SMPL_PARENTS[:22] + [15, 15, 15] + [
-    20, 25, 26, 20, 28, 29, 20, 31, 32, 20, 34, 35, 20, 37, 38, 21, 40, 41, 21, 43, 44, 21, 46, 47, 21, 49, 50, 21, 52, 53]
+SMPLX_NAMES = (
+    SMPL_NAMES[:22]
+    + ["jaw", "left_eye_smplhf", "right_eye_smplhf"]
+    + [f"left_{h}" for h in HAND]
+    + [f"right_{h}" for h in HAND]
+)
+SMPLX_PARENTS = (
+    SMPL_PARENTS[:22]
+    + [15, 15, 15]
+    + [
+        20,
+        25,
+        26,
+        20,
+        28,
+        29,
+        20,
+        31,
+        32,
+        20,
+        34,
+        35,
+        20,
+        37,
+        38,
+        21,
+        40,
+        41,
+        21,
+        43,
+        44,
+        21,
+        46,
+        47,
+        21,
+        49,
+        50,
+        21,
+        52,
+        53,
+    ]
+)
 
 
 @pytest.fixture(scope="module", params=FILES)
@@ -56,7 +97,7 @@ def test_file_layout(body):
     assert int(body["num_betas"]) >= 16
     if kind == "smplx":
         assert body["shapedirs"].shape == (v, 3, 400)
-        assert not body["shapedirs"][:, :, int(body["num_betas"]):300].any()
+        assert not body["shapedirs"][:, :, int(body["num_betas"]) : 300].any()
         assert body["shapedirs"][:, :, 300:310].any() and not body["shapedirs"][:, :, 310:].any()
         for key in ("hands_componentsl", "hands_componentsr"):
             c = body[key].astype(np.float64)
@@ -93,7 +134,7 @@ def test_kinematic_tree(body):
     names, parents = (SMPL_NAMES, SMPL_PARENTS) if body["kind"] == "smpl" else (SMPLX_NAMES, SMPLX_PARENTS)
     assert [str(n) for n in body["joint_names"]] == names
     kt = body["kintree_table"]
-    assert kt[0, 0] == 2 ** 32 - 1
+    assert kt[0, 0] == 2**32 - 1
     assert list(kt[0, 1:]) == parents[1:] and list(kt[1]) == list(range(len(names)))
 
 
@@ -153,8 +194,11 @@ def test_relaxed_hand_mean_curls_fingers_toward_palm(body):
 
 def _random_params(body, rng):
     num_j = len(body["J_regressor"])
-    return (rng.normal(size=16).astype(np.float32), (rng.normal(size=3 * num_j) * 0.3).astype(np.float32),
-            rng.normal(size=10).astype(np.float32))
+    return (
+        rng.normal(size=16).astype(np.float32),
+        (rng.normal(size=3 * num_j) * 0.3).astype(np.float32),
+        rng.normal(size=10).astype(np.float32),
+    )
 
 
 def test_core_forward_matches_smplx(body):
@@ -170,17 +214,39 @@ def test_core_forward_matches_smplx(body):
         shapedirs = torch.tensor(body["shapedirs"].astype(np.float32))
         posedirs = torch.tensor(body["posedirs"].astype(np.float32).reshape(-1, body["posedirs"].shape[-1]).T)
         parents = torch.tensor(SMPL_PARENTS)
-        verts, joints = smplx.lbs.lbs(torch.tensor(betas)[None], torch.tensor(pose)[None],
-                                      torch.tensor(body["v_template"]), shapedirs, posedirs,
-                                      torch.tensor(body["J_regressor"]), parents, torch.tensor(body["weights"]))
+        verts, joints = smplx.lbs.lbs(
+            torch.tensor(betas)[None],
+            torch.tensor(pose)[None],
+            torch.tensor(body["v_template"]),
+            shapedirs,
+            posedirs,
+            torch.tensor(body["J_regressor"]),
+            parents,
+            torch.tensor(body["weights"]),
+        )
     else:
         out = model.forward(betas=betas, pose=pose, expression=expr)
-        ref = smplx.SMPLX(str(body["path"]), use_pca=False, flat_hand_mean=True, num_betas=16,
-                          num_expression_coeffs=10, gender=str(body["gender"]))
+        ref = smplx.SMPLX(
+            str(body["path"]),
+            use_pca=False,
+            flat_hand_mean=True,
+            num_betas=16,
+            num_expression_coeffs=10,
+            gender=str(body["gender"]),
+        )
         p = torch.tensor(pose)[None]
-        res = ref(betas=torch.tensor(betas)[None], expression=torch.tensor(expr)[None], global_orient=p[:, :3],
-                  body_pose=p[:, 3:66], jaw_pose=p[:, 66:69], leye_pose=p[:, 69:72], reye_pose=p[:, 72:75],
-                  left_hand_pose=p[:, 75:120], right_hand_pose=p[:, 120:165], return_full_pose=True)
+        res = ref(
+            betas=torch.tensor(betas)[None],
+            expression=torch.tensor(expr)[None],
+            global_orient=p[:, :3],
+            body_pose=p[:, 3:66],
+            jaw_pose=p[:, 66:69],
+            leye_pose=p[:, 69:72],
+            reye_pose=p[:, 72:75],
+            left_hand_pose=p[:, 75:120],
+            right_hand_pose=p[:, 120:165],
+            return_full_pose=True,
+        )
         verts, joints = res.vertices, res.joints[:, :55]
     np.testing.assert_allclose(out.vertices[0], verts[0].detach().numpy(), atol=2e-5)
     np.testing.assert_allclose(out.joints[0], joints[0].detach().numpy(), atol=2e-5)

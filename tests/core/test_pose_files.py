@@ -46,14 +46,19 @@ def test_smplify_x_pca_hands_match_smplx(tmp_path, smplx_arrays, model):
     npz.update(lmk_faces_idx=np.zeros(51, np.int64), lmk_bary_coords=np.full((51, 3), 1 / 3))
     model_path = tmp_path / "SMPLX_NEUTRAL.npz"
     np.savez(model_path, **npz)
-    reference = smplx.SMPLX(str(model_path), num_betas=10, num_expression_coeffs=10, use_pca=True, num_pca_comps=12,
-                            flat_hand_mean=False)
+    reference = smplx.SMPLX(
+        str(model_path), num_betas=10, num_expression_coeffs=10, use_pca=True, num_pca_comps=12, flat_hand_mean=False
+    )
     rng = np.random.default_rng(0)
     params = {
-        "betas": rng.normal(0, 1, (1, 10)), "expression": rng.normal(0, 1, (1, 10)),
-        "global_orient": rng.normal(0, 0.5, (1, 3)), "body_pose": rng.normal(0, 0.3, (1, 63)),
-        "left_hand_pose": rng.normal(0, 0.5, (1, 12)), "right_hand_pose": rng.normal(0, 0.5, (1, 12)),
-        "jaw_pose": rng.normal(0, 0.2, (1, 3)), "leye_pose": rng.normal(0, 0.2, (1, 3)),
+        "betas": rng.normal(0, 1, (1, 10)),
+        "expression": rng.normal(0, 1, (1, 10)),
+        "global_orient": rng.normal(0, 0.5, (1, 3)),
+        "body_pose": rng.normal(0, 0.3, (1, 63)),
+        "left_hand_pose": rng.normal(0, 0.5, (1, 12)),
+        "right_hand_pose": rng.normal(0, 0.5, (1, 12)),
+        "jaw_pose": rng.normal(0, 0.2, (1, 3)),
+        "leye_pose": rng.normal(0, 0.2, (1, 3)),
         "reye_pose": rng.normal(0, 0.2, (1, 3)),
     }
     params = {k: v.astype(np.float32) for k, v in params.items()}
@@ -92,23 +97,39 @@ def test_amass_npz_frame_zero_and_mosh_split(tmp_path, model):
     poses = rng.normal(0, 0.3, (5, 165))
     trans = rng.normal(0, 1, (5, 3))
     path = tmp_path / "motion.npz"
-    np.savez(path, poses=poses, trans=trans, betas=rng.normal(0, 1, 16), gender=np.array("male"),
-             mocap_frame_rate=np.array(120.0), markers_latent_vids=np.array({"a": 1}, dtype=object))
+    np.savez(
+        path,
+        poses=poses,
+        trans=trans,
+        betas=rng.normal(0, 1, 16),
+        gender=np.array("male"),
+        mocap_frame_rate=np.array(120.0),
+        markers_latent_vids=np.array({"a": 1}, dtype=object),
+    )
     data = read_pose_file(path, model)
     np.testing.assert_array_equal(data["pose"], poses[0])
     np.testing.assert_array_equal(data["transl"], trans[0])
     assert data["betas"].shape == (16,)
     split = tmp_path / "split.npz"
-    np.savez(split, root_orient=poses[:, :3], pose_body=poses[:, 3:66], pose_jaw=poses[:, 66:69],
-             pose_eye=poses[:, 69:75], pose_hand=poses[:, 75:], trans=trans)
+    np.savez(
+        split,
+        root_orient=poses[:, :3],
+        pose_body=poses[:, 3:66],
+        pose_jaw=poses[:, 66:69],
+        pose_eye=poses[:, 69:75],
+        pose_hand=poses[:, 75:],
+        trans=trans,
+    )
     np.testing.assert_array_equal(read_pose_file(split, model)["pose"], poses[0])
 
 
 def test_axis_angle_hands_are_relative_to_the_relaxed_mean(tmp_path, model):
     rng = np.random.default_rng(3)
     left, right = rng.normal(0, 0.3, 45), rng.normal(0, 0.3, 45)
-    path = _write_pickle(tmp_path / "agora.pkl", {"global_orient": np.zeros(3), "body_pose": np.zeros(63),
-                                                  "left_hand_pose": left, "right_hand_pose": right})
+    path = _write_pickle(
+        tmp_path / "agora.pkl",
+        {"global_orient": np.zeros(3), "body_pose": np.zeros(63), "left_hand_pose": left, "right_hand_pose": right},
+    )
     pose = read_pose_file(path, model)["pose"]
     np.testing.assert_allclose(pose[75:120], left + model.hands_mean_left)
     np.testing.assert_allclose(pose[120:], right + model.hands_mean_right)

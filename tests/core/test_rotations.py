@@ -37,8 +37,10 @@ def test_round_trips_are_canonical_and_same_rotation(r):
     canon = rot.canonical_axis_angle(r)
     assert np.all(np.linalg.norm(canon, axis=-1) <= np.pi + 1e-12)
     same_rotation(canon, r)
-    for back in (rot.matrix_to_axis_angle(rot.axis_angle_to_matrix(r)),
-                 rot.quaternion_to_axis_angle(rot.axis_angle_to_quaternion(r))):  # fmt: skip
+    for back in (
+        rot.matrix_to_axis_angle(rot.axis_angle_to_matrix(r)),
+        rot.quaternion_to_axis_angle(rot.axis_angle_to_quaternion(r)),
+    ):
         assert np.all(np.linalg.norm(back, axis=-1) <= np.pi + 1e-9)
         same_rotation(back, r)
         inside = np.linalg.norm(canon, axis=-1) < np.pi - 1e-6  # at pi, r and -r are both canonical

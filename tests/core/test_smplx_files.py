@@ -6,9 +6,9 @@ smplx indexes hard-coded vertex ids (up to ~10^4) for its extra joints, so these
 
 import numpy as np
 import pytest
+import synthetic_models as synth
 from references import reference_module
 
-import synthetic_models as synth
 from smpl_blender_addon import core
 from smpl_blender_addon.core import conversions
 
@@ -43,8 +43,16 @@ def test_smpl_chumpy_pickle_v11_matches_smplx(tmp_path, rng):
     assert (model.kind, model.num_betas) == ("smpl", 300)
     layer = smplx.SMPL(str(tmp_path / "SMPL_MALE.pkl"), num_betas=300)
     betas, pose, transl = rng.normal(size=300), rng.normal(0, 0.5, 72), rng.normal(size=3)
-    check(model, layer, 24, dict(betas=betas, pose=pose, transl=transl),
-          betas=betas, global_orient=pose[:3], body_pose=pose[3:], transl=transl)  # fmt: skip
+    check(
+        model,
+        layer,
+        24,
+        dict(betas=betas, pose=pose, transl=transl),
+        betas=betas,
+        global_orient=pose[:3],
+        body_pose=pose[3:],
+        transl=transl,
+    )
 
 
 @pytest.mark.parametrize("version, nb, ne", [("1.0", 10, 10), ("1.1", 300, 100)])
@@ -53,30 +61,63 @@ def test_smplx_npz_matches_smplx_with_pca_hands_and_relaxed_mean(tmp_path, rng, 
     synth.write_smplx_npz(path, version, n_verts=N_SMPLX, seed=3)
     model = core.load_model(path)
     assert (model.kind, model.num_betas, model.num_expressions) == ("smplx", nb, ne)
-    layer = smplx.SMPLX(str(path), num_betas=nb, num_expression_coeffs=ne, use_pca=True, num_pca_comps=12,
-                        flat_hand_mean=False)  # fmt: skip
+    layer = smplx.SMPLX(
+        str(path), num_betas=nb, num_expression_coeffs=ne, use_pca=True, num_pca_comps=12, flat_hand_mean=False
+    )
     betas, expr = rng.normal(size=nb), rng.normal(size=ne)
     body, head = rng.normal(0, 0.4, 66), rng.normal(0, 0.2, 9)
     lpca, rpca, transl = rng.normal(size=12), rng.normal(size=12), rng.normal(size=3)
     # our pose is explicit: PCA -> axis-angle, then the relaxed mean added in axis-angle space
-    pose = np.concatenate([body, head,
-                           conversions.hand_pca_to_axis_angle(lpca, model.hands_components_left),
-                           conversions.hand_pca_to_axis_angle(rpca, model.hands_components_right)])  # fmt: skip
+    pose = np.concatenate(
+        [
+            body,
+            head,
+            conversions.hand_pca_to_axis_angle(lpca, model.hands_components_left),
+            conversions.hand_pca_to_axis_angle(rpca, model.hands_components_right),
+        ]
+    )
     pose = conversions.add_hand_mean(pose, model)
-    check(model, layer, 55, dict(betas=betas, pose=pose, expression=expr, transl=transl),
-          betas=betas, expression=expr, global_orient=body[:3], body_pose=body[3:], jaw_pose=head[:3],
-          leye_pose=head[3:6], reye_pose=head[6:], left_hand_pose=lpca, right_hand_pose=rpca, transl=transl)  # fmt: skip
+    check(
+        model,
+        layer,
+        55,
+        dict(betas=betas, pose=pose, expression=expr, transl=transl),
+        betas=betas,
+        expression=expr,
+        global_orient=body[:3],
+        body_pose=body[3:],
+        jaw_pose=head[:3],
+        leye_pose=head[3:6],
+        reye_pose=head[6:],
+        left_hand_pose=lpca,
+        right_hand_pose=rpca,
+        transl=transl,
+    )
 
 
 def test_smplx_pkl_matches_smplx_flat_hands(tmp_path, rng):
     path = tmp_path / "SMPLX_FEMALE.pkl"
     synth.write_smplx_pkl(path, "1.1", n_verts=N_SMPLX, seed=4)
     model = core.load_model(tmp_path, gender="female")  # a folder plus a gender
-    layer = smplx.SMPLX(str(path), ext="pkl", num_betas=10, num_expression_coeffs=10, use_pca=False, flat_hand_mean=True)
+    layer = smplx.SMPLX(
+        str(path), ext="pkl", num_betas=10, num_expression_coeffs=10, use_pca=False, flat_hand_mean=True
+    )
     betas, expr, pose = rng.normal(size=10), rng.normal(size=10), rng.normal(0, 0.4, 165)
-    check(model, layer, 55, dict(betas=betas, pose=pose, expression=expr),
-          betas=betas, expression=expr, global_orient=pose[:3], body_pose=pose[3:66], jaw_pose=pose[66:69],
-          leye_pose=pose[69:72], reye_pose=pose[72:75], left_hand_pose=pose[75:120], right_hand_pose=pose[120:])  # fmt: skip
+    check(
+        model,
+        layer,
+        55,
+        dict(betas=betas, pose=pose, expression=expr),
+        betas=betas,
+        expression=expr,
+        global_orient=pose[:3],
+        body_pose=pose[3:66],
+        jaw_pose=pose[66:69],
+        leye_pose=pose[69:72],
+        reye_pose=pose[72:75],
+        left_hand_pose=pose[75:120],
+        right_hand_pose=pose[120:],
+    )
 
 
 def test_smplh_pickle_with_mano_merge_matches_smplx(tmp_path, rng):
@@ -89,14 +130,28 @@ def test_smplh_pickle_with_mano_merge_matches_smplx(tmp_path, rng):
     synth.write_clean_pkl(tmp_path / "clean" / "SMPLH_MALE.pkl", merged)  # what smplx's merge_smplh_mano.py writes
     model = core.load_model(paths[0], hand_pca=paths[1:])
     assert model.kind == "smplh" and model.hands_mean_left is not None
-    layer = smplx.SMPLH(str(tmp_path / "clean" / "SMPLH_MALE.pkl"), ext="pkl", num_betas=10, use_pca=True,
-                        num_pca_comps=6, flat_hand_mean=False)  # fmt: skip
+    layer = smplx.SMPLH(
+        str(tmp_path / "clean" / "SMPLH_MALE.pkl"),
+        ext="pkl",
+        num_betas=10,
+        use_pca=True,
+        num_pca_comps=6,
+        flat_hand_mean=False,
+    )
     betas, body_pose, lpca, rpca = rng.normal(size=10), rng.normal(0, 0.4, 66), rng.normal(size=6), rng.normal(size=6)
     pose = np.concatenate([body_pose, lpca @ left["hands_components"][:6], rpca @ right["hands_components"][:6]])
     pose = conversions.add_hand_mean(pose, model)
-    check(model, layer, 52, dict(betas=betas, pose=pose),
-          betas=betas, global_orient=body_pose[:3], body_pose=body_pose[3:], left_hand_pose=lpca,
-          right_hand_pose=rpca)  # fmt: skip
+    check(
+        model,
+        layer,
+        52,
+        dict(betas=betas, pose=pose),
+        betas=betas,
+        global_orient=body_pose[:3],
+        body_pose=body_pose[3:],
+        left_hand_pose=lpca,
+        right_hand_pose=rpca,
+    )
 
 
 def test_smplh_extended_npz_16_betas(tmp_path, rng):
@@ -107,6 +162,14 @@ def test_smplh_extended_npz_16_betas(tmp_path, rng):
     assert (model.kind, model.num_betas) == ("smplh", 16)
     layer = smplx.SMPLH(str(path), ext="npz", num_betas=10, use_pca=False, flat_hand_mean=True)
     betas, pose = rng.normal(size=10), rng.normal(0, 0.4, 156)
-    check(model, layer, 52, dict(betas=betas, pose=pose),
-          betas=betas, global_orient=pose[:3], body_pose=pose[3:66], left_hand_pose=pose[66:111],
-          right_hand_pose=pose[111:])  # fmt: skip
+    check(
+        model,
+        layer,
+        52,
+        dict(betas=betas, pose=pose),
+        betas=betas,
+        global_orient=pose[:3],
+        body_pose=pose[3:66],
+        left_hand_pose=pose[66:111],
+        right_hand_pose=pose[111:],
+    )

@@ -14,10 +14,11 @@ import pytest
 
 pytest.importorskip("bpy")
 
+import bpy_process  # noqa: E402  (tests/ on sys.path)
+
 from smpl_blender_addon import core  # noqa: E402
 from smpl_blender_addon.core import conversions, layouts  # noqa: E402
 from smpl_blender_addon.core.motion import Motion, write_amass_npz  # noqa: E402
-import bpy_process  # noqa: E402  (tests/ on sys.path)
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 UFBX_READER = os.path.join(REPO, "tests", "ufbx_reader.py")
@@ -30,8 +31,9 @@ BAD = "nested/zz_corrupt.npz"
 def run_cli(*args, timeout=240):
     """``python -m smpl_blender_addon ARGS`` in a fresh process; returns the CompletedProcess."""
     env = dict(os.environ, PYTHONPATH=REPO)
-    return subprocess.run(bpy_process.cli_command(*args), cwd=REPO, env=env, capture_output=True, text=True,
-                          timeout=timeout)  # fmt: skip
+    return subprocess.run(
+        bpy_process.cli_command(*args), cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout
+    )
 
 
 def export_args(data, out, *extra):
@@ -55,10 +57,15 @@ def data(tmp_path_factory):
     kinds = ["smpl", "smplx", "smplh", "smplx"]
     for name, kind in zip(GOOD, kinds):
         size = 3 * len(layouts.JOINT_NAMES[kind])
-        motion = Motion(fps=SOURCE_FPS, poses=rng.normal(0, 0.3, (SOURCE_FRAMES, size)),
-                        trans=rng.normal(0, 0.1, (SOURCE_FRAMES, 3)),
-                        betas=np.linspace(-1, 1, 10) if name == "b_run.npz" else np.zeros(10), gender="neutral",
-                        kind=kind, up_axis="Z")  # fmt: skip
+        motion = Motion(
+            fps=SOURCE_FPS,
+            poses=rng.normal(0, 0.3, (SOURCE_FRAMES, size)),
+            trans=rng.normal(0, 0.1, (SOURCE_FRAMES, 3)),
+            betas=np.linspace(-1, 1, 10) if name == "b_run.npz" else np.zeros(10),
+            gender="neutral",
+            kind=kind,
+            up_axis="Z",
+        )
         os.makedirs(os.path.dirname(folder / name), exist_ok=True)
         write_amass_npz(folder / name, motion)
     (folder / BAD).write_bytes(b"PK\x03\x04 this is not a zip archive")
@@ -107,8 +114,9 @@ def test_fbx_read_back_with_ufbx(first_run, data):
     out, _ = first_run
     fbx = os.path.join(out, "nested", "c_jump.npz.fbx")  # an SMPL-H motion on the open SMPL body
     pytest.importorskip("ufbx")
-    done = subprocess.run([sys.executable, UFBX_READER, fbx, "--frames", "1", "3", "5", "9"], capture_output=True,
-                          text=True, timeout=120)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, UFBX_READER, fbx, "--frames", "1", "3", "5", "9"], capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, done.stderr
     info = json.loads(done.stdout)
     bones = {n["name"] for n in info["nodes"] if n["is_bone"]}
@@ -178,8 +186,13 @@ def test_jobs_give_the_same_outputs(first_run, data, tmp_path):
 def test_interrupted_batch_resumes(data, tmp_path):
     out = str(tmp_path / "interrupted")
     env = dict(os.environ, PYTHONPATH=REPO)
-    proc = subprocess.Popen(bpy_process.cli_command(*export_args(data, out)),
-                            cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    proc = subprocess.Popen(
+        bpy_process.cli_command(*export_args(data, out)),
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.time() + 120
     while not outputs(out) and time.time() < deadline and proc.poll() is None:
         time.sleep(0.05)

@@ -16,8 +16,9 @@ import pytest
 
 pytest.importorskip("bpy")
 
-from smpl_blender_addon.core.motion import Motion, write_amass_npz  # noqa: E402
 import bpy_process  # noqa: E402  (tests/ on sys.path)
+
+from smpl_blender_addon.core.motion import Motion, write_amass_npz  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SLOW_FRAMES = 20_000  # ~20 s of FBX export on one core: long enough to stop it half-way
@@ -25,8 +26,18 @@ SLOW_FRAMES = 20_000  # ~20 s of FBX export on one core: long enough to stop it 
 
 def write_motion(path, frames, rate=True, seed=0):
     rng = np.random.default_rng(seed)
-    write_amass_npz(path, Motion(fps=30.0, poses=rng.normal(0, 0.3, (frames, 72)), trans=np.zeros((frames, 3)),
-                                 betas=np.zeros(10), gender="neutral", kind="smpl", up_axis="Z"))  # fmt: skip
+    write_amass_npz(
+        path,
+        Motion(
+            fps=30.0,
+            poses=rng.normal(0, 0.3, (frames, 72)),
+            trans=np.zeros((frames, 3)),
+            betas=np.zeros(10),
+            gender="neutral",
+            kind="smpl",
+            up_axis="Z",
+        ),
+    )
     if not rate:
         with np.load(path) as npz:
             arrays = {k: npz[k] for k in npz.files if k not in ("mocap_framerate", "mocap_frame_rate")}
@@ -47,14 +58,24 @@ def inputs(tmp_path_factory):
 
 def start(args, **kwargs):
     env = dict(os.environ, PYTHONPATH=REPO)
-    return subprocess.Popen(bpy_process.cli_command(*args), cwd=REPO, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True, **kwargs)  # fmt: skip
+    return subprocess.Popen(
+        bpy_process.cli_command(*args),
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        **kwargs,
+    )
 
 
 def files_under(folder):
     """Every path below ``folder`` with its size (the logs too: a worker must not write anything)."""
-    return {os.path.relpath(os.path.join(root, f), folder): os.path.getsize(os.path.join(root, f))
-            for root, _, names in os.walk(folder) for f in names}  # fmt: skip
+    return {
+        os.path.relpath(os.path.join(root, f), folder): os.path.getsize(os.path.join(root, f))
+        for root, _, names in os.walk(folder)
+        for f in names
+    }
 
 
 def wait_for(condition, seconds=180):
@@ -90,8 +111,9 @@ def processes_mentioning(text):
 def test_sigterm_stops_the_batch_and_its_workers(inputs, tmp_path, jobs):
     out = tmp_path / "out"
     proc = start(["export-fbx", inputs, "--out", out, "--model", "open-smpl", "--jobs", jobs])
-    wait_for(lambda: (out / "a_quick.npz.fbx").exists() and any(
-        s == "ok" for s in statuses(out).values()))  # a finished input is reported; a slow one runs now
+    wait_for(
+        lambda: (out / "a_quick.npz.fbx").exists() and any(s == "ok" for s in statuses(out).values())
+    )  # a finished input is reported; a slow one runs now
     time.sleep(1.0)
     proc.send_signal(signal.SIGTERM)
     _, stderr = proc.communicate(timeout=60)
@@ -110,10 +132,14 @@ def test_sigterm_stops_the_batch_and_its_workers(inputs, tmp_path, jobs):
     assert not leftovers, leftovers  # stopped exports removed their temporary files
     for name, status in final.items():
         assert (out / (name + ".fbx")).exists() == (status == "ok"), name
-    resumed = subprocess.run(bpy_process.cli_command("export-fbx", inputs / "a_quick.npz", "--out", out,
-                                                     "--model", "open-smpl"),
-                             cwd=REPO, env=dict(os.environ, PYTHONPATH=REPO), capture_output=True, text=True,
-                             timeout=240)  # fmt: skip
+    resumed = subprocess.run(
+        bpy_process.cli_command("export-fbx", inputs / "a_quick.npz", "--out", out, "--model", "open-smpl"),
+        cwd=REPO,
+        env=dict(os.environ, PYTHONPATH=REPO),
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
     assert resumed.returncode == 0 and statuses(out) == {"a_quick.npz": "skipped"}
 
 
@@ -125,10 +151,15 @@ def test_timeout_fails_only_the_hung_input(inputs, tmp_path):
     assert proc.returncode == 1, stderr
     entries = {os.path.basename(e["input"]): e for e in report(out)["inputs"]}
     assert {n: e["status"] for n, e in entries.items()} == {
-        "a_quick.npz": "ok", "b_slow.npz": "failed", "c_quick.npz": "ok", "e_norate.npz": "failed"}
+        "a_quick.npz": "ok",
+        "b_slow.npz": "failed",
+        "c_quick.npz": "ok",
+        "e_norate.npz": "failed",
+    }
     assert "took more than 3 s (--timeout)" in entries["b_slow.npz"]["error"]
-    assert entries["e_norate.npz"]["error"].endswith("stores no frame rate: pass --fps N (the capture's frames per "
-                                                     "second)")  # fmt: skip
+    assert entries["e_norate.npz"]["error"].endswith(
+        "stores no frame rate: pass --fps N (the capture's frames per second)"
+    )
     assert "fps=" not in entries["e_norate.npz"]["error"]
     assert not (out / "b_slow.npz.fbx").exists()
     assert report(out)["options"]["timeout"] == 3.0

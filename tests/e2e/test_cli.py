@@ -8,10 +8,10 @@ import os
 import subprocess
 import sys
 
+import bpy_process
 import numpy as np
 import pytest
 
-import bpy_process
 from smpl_blender_addon.core.motion import Motion, write_amass_npz
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -19,16 +19,32 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 def run(args, script=False, timeout=240):
     env = dict(os.environ, PYTHONPATH=REPO)
-    return subprocess.run(bpy_process.cli_command(*args, script=script), cwd=REPO, env=env, capture_output=True,
-                          text=True, timeout=timeout)  # fmt: skip
+    return subprocess.run(
+        bpy_process.cli_command(*args, script=script),
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 @pytest.fixture(scope="module")
 def motion_file(tmp_path_factory):
     path = tmp_path_factory.mktemp("motion") / "wave.npz"
     rng = np.random.default_rng(3)
-    write_amass_npz(path, Motion(fps=25.0, poses=rng.normal(0, 0.3, (11, 72)), trans=np.zeros((11, 3)),
-                                 betas=np.zeros(10), gender="neutral", kind="smpl", up_axis="Z"))  # fmt: skip
+    write_amass_npz(
+        path,
+        Motion(
+            fps=25.0,
+            poses=rng.normal(0, 0.3, (11, 72)),
+            trans=np.zeros((11, 3)),
+            betas=np.zeros(10),
+            gender="neutral",
+            kind="smpl",
+            up_axis="Z",
+        ),
+    )
     return str(path)
 
 
@@ -45,20 +61,23 @@ def test_help_lists_the_commands():
         assert option in sub.stdout
 
 
-@pytest.mark.parametrize("args, message", [
-    (["export-fbx", "{motion}"], "--out"),
-    (["export-fbx", "/no/such/motion.npz", "--out", "{tmp}"], "input not found"),
-    (["export-fbx", "{motion}", "--out", "{tmp}", "--shard", "3/3"], "--shard"),
-    (["export-fbx", "{motion}", "--out", "{tmp}", "--shard", "x"], "--shard"),
-    (["export-fbx", "{motion}", "--out", "{tmp}", "--jobs", "0"], "--jobs"),
-    (["export-fbx", "{motion}", "--out", "{tmp}", "--target", "maya"], "--target"),
-    (["export-fbx", "{empty}", "--out", "{tmp}"], "no motion files"),
-    (["export-fbx", "{motion}", "--out", "{motion}"], "is a file, not a folder"),
-    (["export-fbx", "{motion}", "--out", "{motion}/sub"], "cannot write there"),
-    (["export-fbx", "{motion}", "--out", "/proc/smpl-out"], "cannot write there"),  # read-only, even for root
-    (["export-fbx", "{motion}", "--out", "{tmp}", "--fps", "1e-300"], "--fps must be between"),
-    (["export-fbx", "{motion}", "--out", "{tmp}", "--timeout", "-1"], "--timeout"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["export-fbx", "{motion}"], "--out"),
+        (["export-fbx", "/no/such/motion.npz", "--out", "{tmp}"], "input not found"),
+        (["export-fbx", "{motion}", "--out", "{tmp}", "--shard", "3/3"], "--shard"),
+        (["export-fbx", "{motion}", "--out", "{tmp}", "--shard", "x"], "--shard"),
+        (["export-fbx", "{motion}", "--out", "{tmp}", "--jobs", "0"], "--jobs"),
+        (["export-fbx", "{motion}", "--out", "{tmp}", "--target", "maya"], "--target"),
+        (["export-fbx", "{empty}", "--out", "{tmp}"], "no motion files"),
+        (["export-fbx", "{motion}", "--out", "{motion}"], "is a file, not a folder"),
+        (["export-fbx", "{motion}", "--out", "{motion}/sub"], "cannot write there"),
+        (["export-fbx", "{motion}", "--out", "/proc/smpl-out"], "cannot write there"),  # read-only, even for root
+        (["export-fbx", "{motion}", "--out", "{tmp}", "--fps", "1e-300"], "--fps must be between"),
+        (["export-fbx", "{motion}", "--out", "{tmp}", "--timeout", "-1"], "--timeout"),
+    ],
+)
 def test_usage_errors_exit_2(args, message, motion_file, tmp_path):
     (tmp_path / "empty").mkdir()
     fill = {"motion": motion_file, "tmp": tmp_path / "out", "empty": tmp_path / "empty"}
@@ -70,8 +89,14 @@ def test_usage_errors_exit_2(args, message, motion_file, tmp_path):
 
 def test_info_needs_no_blender():
     """Plain Python (inside a Blender binary too, sys.executable is one without bpy)."""
-    done = subprocess.run([sys.executable, "-m", "smpl_blender_addon", "info", "open-smpl"], cwd=REPO,
-                          env=dict(os.environ, PYTHONPATH=REPO), capture_output=True, text=True, timeout=120)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-m", "smpl_blender_addon", "info", "open-smpl"],
+        cwd=REPO,
+        env=dict(os.environ, PYTHONPATH=REPO),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0
     assert json.loads(done.stdout)["joints"] == 24
 
@@ -100,8 +125,19 @@ def test_script_entry_after_double_dash(motion_file, tmp_path):
 def test_gltf_sibling(motion_file, tmp_path):
     pytest.importorskip("bpy")
     pygltflib = pytest.importorskip("pygltflib")
-    gltf = run(["export-gltf", motion_file, "--out", tmp_path / "gltf", "--model", "open-smpl", "--fps", 50,
-                "--no-morph-normals"])
+    gltf = run(
+        [
+            "export-gltf",
+            motion_file,
+            "--out",
+            tmp_path / "gltf",
+            "--model",
+            "open-smpl",
+            "--fps",
+            50,
+            "--no-morph-normals",
+        ]
+    )
     assert gltf.returncode == 0, gltf.stderr
     glb = pygltflib.GLTF2().load(str(tmp_path / "gltf" / "wave.npz.glb"))
     assert glb.skins and {"pelvis", "left_knee"} <= {n.name for n in glb.nodes}
@@ -117,8 +153,9 @@ def test_max_influences_and_reproducible_batch_exports(motion_file, tmp_path):
     pygltflib = pytest.importorskip("pygltflib")
     for k in range(2):
         for command in ("export-gltf", "export-fbx"):
-            done = run([command, motion_file, "--out", tmp_path / str(k), "--model", "open-smpl",
-                        "--max-influences", 4])  # fmt: skip
+            done = run(
+                [command, motion_file, "--out", tmp_path / str(k), "--model", "open-smpl", "--max-influences", 4]
+            )
             assert done.returncode == 0, done.stderr
     for name in ("wave.npz.glb", "wave.npz.fbx"):  # the same input gives the same bytes (FBX: its time stamp too)
         assert (tmp_path / "0" / name).read_bytes() == (tmp_path / "1" / name).read_bytes(), name
@@ -154,15 +191,29 @@ def test_inputs_outputs_never_collide_and_skip_the_output_folder(tmp_path):
     from smpl_blender_addon import batch
 
     data = tmp_path / "data"
-    for name in ("walk.npz", "walk.pkl", "walk.smpl", "sub/walk.npz", "pose.json", ".hidden.npz", "notes.txt",
-                 "out/report.json", ".cache/x.npz", "old/report.json", "old/report.shard-1-of-4.json"):  # fmt: skip
+    for name in (
+        "walk.npz",
+        "walk.pkl",
+        "walk.smpl",
+        "sub/walk.npz",
+        "pose.json",
+        ".hidden.npz",
+        "notes.txt",
+        "out/report.json",
+        ".cache/x.npz",
+        "old/report.json",
+        "old/report.shard-1-of-4.json",
+    ):
         _touch(data / name)
     _touch(data / "easy" / "smpl" / "000000.json")  # an EasyMocap output folder: one input
     _touch(data / "easy" / "smpl" / "000001.json")
     entries = batch.collect_inputs([str(data)], ".fbx", exclude=str(data / "out"))
     rel = [r for _, r in entries]
-    assert rel == sorted(rel) == ["easy.fbx", "pose.json.fbx", "sub/walk.npz.fbx", "walk.npz.fbx", "walk.pkl.fbx",
-                                  "walk.smpl.fbx"]  # fmt: skip
+    assert (
+        rel
+        == sorted(rel)
+        == ["easy.fbx", "pose.json.fbx", "sub/walk.npz.fbx", "walk.npz.fbx", "walk.pkl.fbx", "walk.smpl.fbx"]
+    )
     assert dict(entries)[str(data / "easy")] == "easy.fbx"
     # two folders and a file: relative to their common folder, still unique
     other = tmp_path / "more"
@@ -194,9 +245,17 @@ def test_progress_bar_on_a_terminal_and_lines_otherwise():
         def isatty(self):
             return True
 
-    entries = [{"input": "a.npz", "output": "a.fbx", "status": "ok", "frames": 10, "seconds": 1.0, "error": None},
-               {"input": "b.npz", "output": "b.fbx", "status": "failed", "frames": None, "seconds": None,
-                "error": "b.npz: corrupt"}]  # fmt: skip
+    entries = [
+        {"input": "a.npz", "output": "a.fbx", "status": "ok", "frames": 10, "seconds": 1.0, "error": None},
+        {
+            "input": "b.npz",
+            "output": "b.fbx",
+            "status": "failed",
+            "frames": None,
+            "seconds": None,
+            "error": "b.npz: corrupt",
+        },
+    ]
     terminal, log = Terminal(), io.StringIO()
     for stream in (terminal, log):
         progress = batch.Progress(2, stream)

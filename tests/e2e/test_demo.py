@@ -10,10 +10,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import bpy_process
 import numpy as np
 import pytest
 
-import bpy_process
 from smpl_blender_addon import core
 from smpl_blender_addon.core.motion import read_motion
 
@@ -32,8 +32,9 @@ print("RESULT " + json.dumps({k: (str(v) if hasattr(v, "__fspath__") else v) for
 def demo(tmp_path_factory):
     out = tmp_path_factory.mktemp("demo")
     env = dict(os.environ, PYTHONPATH=str(REPO))
-    done = subprocess.run(bpy_process.code_command(DEMO, out), cwd=REPO, env=env, capture_output=True, text=True,
-                          timeout=300)  # fmt: skip
+    done = subprocess.run(
+        bpy_process.code_command(DEMO, out), cwd=REPO, env=env, capture_output=True, text=True, timeout=300
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     lines = [line for line in done.stdout.splitlines() if line.startswith("demo: ")]
     result = json.loads(next(line for line in done.stdout.splitlines() if line.startswith("RESULT "))[7:])
@@ -46,8 +47,12 @@ def reference(demo):
     motion = read_motion(demo["result"]["motion"])
     model = core.load_model("open-smplx", gender="neutral")
     out = model.forward(pose=motion.poses, transl=motion.trans, expression=motion.expression, dtype=np.float64)
-    return {"motion": motion, "model": model, "joints": out.joints,
-            "correctives": core.pose_corrective_weights(motion.poses, model)}  # fmt: skip
+    return {
+        "motion": motion,
+        "model": model,
+        "joints": out.joints,
+        "correctives": core.pose_corrective_weights(motion.poses, model),
+    }
 
 
 def test_every_output_exists_and_is_printed(demo):
@@ -75,14 +80,19 @@ def test_pose_json_is_the_mid_frame_of_the_motion(demo, reference):
     index = demo["result"]["mid_frame"] - FRAMES[0]
     R = core.rotations.axis_angle_to_matrix
     motion = reference["motion"]  # the JSON is in the rig's Y-up world: compare body joints (root re-framed)
-    np.testing.assert_allclose(R(np.reshape(pose["pose"], (-1, 3))[1:]),
-                               R(motion.poses[index].reshape(-1, 3)[1:]), atol=1e-5)  # fmt: skip
+    np.testing.assert_allclose(
+        R(np.reshape(pose["pose"], (-1, 3))[1:]), R(motion.poses[index].reshape(-1, 3)[1:]), atol=1e-5
+    )
 
 
 def read_fbx(path, frames):
     pytest.importorskip("ufbx")  # the independent reader, run in its own process below
-    done = subprocess.run([sys.executable, str(READER), str(path), "--frames", *map(str, frames)],
-                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, str(READER), str(path), "--frames", *map(str, frames)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     return json.loads(done.stdout)
 
@@ -130,8 +140,9 @@ def gif_test_frames():
     restarts within a frame), over 256 colours."""
     rng = np.random.default_rng(5)
     y, x = np.mgrid[0:96, 0:128]
-    frames = np.stack([np.stack([(2 * x + 9 * k) % 256, 2 * y + 0 * x, (x + 2 * y + k) % 256], axis=-1)
-                       for k in range(4)]).astype(np.uint8)  # fmt: skip
+    frames = np.stack(
+        [np.stack([(2 * x + 9 * k) % 256, 2 * y + 0 * x, (x + 2 * y + k) % 256], axis=-1) for k in range(4)]
+    ).astype(np.uint8)
     frames[0, 16:80, 16:112] = rng.integers(0, 256, (64, 96, 3))
     frames[2, 8:40, 8:56] = rng.integers(0, 256, (32, 48, 3))
     return frames
@@ -177,11 +188,17 @@ def test_gif_every_frame_decodes_with_pillow(tmp_path):
 
 def test_bundled_demo_motion_is_what_its_script_makes(tmp_path):
     out = tmp_path / "demo_motion.npz"
-    done = subprocess.run([sys.executable, str(REPO / "scripts" / "make_demo_motion.py"), "--out", str(out)],
-                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "make_demo_motion.py"), "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
-    with np.load(out, allow_pickle=False) as made, np.load(REPO / "assets" / "demo_motion_smplx.npz",
-                                                           allow_pickle=False) as bundled:  # fmt: skip
+    with (
+        np.load(out, allow_pickle=False) as made,
+        np.load(REPO / "assets" / "demo_motion_smplx.npz", allow_pickle=False) as bundled,
+    ):
         assert sorted(made.files) == sorted(bundled.files)
         for key in made.files:
             if made[key].dtype.kind in "fi":

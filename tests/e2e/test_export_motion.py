@@ -10,12 +10,13 @@ so 1e-4 rad and 1e-5 m), loaded with ``np.load(allow_pickle=False)``, and the .s
 import json
 import os
 import subprocess
-import sys
 
 import numpy as np
 import pytest
 
 bpy = pytest.importorskip("bpy")
+
+import bpy_process  # noqa: E402  (tests/ on sys.path)
 
 from smpl_blender_addon import core  # noqa: E402
 from smpl_blender_addon.blender.export import export_fbx  # noqa: E402
@@ -25,7 +26,6 @@ from smpl_blender_addon.blender.shape import set_shape  # noqa: E402
 from smpl_blender_addon.core import layouts  # noqa: E402
 from smpl_blender_addon.core.motion import Motion, read_motion, write_amass_npz  # noqa: E402
 from smpl_blender_addon.core.rotations import axis_angle_to_matrix, matrix_to_axis_angle  # noqa: E402
-import bpy_process  # noqa: E402  (tests/ on sys.path)
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 FPS, FRAMES = 30.0, 12
@@ -37,8 +37,9 @@ BAD = ["broken.blend", "broken.fbx"]
 
 def run_cli(*args, timeout=300):
     env = dict(os.environ, PYTHONPATH=REPO)
-    return subprocess.run(bpy_process.cli_command(*args), cwd=REPO, env=env, capture_output=True, text=True,
-                          timeout=timeout)  # fmt: skip
+    return subprocess.run(
+        bpy_process.cli_command(*args), cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout
+    )
 
 
 def rotation_error(a, b):
@@ -49,9 +50,15 @@ def rotation_error(a, b):
 
 def source_motion(kind, seed):
     rng = np.random.default_rng(seed)
-    return Motion(fps=FPS, poses=rng.normal(0, 0.4, (FRAMES, 3 * len(layouts.JOINT_NAMES[kind]))),
-                  trans=rng.normal(0, 0.3, (FRAMES, 3)), betas=np.zeros(10), gender="neutral", kind=kind,
-                  up_axis="Z")  # fmt: skip
+    return Motion(
+        fps=FPS,
+        poses=rng.normal(0, 0.4, (FRAMES, 3 * len(layouts.JOINT_NAMES[kind]))),
+        trans=rng.normal(0, 0.3, (FRAMES, 3)),
+        betas=np.zeros(10),
+        gender="neutral",
+        kind=kind,
+        up_axis="Z",
+    )
 
 
 @pytest.fixture(scope="module")
@@ -113,11 +120,13 @@ def test_every_body_of_every_good_input_is_written_and_the_corrupt_ones_fail(ama
     assert two["status"] == "ok" and two["frames"] == FRAMES
     assert {(o["body"], os.path.relpath(o["path"], out), o["kind"], o["rig"]) for o in two["outputs"]} == {
         ("walker", "two.blend.bodies/walker.npz", "smpl", "body"),
-        ("dancer", "two.blend.bodies/dancer.npz", "smplx", "body")}
+        ("dancer", "two.blend.bodies/dancer.npz", "smplx", "body"),
+    }
     for name in FBX_INPUTS:
         (output,) = entries[name]["outputs"]
         assert entries[name]["status"] == "ok" and entries[name]["output"] == output["path"] == os.path.join(
-            out, name + ".npz")
+            out, name + ".npz"
+        )
         assert output["rig"] == "rig" and output["frames"] == FRAMES
     lines = [line for line in done.stderr.splitlines() if line.startswith("[")]
     assert len(lines) == 9 and sum("failed" in line for line in lines) == 2
@@ -141,11 +150,27 @@ def test_smpl_format_with_frame_range_fps_and_workers(scenes, tmp_path):
     smplcodec = pytest.importorskip("smplcodec")
     folder, _, sources = scenes
     out = tmp_path / "smpl"
-    done = run_cli("export-motion", os.path.join(folder, "two.blend"), os.path.join(folder, "smplx_unity.fbx"),
-                   "--out", out, "--format", "smpl", "--frame-start", 3, "--frame-end", 10, "--fps", 15, "--jobs", 2)
+    done = run_cli(
+        "export-motion",
+        os.path.join(folder, "two.blend"),
+        os.path.join(folder, "smplx_unity.fbx"),
+        "--out",
+        out,
+        "--format",
+        "smpl",
+        "--frame-start",
+        3,
+        "--frame-end",
+        10,
+        "--fps",
+        15,
+        "--jobs",
+        2,
+    )
     assert done.returncode == 0, done.stderr
-    files = sorted(os.path.relpath(os.path.join(r, f), out) for r, _, fs in os.walk(out) for f in fs
-                   if f.endswith(".smpl"))  # fmt: skip
+    files = sorted(
+        os.path.relpath(os.path.join(r, f), out) for r, _, fs in os.walk(out) for f in fs if f.endswith(".smpl")
+    )
     assert files == ["smplx_unity.fbx.smpl", "two.blend.bodies/dancer.smpl", "two.blend.bodies/walker.smpl"]
     assert all(e["frames"] == 4 for e in read_report(out)["inputs"])  # frames 3..10 at 30 fps = 7/30 s -> 4 at 15
     for name, kind in (("smplx_unity.fbx.smpl", "smplx"), ("two.blend.bodies/walker.smpl", "smpl")):
@@ -167,18 +192,23 @@ def test_rerun_skips_finished_inputs(amass_run, scenes):
     again = run_cli("export-motion", folder, "--out", out)
     assert again.returncode == 1
     entries = {os.path.basename(e["input"]): e for e in read_report(out)["inputs"]}
-    assert {n: e["status"] for n, e in entries.items()} == {**{n: "skipped" for n in FBX_INPUTS + ["two.blend"]},
-                                                            **{n: "failed" for n in BAD}}  # fmt: skip
+    assert {n: e["status"] for n, e in entries.items()} == {
+        **{n: "skipped" for n in FBX_INPUTS + ["two.blend"]},
+        **{n: "failed" for n in BAD},
+    }
     assert len(entries["two.blend"]["outputs"]) == 2 and entries["two.blend"]["frames"] == FRAMES
     assert {f: os.path.getmtime(os.path.join(out, f)) for f in expected} == stamps
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--frame-start", "5", "--frame-end", "2"], "--frame-end"),
-    (["--format", "bvh"], "--format"),
-    (["--jobs", "0"], "--jobs"),
-    (["--timeout", "0"], "--timeout"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--frame-start", "5", "--frame-end", "2"], "--frame-end"),
+        (["--format", "bvh"], "--format"),
+        (["--jobs", "0"], "--jobs"),
+        (["--timeout", "0"], "--timeout"),
+    ],
+)
 def test_usage_errors_exit_2(scenes, tmp_path, args, message):
     done = run_cli("export-motion", os.path.join(scenes[0], "two.blend"), "--out", tmp_path / "out", *args)
     assert done.returncode == 2 and message in done.stderr
@@ -209,7 +239,10 @@ def test_no_two_outputs_share_a_path(scenes, tmp_path):
     paths = [o["path"] for e in read_report(out)["inputs"] for o in e["outputs"]]
     assert len(paths) == len(set(paths)) == 3
     assert sorted(os.path.relpath(p, out) for p in paths) == [
-        "a.blend.bodies/fbx.npz", "a.blend.bodies/other.npz", "a.blend.fbx.npz"]
+        "a.blend.bodies/fbx.npz",
+        "a.blend.bodies/other.npz",
+        "a.blend.fbx.npz",
+    ]
     assert read_motion(out / "a.blend.bodies/fbx.npz").kind == "smpl"
     assert read_motion(out / "a.blend.fbx.npz").kind == "smplx"
 

@@ -22,8 +22,8 @@ bpy = pytest.importorskip("bpy")
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 MODULE = "bl_ext.user_default.smpl_blender_addon"
 sys.path.insert(0, os.path.join(REPO, "tests", "blender"))
-from synthetic_body import official_layout_arrays, synthetic_arrays  # noqa: E402
 import bpy_process  # noqa: E402  (tests/ on sys.path)
+from synthetic_body import official_layout_arrays, synthetic_arrays  # noqa: E402
 
 
 def blender_ext_tool():
@@ -32,7 +32,9 @@ def blender_ext_tool():
 
 
 def _load_build_script():
-    spec = importlib.util.spec_from_file_location("build_extension", os.path.join(REPO, "scripts", "build_extension.py"))
+    spec = importlib.util.spec_from_file_location(
+        "build_extension", os.path.join(REPO, "scripts", "build_extension.py")
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -43,9 +45,17 @@ def extension_zip(tmp_path_factory):
     """Build the zip once with scripts/build_extension.py (which runs blender_ext.py build and validate)."""
     out = tmp_path_factory.mktemp("dist")
     done = subprocess.run(
-        [sys.executable, os.path.join(REPO, "scripts", "build_extension.py"), "--output-dir", str(out),
-         "--tool", blender_ext_tool()],
-        capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            os.path.join(REPO, "scripts", "build_extension.py"),
+            "--output-dir",
+            str(out),
+            "--tool",
+            blender_ext_tool(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert done.returncode == 0, done.stdout + done.stderr
     zip_path = done.stdout.strip().splitlines()[-1]
@@ -66,24 +76,31 @@ def model_folder(tmp_path_factory):
 
 def run_installed(script, *args, user_dir):
     """Run ``script`` in a clean interpreter with a temporary Blender user folder; return its RESULT json."""
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "BLENDER_USER_CONFIG", "BLENDER_USER_SCRIPTS")}
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "BLENDER_USER_CONFIG", "BLENDER_USER_SCRIPTS")
+    }
     env["BLENDER_USER_RESOURCES"] = str(user_dir)
     script_path = user_dir.parent / "installed_check.py"
     script_path.write_text(textwrap.dedent(script))
     done = subprocess.run(
         bpy_process.script_command(script_path, *args),
-        capture_output=True, text=True, timeout=300, env=env, cwd=str(user_dir.parent),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+        cwd=str(user_dir.parent),
     )
     lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
     assert done.returncode == 0 and lines, done.stdout[-3000:] + done.stderr[-3000:]
-    return json.loads(lines[-1][len("RESULT "):])
+    return json.loads(lines[-1][len("RESULT ") :])
 
 
 def test_zip_layout_and_validation(extension_zip):
     build = _load_build_script()
     # validate again, independently of the build script's own run
-    done = subprocess.run([sys.executable, blender_ext_tool(), "validate", extension_zip],
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, blender_ext_tool(), "validate", extension_zip], capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     names = zipfile.ZipFile(extension_zip).namelist()
     assert "__init__.py" in names and "blender_manifest.toml" in names and "LICENSE" in names
@@ -91,7 +108,7 @@ def test_zip_layout_and_validation(extension_zip):
         assert any(n.startswith(package) and n.endswith("__init__.py") for n in names), package
     assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc") or n.startswith("tests/")]
     repo_assets = sorted(os.path.basename(p) for p in build.asset_files(os.path.join(REPO, "assets")))
-    assert sorted(n[len("assets/"):] for n in names if n.startswith("assets/") and not n.endswith("/")) == repo_assets
+    assert sorted(n[len("assets/") :] for n in names if n.startswith("assets/") and not n.endswith("/")) == repo_assets
 
 
 INSTALL_SCRIPT = """
@@ -167,9 +184,25 @@ INSTALL_SCRIPT = """
 """
 
 EXPECTED_OPERATORS = {
-    "add_body", "import_body", "set_shape", "random_shape", "reset_shape", "height_weight", "snap_to_ground",
-    "set_pose", "load_pose", "reset_pose", "hand_pose", "write_pose", "update_correctives", "scan_model_folders",
-    "show_shape_sliders", "export_motion", "import_motion", "export_body", "export_fbx",
+    "add_body",
+    "import_body",
+    "set_shape",
+    "random_shape",
+    "reset_shape",
+    "height_weight",
+    "snap_to_ground",
+    "set_pose",
+    "load_pose",
+    "reset_pose",
+    "hand_pose",
+    "write_pose",
+    "update_correctives",
+    "scan_model_folders",
+    "show_shape_sliders",
+    "export_motion",
+    "import_motion",
+    "export_body",
+    "export_fbx",
 }
 
 
@@ -179,7 +212,9 @@ def test_install_register_use_and_unregister(extension_zip, model_folder, tmp_pa
     result = run_installed(INSTALL_SCRIPT, extension_zip, model_folder, user_dir, user_dir=user_dir)
 
     assert os.path.realpath(result["user_resources"]) == os.path.realpath(user_dir)  # real user config untouched
-    assert os.path.realpath(result["installed_in"]).startswith(os.path.realpath(user_dir / "extensions" / "user_default"))
+    assert os.path.realpath(result["installed_in"]).startswith(
+        os.path.realpath(user_dir / "extensions" / "user_default")
+    )
     assert result["enabled"] and not result["repository_copy_imported"]
     assert EXPECTED_OPERATORS <= set(result["operators"])
     assert result["panels"] == ["SMPL_PT_body", "SMPL_PT_shape", "SMPL_PT_pose"]
@@ -197,12 +232,26 @@ def test_install_register_use_and_unregister(extension_zip, model_folder, tmp_pa
     if os.path.isfile(os.path.join(REPO, "assets", "open_smplx_neutral.npz")):
         assert result["builtin"] == {"model": "open-smplx", "kind": "smplx"}
         installed_package = os.path.dirname(os.path.realpath(result["installed_in"]))
-        assert os.path.realpath(result["builtin_path"]) == os.path.join(installed_package, "assets", "open_smplx_neutral.npz")
+        assert os.path.realpath(result["builtin_path"]) == os.path.join(
+            installed_package, "assets", "open_smplx_neutral.npz"
+        )
 
-    assert result["menu_entries"] == ["menu_export", "menu_export_body", "menu_export_motion", "menu_import",
-                                      "menu_import_body", "menu_import_pose"]  # menu_import/export: motion_operators
+    assert result["menu_entries"] == [
+        "menu_export",
+        "menu_export_body",
+        "menu_export_motion",
+        "menu_import",
+        "menu_import_body",
+        "menu_import_pose",
+    ]  # menu_import/export: motion_operators
     assert result["handlers"] == ["on_depsgraph_update", "on_frame_change"]  # automatic correctives
-    assert result["after_disable"] == {"enabled": False, "operators": [], "panel": False, "object_property": False,
-                                       "menu_entries": [], "handlers": []}
+    assert result["after_disable"] == {
+        "enabled": False,
+        "operators": [],
+        "panel": False,
+        "object_property": False,
+        "menu_entries": [],
+        "handlers": [],
+    }
     assert result["re_enabled"] == {"operators": 3, "handlers": ["on_depsgraph_update", "on_frame_change"]}
     assert os.listdir(user_dir / "extensions" / "user_default")  # installed into the temporary user folder only

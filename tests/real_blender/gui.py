@@ -151,8 +151,20 @@ def redraw():
         area.tag_redraw()
 
 
-STEPS = [open_sidebar, show_smpl_tab, add_body, redraw, after_add, import_motion, redraw, after_import,
-         open_import_dialog, redraw, close_import_dialog, finish]
+STEPS = [
+    open_sidebar,
+    show_smpl_tab,
+    add_body,
+    redraw,
+    after_add,
+    import_motion,
+    redraw,
+    after_import,
+    open_import_dialog,
+    redraw,
+    close_import_dialog,
+    finish,
+]
 
 
 def run_next():

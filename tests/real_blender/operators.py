@@ -42,8 +42,16 @@ def expect_error(match, operator, **kwargs):
 def check_body(out):
     package = importlib.import_module(PACKAGE)
     core = importlib.import_module(PACKAGE + ".core")
-    print("extension", package.__name__, "in Blender", bpy.app.version_string, "Python", sys.version.split()[0],
-          "numpy", np.__version__)
+    print(
+        "extension",
+        package.__name__,
+        "in Blender",
+        bpy.app.version_string,
+        "Python",
+        sys.version.split()[0],
+        "numpy",
+        np.__version__,
+    )
     bpy.ops.smpl.add_body(model="open-smplx", gender="NEUTRAL", betas="0.5 -1 0.3")
     arm = bpy.context.view_layer.objects.active
     assert arm is not None and arm.type == "ARMATURE", arm
@@ -66,8 +74,10 @@ def check_body(out):
     assert np.allclose(record["pose"], np.round(pose, 6), atol=1e-5), "written pose differs from the set pose"
     betas, expression = np.array(record["betas"]), np.array(record["expression"])
     assert np.allclose(betas[:4], [1.5, 0.2, -0.7, 0.1]) and not np.allclose(expression, 0)
-    expected = model.forward(betas=betas, pose=np.array(record["pose"]), expression=expression,
-                             dtype=np.float64).vertices[0] @ C.T
+    expected = (
+        model.forward(betas=betas, pose=np.array(record["pose"]), expression=expression, dtype=np.float64).vertices[0]
+        @ C.T
+    )
     got = evaluated_world(mesh) - np.array(arm.matrix_world.translation)
     error = np.abs(got - expected).max()
     print(f"posed body vs core forward: max |error| {error:.2e} m over {len(got)} vertices")
@@ -96,8 +106,9 @@ def check_motion(out):
     fbx = os.path.join(out, "walk.fbx")
     bpy.ops.smpl.export_fbx(filepath=fbx, use_action_range=False, frame_start=start, frame_end=scene.frame_end)
     glb = os.path.join(out, "walk.glb")
-    bpy.ops.smpl.export_body(filepath=glb, format="GLB", use_action_range=False, frame_start=start,
-                             frame_end=scene.frame_end)
+    bpy.ops.smpl.export_body(
+        filepath=glb, format="GLB", use_action_range=False, frame_start=start, frame_end=scene.frame_end
+    )
     for path in (fbx, glb):
         assert os.path.getsize(path) > 100_000, path
     motion = os.path.join(out, "walk_out.npz")
@@ -105,8 +116,9 @@ def check_motion(out):
     assert os.path.getsize(motion) > 0
     abc = os.path.join(out, "walk.abc")
     if bpy.app.build_options.alembic:
-        bpy.ops.smpl.export_body(filepath=abc, format="ABC", use_action_range=False, frame_start=start,
-                                 frame_end=start + 3)
+        bpy.ops.smpl.export_body(
+            filepath=abc, format="ABC", use_action_range=False, frame_start=start, frame_end=start + 3
+        )
         assert os.path.getsize(abc) > 0
     else:
         message = expect_error(r"Alembic", bpy.ops.smpl.export_body, filepath=abc, format="ABC")
@@ -117,8 +129,11 @@ def check_motion(out):
 def check_readers(fbx, glb):
     # ufbx in its own process (it can crash when a scene is freed: tests/ufbx_reader.py); Blender's sys.executable
     # is its Python interpreter
-    reader = subprocess.run([sys.executable, os.path.join(REPO, "tests", "ufbx_reader.py"), fbx, "--frames", "1", "5"],
-                            capture_output=True, text=True)
+    reader = subprocess.run(
+        [sys.executable, os.path.join(REPO, "tests", "ufbx_reader.py"), fbx, "--frames", "1", "5"],
+        capture_output=True,
+        text=True,
+    )
     if "No module named 'ufbx'" in reader.stderr:
         print("ufbx is not installed here: FBX not read back")
     else:
@@ -135,8 +150,15 @@ def check_readers(fbx, glb):
     else:
         gltf = pygltflib.GLTF2().load(glb)
         assert gltf.skins and gltf.animations and gltf.meshes[0].primitives[0].targets
-        print("pygltflib:", len(gltf.nodes), "nodes,", len(gltf.animations[0].channels), "animation channels,",
-              len(gltf.meshes[0].primitives[0].targets), "morph targets")
+        print(
+            "pygltflib:",
+            len(gltf.nodes),
+            "nodes,",
+            len(gltf.animations[0].channels),
+            "animation channels,",
+            len(gltf.meshes[0].primitives[0].targets),
+            "morph targets",
+        )
 
 
 def main():
