@@ -25,7 +25,8 @@ from synthetic_body import synthetic_arrays  # noqa: E402
 
 from smpl_blender_addon import blender as sb  # noqa: E402
 from smpl_blender_addon import core  # noqa: E402
-from smpl_blender_addon.blender.body import _set_rest_bones, to_blender  # noqa: E402
+from smpl_blender_addon.blender.body import to_blender  # noqa: E402
+from smpl_blender_addon.blender.build import set_rest_bones  # noqa: E402
 
 
 def naive_add_body(model, name="naive"):
@@ -43,7 +44,7 @@ def naive_add_body(model, name="naive"):
     for obj in (arm_obj, mesh_obj):
         bpy.context.scene.collection.objects.link(obj)
     arm_obj["smpl_joint_names"] = list(model.joint_names)
-    _set_rest_bones(
+    set_rest_bones(
         arm_obj, to_blender(model.rest_joints()), create_with=(list(model.joint_names), model.parents.tolist())
     )
     groups = [mesh_obj.vertex_groups.new(name=n) for n in model.joint_names]

@@ -28,7 +28,7 @@ def main(argv=None):
     import bpy
 
     from smpl_blender_addon.blender import add_body, animation, body_mesh, update_correctives
-    from smpl_blender_addon.blender.keyed_correctives import key_correctives
+    from smpl_blender_addon.blender.correctives import key_correctives
 
     bpy.ops.wm.read_factory_settings(use_empty=True)
     arm = add_body(args.model)

@@ -5,7 +5,7 @@
                                    [--gltf]
 
 Builds the open SMPL-X body, keys a smooth random animation (animation.key_pose_sequence) and its correctives
-(keyed_correctives.key_correctives), then times, in this one process:
+(correctives.key_correctives), then times, in this one process:
   plain: bpy.ops.export_scene.fbx(bake_anim=True, ...) with the same options export_fbx uses (the reference);
   ours:  smpl_blender_addon.blender.export.export_fbx.
 It prints seconds, frames/s and file sizes of both and the speed ratio, then reads both files with ufbx (in a
@@ -34,7 +34,7 @@ def build_scene(model, frames):
     import bpy
 
     from smpl_blender_addon.blender import add_body, animation
-    from smpl_blender_addon.blender.keyed_correctives import key_correctives
+    from smpl_blender_addon.blender.correctives import key_correctives
 
     bpy.ops.wm.read_factory_settings(use_empty=True)
     scene = bpy.context.scene

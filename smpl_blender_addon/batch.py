@@ -4,7 +4,7 @@
 Commands (:data:`COMMANDS`, see cli.py and docs/batch.md):
 * ``export-fbx`` / ``export-gltf`` / ``export-abc``: motion files in, one animated body file out per input;
 * ``export-motion``: ``.blend`` / ``.fbx`` scenes in, one AMASS ``.npz`` or Meshcapade ``.smpl`` file out per body
-  found in each input (issue #8; bodies of this add-on and foreign SMPL-named rigs, see blender/rig_import.py).
+  found in each input (issue #8; bodies of this add-on and foreign SMPL-named rigs, see blender/foreign_rig.py).
 
 The runner:
 * collects the inputs (files, or folders searched recursively for the command's file types; EasyMocap output
@@ -474,7 +474,7 @@ def _frame_range(default, frame_start, frame_end):
 
 def write_body_motion(armature, path, options):
     """Write one body's animation to ``path``: a body of this add-on through blender.motion_export, any other
-    SMPL-named rig through blender.rig_import. A body of this add-on whose model cannot be loaded here (a model file
+    SMPL-named rig through blender.foreign_rig. A body of this add-on whose model cannot be loaded here (a model file
     of another machine) is read as a rig when ``--model`` is given (with a warning). Returns the output record
     ``{"body", "path", "frames", "kind", "rig"}``."""
     import warnings
@@ -519,12 +519,12 @@ def write_body_motion(armature, path, options):
 
 
 def rig_motion(armature, options):
-    """The motion of an SMPL-named rig (blender.rig_import) in the world of the output format, resampled to --fps."""
+    """The motion of an SMPL-named rig (blender.foreign_rig) in the world of the output format, resampled to --fps."""
     import numpy as np
 
     from .blender.body import load_body_model
     from .blender.motion_export import animation_frame_range
-    from .blender.rig_import import foreign_body_motion, rig_joints
+    from .blender.foreign_rig import foreign_body_motion, rig_joints
 
     kind = rig_joints(armature)[0]
     model, _ = load_body_model(options["model"] or DEFAULT_RIG_MODELS[kind])
@@ -551,7 +551,7 @@ def export_scene_motions(source, output, options):
     """
     import bpy
 
-    from .blender.rig_import import find_smpl_armatures
+    from .blender.foreign_rig import find_smpl_armatures
     from .core.errors import MotionFileError
 
     open_scene_file(source)

@@ -165,7 +165,7 @@ def run_demo(
     import bpy
 
     from .blender import body_mesh, body_model, export_fbx, export_gltf, import_motion, write_pose
-    from .blender.keyed_correctives import key_correctives
+    from .blender.correctives import key_correctives
 
     out = Path(out_dir).resolve()
     out.mkdir(parents=True, exist_ok=True)

@@ -8,7 +8,8 @@ Used by ui/, the command line and scripts (also from Blender's Python console):
 
 import bpy  # noqa: F401  (first: the bpy module provides bmesh and mathutils)
 
-from .body import add_body, body_mesh, body_model, find_body
+from .body import Body, body_mesh, body_model, find_body
+from .build import add_body
 from .correctives import update_correctives
 from .export import export_abc, export_fbx, export_gltf
 from .motion import import_motion
@@ -26,6 +27,7 @@ from .pose import (
 from .shape import random_shape, reset_shape, set_height_weight, set_shape, snap_to_ground
 
 __all__ = [
+    "Body",
     "add_body",
     "body_mesh",
     "body_model",

@@ -19,10 +19,10 @@ import numpy as np
 from bpy.app.handlers import persistent
 
 from .. import core
-from .animation import bone_keyframe_frames, channelbag, read_pose_sequence, write_fcurves
-from .body import PROP_KIND, body_mesh, body_model
-from .correctives import update_correctives
-from .keyed_correctives import corrective_channels
+from .animation import bone_keyframe_frames, read_pose_sequence
+from .body import PROP_KIND, Body, body_mesh
+from .correctives import corrective_channels, update_correctives
+from .fcurves import channelbag, write_fcurves
 
 PROP_AUTO = "smpl_auto_correctives"
 PROP_FRAMES = "smpl_corrective_frames"
@@ -54,18 +54,19 @@ def _keyed_values(mesh_obj, channels):
 
 def sync_keyed_correctives(armature, tolerance=1e-5):
     """Bring the body's corrective keys in line with its bone keyframes; returns (frames written, frames deleted)."""
-    mesh = body_mesh(armature)
+    body = Body.of(armature)
+    armature, mesh = body.armature, body.mesh
     channels = corrective_channels(mesh) if mesh is not None else []
     if not channels:
         return np.empty(0), np.empty(0)
-    frames = bone_keyframe_frames(armature)
+    frames = bone_keyframe_frames(body)
     previous = np.asarray(armature.get(PROP_FRAMES, []), dtype=np.float64)
     removed = np.setdiff1d(previous, frames)
     keyed_frames, keyed = _keyed_values(mesh, channels)
     stale = np.empty(0)
     if len(frames):
-        poses, _ = read_pose_sequence(armature, frames)
-        weights = core.pose_corrective_weights(poses, body_model(armature))[:, : len(channels)]
+        poses, _ = read_pose_sequence(body, frames)
+        weights = core.pose_corrective_weights(poses, body.model)[:, : len(channels)]
         current = np.full_like(weights, np.nan, dtype=np.float64)
         if len(keyed_frames):
             pos = np.searchsorted(keyed_frames, frames).clip(0, len(keyed_frames) - 1)
@@ -77,8 +78,8 @@ def sync_keyed_correctives(armature, tolerance=1e-5):
     removed = removed[np.isin(removed, keyed_frames)]
     between = _between_keys_to_update(frames, np.setdiff1d(keyed_frames, removed), np.concatenate([stale, removed]))
     if len(between):  # corrective keys between keyframes (RANGE keying) follow the changed interpolation
-        poses, _ = read_pose_sequence(armature, between)
-        extra = core.pose_corrective_weights(poses, body_model(armature))[:, : len(channels)]
+        poses, _ = read_pose_sequence(body, between)
+        extra = core.pose_corrective_weights(poses, body.model)[:, : len(channels)]
         order = np.argsort(np.concatenate([stale, between]))
         stale = np.concatenate([stale, between])[order]
         weights = np.concatenate([weights, extra])[order]

@@ -1,7 +1,10 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Build SMPL-family bodies in Blender: one armature object with the skinned, shape-keyed mesh as its child.
+"""A body in the scene: one armature object with the skinned, shape-keyed mesh as its child (built by build.py).
 
-Rig (formats.md §4.2): one bone per model joint, named ``model.joint_names``, parented per ``model.parents``; every bone's
+:class:`Body` resolves a body once (armature, mesh, core model, joint order); every function of this package takes a
+``Body`` or anything :func:`find_body` accepts and resolves it once at its entry.
+
+Rig: one bone per model joint, named ``model.joint_names``, parented per ``model.parents``; every bone's
 head is at C·J_i, its tail 0.1 m above along Blender +Z, roll 0. Every bone's rest axes are therefore the SMPL axes and a
 pose bone's local rotation is the SMPL parent-relative rotation R_i. There is no extra root bone: the armature object itself
 is the body's world placement (snap-to-ground, user moves) and the pelvis bone's location carries the SMPL ``transl``.
@@ -14,13 +17,11 @@ mesh), so several bodies, undo and save/reload work.
 
 import os
 
-import bmesh
 import bpy
 import numpy as np
 
 from .. import core
 from ..core.model import normalise_gender
-from . import compat
 
 # Custom-property names on the armature object.
 PROP_MODEL = "smpl_model"  # built-in name ("open-smplx") or absolute file path
@@ -31,13 +32,7 @@ PROP_EXPRESSION = "smpl_expression"
 PROP_MESH = "smpl_body_mesh"  # on the mesh: marks it as the body's skin
 PROP_MODEL_GENDER = "smpl_model_gender"  # the gender argument the model was loaded with ("" = file's own)
 
-# SMPL (x, y, z), Y-up -> Blender (x, -z, y), Z-up.
-SMPL_TO_BLENDER = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]])
-BONE_LENGTH = 0.1
-CORRECTIVE_SLIDER_RANGE = 10.0  # pose-feature values are entries of R - I, in [-2, 2]
-SHAPE_SLIDER_RANGE = 10.0  # betas ~ N(0, 1); +-10 sigma is far outside any plausible body
-DEFAULT_MAX_BETAS = 16
-DEFAULT_MAX_EXPRESSIONS = 10
+PROP_JOINT_NAMES = "smpl_joint_names"
 
 _MODEL_CACHE: dict[tuple[str, str], core.BodyModel] = {}  # (model spec, gender) -> model; never re-read a file per call
 
@@ -128,7 +123,7 @@ def body_expression(armature):
     return np.asarray(armature.get(PROP_EXPRESSION, []), dtype=np.float32).reshape(-1)
 
 
-def _coefficients(values, count, what):
+def coefficients(values, count, what):
     """User coefficients -> (count,) float32, zero-padded; more than ``count`` is an error (no key to hold them)."""
     out = np.zeros(count, dtype=np.float32)
     if values is not None:
@@ -139,247 +134,78 @@ def _coefficients(values, count, what):
     return out
 
 
-def _build_mesh_data(name, model):
-    """Mesh datablock with the template (Blender axes), faces, UVs and smooth shading; bulk writes only."""
-    verts = to_blender(np.asarray(model.v_template, dtype=np.float32))
-    faces = np.asarray(model.faces, dtype=np.int32)
-    mesh = bpy.data.meshes.new(name)
-    mesh.vertices.add(len(verts))
-    mesh.vertices.foreach_set("co", verts.reshape(-1))
-    mesh.loops.add(faces.size)
-    mesh.loops.foreach_set("vertex_index", faces.reshape(-1))
-    mesh.polygons.add(len(faces))
-    mesh.polygons.foreach_set("loop_start", np.arange(0, faces.size, 3, dtype=np.int32))
-    mesh.update(calc_edges=True)
-    if model.vt is not None and model.ft is not None:
-        uv = mesh.uv_layers.new(name="UVMap")
-        ft = np.asarray(model.ft, dtype=np.int64).reshape(-1)
-        uv.uv.foreach_set("vector", np.asarray(model.vt, dtype=np.float32)[ft].reshape(-1))
-    mesh.shade_smooth()
-    return mesh
+class Body:
+    """One body, resolved once: ``armature``, skin ``mesh`` (or None), core ``model`` and joint order.
 
-
-def _write_vertex_groups(mesh_obj, weights):
-    """Exact vertex groups from a dense (V, J) weight matrix, through a bmesh deform layer.
-
-    Blender has no bulk write for vertex-group weights; the deform layer is the fastest exact path (blender-notes.md).
+    Build it with :meth:`of` at a function's entry and pass it down; it is a view of the scene at that moment (not
+    stored anywhere), so a function that adds or removes the mesh makes a new one.
     """
-    mesh = mesh_obj.data
-    bm = bmesh.new()
-    bm.from_mesh(mesh)
-    deform = bm.verts.layers.deform.verify()
-    weights = np.asarray(weights, dtype=np.float32)
-    rows, cols = np.nonzero(weights)
-    vals = weights[rows, cols].tolist()
-    splits = np.searchsorted(rows, np.arange(1, weights.shape[0])).tolist()
-    cols = cols.tolist()
-    bm.verts.ensure_lookup_table()
-    start = 0
-    for vert, end in zip(bm.verts, splits + [len(cols)]):
-        dv = vert[deform]
-        for j, w in zip(cols[start:end], vals[start:end]):
-            dv[j] = w
-        start = end
-    bm.to_mesh(mesh)
-    bm.free()
 
+    __slots__ = ("armature", "mesh", "_model", "_bone_order")
 
-def read_vertex_groups(mesh_obj):
-    """The vertex-group weights of a mesh object as a dense (V, G) float32 matrix (G: its vertex groups)."""
-    mesh = mesh_obj.data
-    weights = np.zeros((len(mesh.vertices), len(mesh_obj.vertex_groups)), dtype=np.float32)
-    for vertex in mesh.vertices:
-        for element in vertex.groups:
-            weights[vertex.index, element.group] = element.weight
-    return weights
+    def __init__(self, armature):
+        self.armature = armature
+        self.mesh = body_mesh(armature)
+        self._model = None
+        self._bone_order = None
 
+    @classmethod
+    def of(cls, obj):
+        """The Body of ``obj`` (a Body, the armature, its mesh, a bone or pose bone); ValueError if it is none."""
+        if isinstance(obj, Body):
+            return obj
+        armature = find_body(obj)
+        if armature is None:
+            raise ValueError(f"{getattr(obj, 'name', obj)!r} is not an SMPL body (select its armature or mesh)")
+        return cls(armature)
 
-def _absolute_keys(basis, dirs):
-    """Shape-key coordinates: Blender-space basis (V, 3) + SMPL blend-shape columns (V, 3, K) -> (K, V, 3) float32.
+    @property
+    def name(self):
+        return self.armature.name
 
-    C-contiguous float32 rows on purpose: anything else makes foreach_set fall back to a ~10x slower generic path.
-    """
-    dirs = np.asarray(dirs)
-    keys = np.empty((dirs.shape[2], dirs.shape[0], 3), dtype=np.float32)
-    block = 512  # transpose in vertex blocks that stay in cache: 3-4x faster than one strided copy
-    for v0 in range(0, dirs.shape[0], block):
-        src, dst = dirs[v0 : v0 + block], keys[:, v0 : v0 + block]
-        dst[:, :, 0] = src[:, 0, :].T
-        dst[:, :, 1] = src[:, 2, :].T
-        dst[:, :, 2] = src[:, 1, :].T
-    keys[:, :, 1] *= -1.0  # (x, y, z)_SMPL -> (x, -z, y)_Blender
-    keys += basis[None]
-    return keys
+    @property
+    def model(self):
+        """The core model (loaded once per model spec and gender, see :func:`body_model`)."""
+        if self._model is None:
+            self._model = body_model(self.armature)
+        return self._model
 
+    @property
+    def joint_names(self):
+        """Model joint names, pelvis first; the bones carry these names."""
+        return list(self.armature.get(PROP_JOINT_NAMES) or self.model.joint_names)
 
-def _add_shape_keys(mesh_obj, model, num_betas, num_expressions, correctives):
-    """Basis + Shape### + Exp### + Pose### keys, each = template + one blend-shape column (Blender axes), values 0."""
-    basis = to_blender(np.asarray(model.v_template, dtype=np.float32))
-    mesh_obj.shape_key_add(name="Basis", from_mix=False)
-    columns = []
-    if num_betas:
-        columns.append(("Shape", np.asarray(model.shapedirs)[:, :, :num_betas]))
-    if num_expressions:
-        columns.append(("Exp", np.asarray(model.exprdirs)[:, :, :num_expressions]))
-    if correctives and model.posedirs is not None:
-        columns.append(("Pose", np.asarray(model.posedirs)))
-    for prefix, dirs in columns:
-        # (V, 3, K) -> (K, V, 3) in Blender axes, added to the template
-        keys = _absolute_keys(basis, dirs)
-        for k in range(keys.shape[0]):
-            block = mesh_obj.shape_key_add(name=f"{prefix}{k:03d}", from_mix=False)
-            block.points.foreach_set("co", keys[k].reshape(-1))
-    blocks = mesh_obj.data.shape_keys.key_blocks
-    n = len(blocks)
-    blocks.foreach_set("slider_min", np.full(n, -max(SHAPE_SLIDER_RANGE, CORRECTIVE_SLIDER_RANGE), dtype=np.float32))
-    blocks.foreach_set("slider_max", np.full(n, max(SHAPE_SLIDER_RANGE, CORRECTIVE_SLIDER_RANGE), dtype=np.float32))
-    # shape_key_add creates keys at value 1.0 in bpy 5.0.1: write every value explicitly
-    blocks.foreach_set("value", np.zeros(n, dtype=np.float32))
+    @property
+    def bone_order(self):
+        """Index into ``armature.pose.bones`` (hierarchy order) of each joint (model order), (J,) int64."""
+        if self._bone_order is None:
+            position = {pb.name: i for i, pb in enumerate(self.armature.pose.bones)}
+            names = self.joint_names
+            missing = [n for n in names if n not in position]
+            if missing:
+                raise ValueError(f"{self.name}: missing bones {', '.join(missing[:5])}")
+            self._bone_order = np.array([position[n] for n in names], dtype=np.int64)
+        return self._bone_order
 
+    @property
+    def betas(self):
+        """Current betas, (n,) float32 (n = its Shape### keys)."""
+        return body_betas(self.armature)
 
-def _set_rest_bones(armature_obj, joints_blender, create_with=None):
-    """One edit-mode pass: create bones (names, parents) if ``create_with`` is given, and put every head at C·J_i.
+    @property
+    def expression(self):
+        """Current expression, (n,) float32 (n = its Exp### keys; empty for models without expressions)."""
+        return body_expression(self.armature)
 
-    joints_blender: (J, 3) in model joint order. The active object and its mode are restored afterwards (e.g. a user
-    posing in pose mode stays in pose mode).
-    """
-    view_layer = bpy.context.view_layer
-    previous_active = view_layer.objects.active
-    previous_mode = previous_active.mode if previous_active is not None else "OBJECT"
-    if previous_mode != "OBJECT":
-        compat.mode_set("OBJECT")
-    hidden, hidden_viewport = armature_obj.hide_get(), armature_obj.hide_viewport
-    armature_obj.hide_viewport = False  # edit mode needs a visible object; both flags are restored below
-    if hidden:
-        armature_obj.hide_set(False)
-    try:
-        try:
-            view_layer.objects.active = armature_obj
-            compat.mode_set("EDIT")
-        except RuntimeError:
-            raise ValueError(
-                f"{armature_obj.name}: cannot enter edit mode to move the joints (is the armature in "
-                "an excluded collection?)"
-            ) from None
-        edit_bones = armature_obj.data.edit_bones
-        if create_with is not None:
-            names, parents = create_with
-            bones = [edit_bones.new(n) for n in names]
-            for bone, parent in zip(bones, parents):
-                if parent >= 0:
-                    bone.parent = bones[parent]
-                bone.use_connect = False
-        else:
-            bones = [edit_bones[n] for n in armature_obj["smpl_joint_names"]]
-        for bone, head in zip(bones, np.asarray(joints_blender, dtype=np.float64).tolist()):
-            bone.head = head
-            bone.tail = (head[0], head[1], head[2] + BONE_LENGTH)
-            bone.roll = 0.0
-    finally:
-        if armature_obj.mode != "OBJECT":
-            compat.mode_set("OBJECT")
-        armature_obj.hide_viewport = hidden_viewport
-        if hidden:
-            armature_obj.hide_set(True)
-        view_layer.objects.active = previous_active
-        if previous_active is not None and previous_mode != "OBJECT":
-            compat.mode_set(previous_mode)
+    @property
+    def kind(self):
+        return self.armature.get(PROP_KIND, "")
 
+    @property
+    def gender(self):
+        return self.armature.get(PROP_GENDER, "")
 
-def _simple_material(name):
-    mat = bpy.data.materials.new(name)
-    color = (0.8, 0.62, 0.52, 1.0)
-    mat.diffuse_color = color
-    tree = getattr(mat, "node_tree", None)
-    if tree is not None:
-        bsdf = tree.nodes.get("Principled BSDF")
-        if bsdf is not None and "Base Color" in bsdf.inputs:
-            bsdf.inputs["Base Color"].default_value = color
-    return mat
-
-
-def add_body(
-    model="open-smplx",
-    gender=None,
-    betas=None,
-    expression=None,
-    name=None,
-    collection=None,
-    num_betas=None,
-    num_expressions=None,
-    correctives=True,
-):
-    """Add a body to the scene and return its armature object (the mesh is its child).
-
-    model: built-in name ("open-smpl", "open-smplx") or an official .npz/.pkl path (or a core model object).
-    num_betas: Shape### keys, default all of the model's betas up to 16 (more cost evaluation time and the official
-    bodies' higher components are nearly invisible); num_expressions: Exp### keys, default up to 10 (smplx's default).
-    correctives: add the Pose### keys (all 9(J-1) of them).
-    Model-file errors (core.ModelFileError) and bad arguments raise before anything is added to the scene.
-    """
-    body, key = load_body_model(model, gender)
-    nb = min(body.num_betas, DEFAULT_MAX_BETAS) if num_betas is None else int(num_betas)
-    ne_avail = body.num_expressions or 0
-    ne = min(ne_avail, DEFAULT_MAX_EXPRESSIONS) if num_expressions is None else int(num_expressions)
-    if not 0 <= nb <= body.num_betas:
-        raise ValueError(f"num_betas={nb}: the model has {body.num_betas} shape components")
-    if not 0 <= ne <= ne_avail:
-        raise ValueError(f"num_expressions={ne}: the model has {ne_avail} expression components")
-    betas = _coefficients(betas, nb, "betas")
-    expression = _coefficients(expression, ne, "expression")
-
-    name = name or f"{body.kind.upper()}-{(body.gender or 'neutral')}"
-    collection = collection or bpy.context.collection or bpy.context.scene.collection
-    joints = to_blender(body.rest_joints(betas, expression))  # the core zero-pads to all of the model's coefficients
-
-    mesh = _build_mesh_data(name, body)
-    mesh.materials.append(_simple_material(f"{name}-skin"))
-    arm_data = bpy.data.armatures.new(name)
-    arm_data.display_type = "STICK"
-    arm_obj = bpy.data.objects.new(name, arm_data)
-    mesh_obj = bpy.data.objects.new(f"{name}-mesh", mesh)
-    collection.objects.link(arm_obj)
-    collection.objects.link(mesh_obj)
-    try:
-        _set_rest_bones(
-            arm_obj,
-            np.asarray(joints, dtype=np.float64),
-            create_with=(list(body.joint_names), np.asarray(body.parents).tolist()),
-        )
-        for joint in body.joint_names:
-            mesh_obj.vertex_groups.new(name=joint)
-        _write_vertex_groups(mesh_obj, body.weights)
-        _add_shape_keys(mesh_obj, body, nb, ne, correctives)
-        blocks = mesh.shape_keys.key_blocks
-        values = np.zeros(len(blocks), dtype=np.float32)
-        values[1 : 1 + nb] = betas
-        values[1 + nb : 1 + nb + ne] = expression
-        blocks.foreach_set("value", values)
-        mesh_obj.parent = arm_obj
-        modifier = mesh_obj.modifiers.new("Armature", "ARMATURE")
-        modifier.object = arm_obj
-        modifier.use_vertex_groups = True
-        modifier.use_bone_envelopes = False
-        modifier.use_deform_preserve_volume = False
-    except BaseException:  # leave the file as it was: no half-built body, no orphan data
-        materials = list(mesh.materials)
-        for obj in (mesh_obj, arm_obj):
-            bpy.data.objects.remove(obj)
-        bpy.data.meshes.remove(mesh)
-        bpy.data.armatures.remove(arm_data)
-        for mat in materials:
-            bpy.data.materials.remove(mat)
-        raise
-
-    arm_obj[PROP_MODEL] = key[0]
-    arm_obj[PROP_KIND] = body.kind
-    arm_obj[PROP_GENDER] = body.gender or (gender or "")
-    arm_obj[PROP_MODEL_GENDER] = key[1]
-    arm_obj[PROP_BETAS] = betas.tolist()
-    arm_obj[PROP_EXPRESSION] = expression.tolist()
-    arm_obj["smpl_joint_names"] = list(body.joint_names)
-    mesh_obj[PROP_MESH] = True
-    for obj in (arm_obj, mesh_obj):
-        obj.select_set(obj is arm_obj)
-    bpy.context.view_layer.objects.active = arm_obj
-    return arm_obj
+    @property
+    def shape_keys(self):
+        """The mesh's shape-key datablock, or None."""
+        return self.mesh.data.shape_keys if self.mesh is not None else None

@@ -4,7 +4,7 @@
 Everything is read, converted and validated before the scene is touched (the file, the model, the layout, the rate,
 the world frame); only then is the body built or animated, so bad input raises and leaves the scene as it was.
 
-World convention (formats.md §4.4): the motion is re-framed to a Y-up world about the pelvis rest joint ``J_0`` of
+World convention: the motion is re-framed to a Y-up world about the pelvis rest joint ``J_0`` of
 the rig that plays it; the rig maps SMPL Y-up to Blender Z-up, so Blender world coordinates equal AMASS (Z-up) world
 coordinates exactly. The keys: one new action (named after the file) holds the bones' rotation keys, the pelvis
 ``location`` keys (SMPL ``transl``), the ``Exp###`` keys and the keyed ``Pose###`` correctives, all written in bulk.
@@ -21,23 +21,15 @@ from .. import core
 from ..core import conversions
 from ..core.model import normalise_gender
 from ..core.motion import read_motion
-from .animation import key_pose_sequence, write_fcurves
-from .body import (
-    DEFAULT_MAX_BETAS,
-    DEFAULT_MAX_EXPRESSIONS,
-    add_body,
-    body_betas,
-    body_expression,
-    body_mesh,
-    body_model,
-    find_body,
-    load_body_model,
-)
-from .keyed_correctives import key_correctives
+from .animation import key_pose_sequence
+from .body import Body, load_body_model
+from .build import DEFAULT_MAX_BETAS, DEFAULT_MAX_EXPRESSIONS, add_body
+from .correctives import key_correctives
+from .fcurves import write_fcurves
 
 __all__ = ["import_motion", "prepare_motion", "scene_fps", "set_scene_fps", "set_frame_range"]
 
-# SMPL and SMPL-H share a shape space (formats.md §3.1); the open bodies have their own (open-body.md §3).
+# SMPL and SMPL-H share a shape space; the open bodies have their own (a different template and basis).
 _SHARED_SHAPE_SPACES = ({"smpl", "smplh"},)
 
 
@@ -170,7 +162,7 @@ def _to_rig_world(motion, model, betas, expression):
     """The motion in a Y-up world about the pelvis rest joint of the rig (its static betas and expression).
 
     The rig's bones sit at the rest joints of its static shape, so re-framing about that ``J_0`` puts every vertex
-    exactly where the motion's own world has it (formats.md §2.6): Blender world == the Z-up data world.
+    exactly where the motion's own world has it: Blender world == the Z-up data world.
     """
     if motion.up_axis == "Y":
         return motion
@@ -255,11 +247,9 @@ def import_motion(
     report(0.0)
     arm = None
     if body is not None:
-        arm = find_body(body)
-        if arm is None:
-            raise ValueError(f"{getattr(body, 'name', body)!r} is not an SMPL body")
-        model_obj = body_model(arm)
-        prepared = prepare_motion(source, model_obj, fps, up_axis, body_betas(arm), body_expression(arm), file_fps)
+        body = Body.of(body)
+        arm, model_obj = body.armature, body.model
+        prepared = prepare_motion(source, model_obj, fps, up_axis, body.betas, body.expression, file_fps)
     else:
         prepared = _prepare_new(source, model, gender, fps, up_axis, file_fps)
         model_obj = prepared["model"]
@@ -278,20 +268,20 @@ def import_motion(
                 betas=prepared["betas"].astype(np.float32),
                 name=name or motion_name(source),
             )
-            created = [arm, body_mesh(arm)]
-        mesh = body_mesh(arm)
-        keys = mesh.data.shape_keys if mesh is not None else None
+            body = Body(arm)
+            created = [arm, body.mesh]
+        mesh, keys = body.mesh, body.shape_keys
         action = bpy.data.actions.new(motion_name(source))
         previous[arm] = _assign_action(arm, action)
         if keys is not None:
             previous[keys] = _assign_action(keys, action)
-        key_pose_sequence(arm, frames, motion.poses, motion.trans)
+        key_pose_sequence(body, frames, motion.poses, motion.trans)
         report(0.5)
         if prepared["expression"] is not None and keys is not None:
             channels = _expression_channels(mesh, prepared["expression"].shape[1])
             write_fcurves(keys, channels, frames, prepared["expression"][:, : len(channels)].T, group="Expression")
         if correctives and keys is not None:
-            key_correctives(arm, frames=frames, progress=lambda f: report(0.6 + 0.4 * f))
+            key_correctives(body, frames=frames, progress=lambda f: report(0.6 + 0.4 * f))
         if created:
             set_frame_range(scene, int(frame_start), int(frame_start + motion.num_frames - 1))
             if abs(scene_fps(scene) - fps) > 1e-9:

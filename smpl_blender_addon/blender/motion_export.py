@@ -12,8 +12,9 @@ import numpy as np
 
 from ..core import conversions
 from ..core.motion import Motion, write_amass_npz, write_smpl_codec
-from .animation import read_pose_sequence, shape_key_sequence
-from .body import PROP_GENDER, body_betas, body_expression, body_mesh, body_model, find_body
+from .animation import read_pose_sequence
+from .body import Body
+from .fcurves import action_frame_range, shape_key_sequence
 
 FORMATS = ("AMASS", "SMPL")
 _C = conversions.Y_UP_TO_Z_UP  # SMPL (Y-up) -> Blender (Z-up)
@@ -21,41 +22,35 @@ _C = conversions.Y_UP_TO_Z_UP  # SMPL (Y-up) -> Blender (Z-up)
 
 def animation_frame_range(armature):
     """(start, end) whole frames of the body's action, or the scene range when it has none."""
-    ad = armature.animation_data
-    if ad is not None and ad.action is not None:
-        start, end = ad.action.frame_range
-        return int(np.floor(start)), int(np.ceil(end))
     scene = bpy.context.scene
-    return scene.frame_start, scene.frame_end
+    return action_frame_range(armature) or (scene.frame_start, scene.frame_end)
 
 
-def _expression_sequence(armature, frames):
+def _expression_sequence(body, frames):
     """(F, n) Exp### values at ``frames`` (animated keys sampled, static values otherwise), or None."""
-    mesh = body_mesh(armature)
-    keys = mesh.data.shape_keys if mesh is not None else None
-    return None if keys is None else shape_key_sequence(keys, "Exp", frames)
+    return None if body.shape_keys is None else shape_key_sequence(body.shape_keys, "Exp", frames)
 
 
 def body_motion(armature, frame_start=None, frame_end=None, fps=None):
     """The body's animation as a core :class:`Motion` in the Y-up (SMPL) world, at the scene's frame rate or ``fps``."""
-    armature = find_body(armature) or armature
-    model = body_model(armature)
+    body = Body.of(armature)
+    armature, model = body.armature, body.model
     start, end = animation_frame_range(armature)
     start = start if frame_start is None else int(frame_start)
     end = end if frame_end is None else int(frame_end)
     if end < start:
         raise ValueError(f"{armature.name}: frame range {start}..{end} is empty")
     frames = np.arange(start, end + 1, dtype=np.float64)
-    poses, transl = read_pose_sequence(armature, frames)
+    poses, transl = read_pose_sequence(body, frames)
     scene = bpy.context.scene
     scene_fps = scene.render.fps / scene.render.fps_base
     motion = Motion(
         fps=scene_fps,
         poses=poses,
         trans=transl,
-        betas=body_betas(armature).astype(np.float64),
-        expression=_expression_sequence(armature, frames),
-        gender=(armature.get(PROP_GENDER) or None),
+        betas=body.betas.astype(np.float64),
+        expression=_expression_sequence(body, frames),
+        gender=body.gender or None,
         kind=model.kind,
         up_axis="Y",
         source=bpy.data.filepath or None,
@@ -64,7 +59,7 @@ def body_motion(armature, frame_start=None, frame_end=None, fps=None):
     # Blender's rest bones sit at J(beta, psi_static); the model's pelvis for frame t is at J_0(beta, psi_t). An animated
     # expression moves J_0, so transl takes the difference and the file's forward pass puts the pelvis where Blender does.
     static_pelvis = model.rest_joints(
-        betas, body_expression(armature)[: model.num_expressions] if model.num_expressions else None
+        betas, body.expression[: model.num_expressions] if model.num_expressions else None
     )[0]
     pelvis = np.broadcast_to(static_pelvis, (len(frames), 3))
     if motion.expression is not None and model.num_expressions:
@@ -91,12 +86,12 @@ def export_motion(armature, filepath, format="AMASS", frame_start=None, frame_en
 
     The file is written atomically and holds numbers only (loads with ``np.load(allow_pickle=False)``).
     """
-    armature = find_body(armature) or armature
+    body = Body.of(armature)
     format = format.upper()
     if format not in FORMATS:
         raise ValueError(f"unknown motion format {format!r}; use one of {', '.join(FORMATS)}")
-    motion = body_motion(armature, frame_start, frame_end, fps)
-    model = body_model(armature)
+    motion = body_motion(body, frame_start, frame_end, fps)
+    model = body.model
     if format == "AMASS":
         return write_amass_npz(filepath, motion, model=model)
     return write_smpl_codec(filepath, motion, model=model)

@@ -1,9 +1,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Read and write SMPL poses (Rodrigues vectors) on a body's pose bones, in whatever rotation mode each bone uses.
+"""A body's pose: get / set / reset it, hand presets, pose files and the console text (Rodrigues vectors).
 
-Because every rest bone has the SMPL axes (see body.py), a pose bone's ``matrix_basis`` rotation is the SMPL
-parent-relative rotation R_i and the pelvis bone's location is the SMPL ``transl`` (metres, SMPL axes). Rotation modes
-are never changed: a bone animated in Euler keeps its mode and its F-curves.
+The bones are read and written by bones.py; what changes the pose here also updates the Pose### correctives.
 """
 
 import json
@@ -11,52 +9,21 @@ import os
 import sys
 
 import numpy as np
-from mathutils import Quaternion
 
-from ..core import layouts, pose_files, rotations
+from ..core import layouts, pose_files
 from ..core.file_io import atomic_write
-from .body import PROP_GENDER, PROP_KIND, body_betas, body_expression, body_model, find_body
+from .body import Body
+from .bones import current_pose, pelvis_bone, write_rotations
+from .correctives import update_correctives
+from .shape import set_shape
 
 HAND_PRESETS = ("FLAT", "RELAXED")
 POSE_TARGETS = ("CONSOLE", "JSON", "NPZ")
 
 
-def _joint_names(armature):
-    return list(armature.get("smpl_joint_names") or body_model(armature).joint_names)
-
-
-def _pose_bone_order(armature, joint_names):
-    """Index into ``armature.pose.bones`` (hierarchy order) for each joint (model order). (J,) int64."""
-    position = {pb.name: i for i, pb in enumerate(armature.pose.bones)}
-    missing = [n for n in joint_names if n not in position]
-    if missing:
-        raise ValueError(f"{armature.name}: missing bones {', '.join(missing[:5])}")
-    return np.array([position[n] for n in joint_names], dtype=np.int64)
-
-
-def basis_rotations(armature):
-    """Local rotation matrices of the body's joints from ``matrix_basis``, model order. (J, 3, 3) float64.
-
-    One bulk ``foreach_get``; the scale of a bone's basis is divided out. Batchable: a sequence reader can stack frames.
-    """
-    bones = armature.pose.bones
-    flat = np.empty(16 * len(bones), dtype=np.float32)
-    bones.foreach_get("matrix_basis", flat)
-    mats = flat.reshape(-1, 4, 4).transpose(0, 2, 1)  # RNA matrices are column-major
-    mats = mats[_pose_bone_order(armature, _joint_names(armature)), :3, :3].astype(np.float64)
-    return mats / np.linalg.norm(mats, axis=1, keepdims=True)
-
-
-def rotations_to_pose(mats):
-    """(..., J, 3, 3) rotations -> (..., 3J) canonical Rodrigues vectors (|r| <= pi), float64."""
-    r = rotations.canonical_axis_angle(rotations.matrix_to_axis_angle(np.asarray(mats, dtype=np.float64)))
-    return r.reshape(r.shape[:-2] + (-1,))
-
-
 def get_pose(armature):
     """Current pose: (3J,) float64 canonical Rodrigues vectors, pelvis first, model joint order."""
-    armature = find_body(armature) or armature
-    return rotations_to_pose(basis_rotations(armature))
+    return current_pose(Body.of(armature))
 
 
 def get_translation(armature):
@@ -64,25 +31,7 @@ def get_translation(armature):
 
     The armature object's own transform (e.g. from snap_to_ground) is the body's world placement on top of it.
     """
-    armature = find_body(armature) or armature
-    pelvis = armature.pose.bones[_joint_names(armature)[0]]
-    return np.array(pelvis.location, dtype=np.float64)
-
-
-def _write_rotations(armature, joint_indices, rotvecs):
-    """Set the local rotations of the given joints from Rodrigues vectors, each bone in its own rotation mode."""
-    names = _joint_names(armature)
-    quats = rotations.axis_angle_to_quaternion(np.asarray(rotvecs, dtype=np.float64).reshape(-1, 3))
-    for j, q in zip(joint_indices, quats.tolist()):
-        bone = armature.pose.bones[names[j]]
-        mode = bone.rotation_mode
-        if mode == "QUATERNION":
-            bone.rotation_quaternion = q
-        elif mode == "AXIS_ANGLE":
-            axis, angle = Quaternion(q).to_axis_angle()
-            bone.rotation_axis_angle = (angle, axis[0], axis[1], axis[2])
-        else:  # Euler: the closest equivalent to the current value keeps F-curves continuous
-            bone.rotation_euler = Quaternion(q).to_euler(mode, bone.rotation_euler)
+    return np.array(pelvis_bone(Body.of(armature)).location, dtype=np.float64)
 
 
 def set_pose(armature, pose, transl=None):
@@ -91,35 +40,31 @@ def set_pose(armature, pose, transl=None):
     Quaternion bones get the quaternion directly; Euler / axis-angle bones the same rotation in their own mode.
     Correctives are not touched: call correctives.update_correctives afterwards.
     """
-    armature = find_body(armature) or armature
-    names = _joint_names(armature)
+    body = Body.of(armature)
+    count = len(body.joint_names)
     pose = np.asarray(pose, dtype=np.float64).reshape(-1)
-    if pose.size != 3 * len(names):
-        raise ValueError(
-            f"{armature.name}: a pose needs {3 * len(names)} values (3 x {len(names)} joints), got {pose.size}"
-        )
+    if pose.size != 3 * count:
+        raise ValueError(f"{body.name}: a pose needs {3 * count} values (3 x {count} joints), got {pose.size}")
     if not np.all(np.isfinite(pose)):
-        raise ValueError(f"{armature.name}: the pose contains NaN or infinite values")
-    _write_rotations(armature, range(len(names)), pose)
+        raise ValueError(f"{body.name}: the pose contains NaN or infinite values")
+    write_rotations(body, range(count), pose)
     if transl is not None:
         transl = np.asarray(transl, dtype=np.float64).reshape(-1)
         if transl.size != 3:
-            raise ValueError(f"{armature.name}: transl needs 3 values, got {transl.size}")
-        armature.pose.bones[names[0]].location = transl.tolist()
+            raise ValueError(f"{body.name}: transl needs 3 values, got {transl.size}")
+        pelvis_bone(body).location = transl.tolist()
 
 
 def reset_pose(armature):
     """Rest pose: identity rotations (in each bone's mode), zero locations, unit scales, zero correctives."""
-    armature = find_body(armature) or armature
-    for bone in armature.pose.bones:
+    body = Body.of(armature)
+    for bone in body.armature.pose.bones:
         bone.location = (0.0, 0.0, 0.0)
         bone.scale = (1.0, 1.0, 1.0)
         bone.rotation_quaternion = (1.0, 0.0, 0.0, 0.0)
         bone.rotation_axis_angle = (0.0, 0.0, 1.0, 0.0)
         bone.rotation_euler = (0.0, 0.0, 0.0)
-    from .correctives import update_correctives
-
-    update_correctives(armature)
+    update_correctives(body)
 
 
 def finger_joint_indices(kind):
@@ -133,24 +78,23 @@ def finger_joint_indices(kind):
 
 def set_hand_pose(armature, preset="FLAT"):
     """FLAT: zero finger rotations (the rest mesh's flat hands). RELAXED: the model's hand mean, added in axis-angle
-    space to the flat reference (formats.md §2.4, §4.6). Other joints are unchanged. Correctives are updated."""
-    armature = find_body(armature) or armature
+    space to the flat reference (as smplx's ``flat_hand_mean=False``). Other joints are unchanged. Correctives are
+    updated."""
+    body = Body.of(armature)
     preset = preset.upper()
     if preset not in HAND_PRESETS:
         raise ValueError(f"unknown hand preset {preset!r}; use one of {', '.join(HAND_PRESETS)}")
-    model = body_model(armature)
+    model = body.model
     fingers = finger_joint_indices(model.kind)
     if fingers is None:
-        raise ValueError(f"{armature.name}: a {model.kind} body has no finger joints")
+        raise ValueError(f"{body.name}: a {model.kind} body has no finger joints")
     values = np.zeros((30, 3))
     if preset == "RELAXED":
         if model.hands_mean_left is None or model.hands_mean_right is None:
-            raise ValueError(f"{armature.name}: the model file has no relaxed hand mean (hands_mean)")
+            raise ValueError(f"{body.name}: the model file has no relaxed hand mean (hands_mean)")
         values = np.concatenate([np.asarray(model.hands_mean_left), np.asarray(model.hands_mean_right)]).reshape(30, 3)
-    _write_rotations(armature, fingers.tolist(), values)
-    from .correctives import update_correctives
-
-    update_correctives(armature)
+    write_rotations(body, fingers.tolist(), values)
+    update_correctives(body)
 
 
 def format_pose_console(pose, joint_names):
@@ -166,15 +110,15 @@ def format_pose_console(pose, joint_names):
 
 def pose_record(armature):
     """Everything write_pose stores: pose (3J,), trans (3,), betas, expression, kind, gender, joint names."""
-    armature = find_body(armature) or armature
+    body = Body.of(armature)
     return {
-        "pose": get_pose(armature),
-        "trans": get_translation(armature),
-        "betas": body_betas(armature).astype(np.float64),
-        "expression": body_expression(armature).astype(np.float64),
-        "model": armature.get(PROP_KIND, ""),
-        "gender": armature.get(PROP_GENDER, ""),
-        "joint_names": _joint_names(armature),
+        "pose": current_pose(body),
+        "trans": np.array(pelvis_bone(body).location, dtype=np.float64),
+        "betas": body.betas.astype(np.float64),
+        "expression": body.expression.astype(np.float64),
+        "model": body.kind,
+        "gender": body.gender,
+        "joint_names": body.joint_names,
     }
 
 
@@ -182,11 +126,11 @@ def write_pose(armature, target="CONSOLE", filepath=None):
     """Write the current pose. CONSOLE: print the text to stdout and return it. JSON / NPZ: write ``filepath``
     atomically and return its path. JSON: {"pose", "trans", "betas", "expression", "model", "gender", "joint_names"};
     NPZ: numeric arrays only (pose, trans, betas, expression), readable with np.load(allow_pickle=False)."""
-    armature = find_body(armature) or armature
+    body = Body.of(armature)
     target = target.upper()
     if target not in POSE_TARGETS:
         raise ValueError(f"unknown pose target {target!r}; use one of {', '.join(POSE_TARGETS)}")
-    record = pose_record(armature)
+    record = pose_record(body)
     if target == "CONSOLE":
         text = format_pose_console(record["pose"], record["joint_names"])
         sys.stdout.write(text)
@@ -211,16 +155,13 @@ def load_pose(armature, filepath):
     """Set the body from a pose file (JSON / .npz / .npy / .pkl, see core.pose_files): pose, transl if present, and
     betas / expression if present (fitted to the body's keys). Correctives are updated. Returns the parsed dict.
     Raises core.MotionFileError (naming the file) before changing anything if the file does not fit."""
-    armature = find_body(armature) or armature
-    data = pose_files.read_pose_file(filepath, body_model(armature))
-    from .correctives import update_correctives
-    from .shape import set_shape
-
+    body = Body.of(armature)
+    data = pose_files.read_pose_file(filepath, body.model)
     if data["betas"] is not None or data["expression"] is not None:
-        nb, ne = body_betas(armature).size, body_expression(armature).size
+        nb, ne = body.betas.size, body.expression.size
         betas = None if data["betas"] is None else data["betas"][:nb]
         expression = None if data["expression"] is None or ne == 0 else data["expression"][:ne]
-        set_shape(armature, betas=betas, expression=expression)
-    set_pose(armature, data["pose"], transl=data["transl"])
-    update_correctives(armature)
+        set_shape(body, betas=betas, expression=expression)
+    set_pose(body, data["pose"], transl=data["transl"])
+    update_correctives(body)
     return data

@@ -7,21 +7,12 @@ and the official add-ons' "face shape" buttons act on the expression keys too. B
 ValueError for FACE / EXPRESSION. "ALL" (reset only) = BODY and EXPRESSION.
 """
 
+import bpy
 import numpy as np
 
 from ..core import shape as core_shape
-from .body import (
-    PROP_BETAS,
-    PROP_EXPRESSION,
-    _coefficients,
-    _set_rest_bones,
-    body_betas,
-    body_expression,
-    body_mesh,
-    body_model,
-    find_body,
-    to_blender,
-)
+from .body import PROP_BETAS, PROP_EXPRESSION, Body, coefficients, to_blender
+from .build import set_rest_bones
 
 PARTS = ("BODY", "FACE", "EXPRESSION")
 
@@ -38,19 +29,17 @@ def set_shape(armature, betas=None, expression=None):
     regressor applied to the shaped mesh including the expression) in one edit-mode pass. The pose (bone rotations and
     locations) is unchanged, so the posed body follows the new shape.
     """
-    armature = find_body(armature) or armature
-    model = body_model(armature)
-    new_betas = body_betas(armature) if betas is None else _coefficients(betas, body_betas(armature).size, "betas")
-    old_expr = body_expression(armature)
-    new_expr = old_expr if expression is None else _coefficients(expression, old_expr.size, "expression")
+    body = Body.of(armature)
+    armature = body.armature
+    old_betas, old_expr = body.betas, body.expression
+    new_betas = old_betas if betas is None else coefficients(betas, old_betas.size, "betas")
+    new_expr = old_expr if expression is None else coefficients(expression, old_expr.size, "expression")
 
-    joints = model.rest_joints(new_betas, new_expr)  # the core zero-pads to all of the model's coefficients
-    _set_rest_bones(  # first: if the joints cannot move (excluded collection), nothing changes
-        armature, to_blender(np.asarray(joints, dtype=np.float64))
-    )
-    mesh = body_mesh(armature)
-    if mesh is not None and mesh.data.shape_keys is not None:
-        blocks = mesh.data.shape_keys.key_blocks
+    joints = body.model.rest_joints(new_betas, new_expr)  # the core zero-pads to all of the model's coefficients
+    # first: if the joints cannot move (excluded collection), nothing changes
+    set_rest_bones(armature, to_blender(np.asarray(joints, dtype=np.float64)))
+    if body.shape_keys is not None:
+        blocks = body.shape_keys.key_blocks
         values = np.empty(len(blocks), dtype=np.float32)
         blocks.foreach_get("value", values)
         for prefix, coeffs in (("Shape", new_betas), ("Exp", new_expr)):
@@ -63,40 +52,40 @@ def set_shape(armature, betas=None, expression=None):
     armature[PROP_EXPRESSION] = new_expr.tolist()
 
 
-def _check_part(armature, part, allowed):
+def _check_part(body, part, allowed):
     part = part.upper()
     if part not in allowed:
         raise ValueError(f"unknown shape part {part!r}; use one of {', '.join(allowed)}")
-    if part in ("FACE", "EXPRESSION") and body_expression(armature).size == 0:
-        raise ValueError(f"{armature.name}: this body has no expression keys (FACE / EXPRESSION need SMPL-X)")
+    if part in ("FACE", "EXPRESSION") and body.expression.size == 0:
+        raise ValueError(f"{body.name}: this body has no expression keys (FACE / EXPRESSION need SMPL-X)")
     return part
 
 
 def random_shape(armature, part="BODY", scale=1.0, seed=None):
-    """Draw the part's coefficients from N(0, scale^2 I) (formats.md §5.3) and apply them. Returns the values."""
-    armature = find_body(armature) or armature
-    part = _check_part(armature, part, PARTS)
+    """Draw the part's coefficients from N(0, scale^2 I) (the models' shape prior) and apply them. Returns them."""
+    body = Body.of(armature)
+    part = _check_part(body, part, PARTS)
     if part == "BODY":
-        values = core_shape.random_betas(body_betas(armature).size, scale, seed)
-        set_shape(armature, betas=values)
+        values = core_shape.random_betas(body.betas.size, scale, seed)
+        set_shape(body, betas=values)
     else:
-        values = core_shape.random_betas(body_expression(armature).size, scale, seed)
-        set_shape(armature, expression=values)
+        values = core_shape.random_betas(body.expression.size, scale, seed)
+        set_shape(body, expression=values)
     return values
 
 
 def reset_shape(armature, part="BODY"):
     """Zero the part's coefficients ("BODY", "FACE"/"EXPRESSION", or "ALL")."""
-    armature = find_body(armature) or armature
+    body = Body.of(armature)
     part = part.upper()
     if part == "ALL":
-        set_shape(armature, betas=np.zeros(0), expression=np.zeros(0))
+        set_shape(body, betas=np.zeros(0), expression=np.zeros(0))
         return
-    part = _check_part(armature, part, PARTS)
+    part = _check_part(body, part, PARTS)
     if part == "BODY":
-        set_shape(armature, betas=np.zeros(0))
+        set_shape(body, betas=np.zeros(0))
     else:
-        set_shape(armature, expression=np.zeros(0))
+        set_shape(body, expression=np.zeros(0))
 
 
 def set_height_weight(armature, height_m, weight_kg):
@@ -104,22 +93,16 @@ def set_height_weight(armature, height_m, weight_kg):
 
     Stature = vertical extent of the rest mesh (current expression included); mass = its volume x 1000 kg/m^3
     (core.shape)."""
-    armature = find_body(armature) or armature
+    body = Body.of(armature)
     betas = core_shape.betas_for_height_weight(
-        body_model(armature),
-        height_m,
-        weight_kg,
-        num_betas=body_betas(armature).size,
-        expression=body_expression(armature),
+        body.model, height_m, weight_kg, num_betas=body.betas.size, expression=body.expression
     )
-    set_shape(armature, betas=betas)
+    set_shape(body, betas=betas)
     return betas
 
 
 def evaluated_vertices_world(mesh_obj, depsgraph=None):
     """World-space vertices of the evaluated (posed, shape-keyed) mesh, (V, 3) float64."""
-    import bpy
-
     depsgraph = depsgraph or bpy.context.evaluated_depsgraph_get()
     evaluated = mesh_obj.evaluated_get(depsgraph)
     mesh = evaluated.to_mesh()
@@ -135,10 +118,8 @@ def evaluated_vertices_world(mesh_obj, depsgraph=None):
 def snap_to_ground(armature, ground=0.0):
     """Move the armature object so the lowest point of the evaluated posed mesh is at z = ``ground``. Returns the z
     shift."""
-    import bpy
-
-    armature = find_body(armature) or armature
-    mesh = body_mesh(armature)
+    body = Body.of(armature)
+    armature, mesh = body.armature, body.mesh
     if mesh is None:
         raise ValueError(f"{armature.name}: the body has no mesh")
     bpy.context.view_layer.update()

@@ -12,6 +12,7 @@ from bpy.props import BoolProperty, EnumProperty, FloatProperty, FloatVectorProp
 from bpy.types import Operator
 
 from ..blender import body as body_api
+from ..blender import build as build_api
 from ..blender import compat
 from ..blender import correctives as correctives_api
 from ..blender import export as export_api
@@ -36,7 +37,7 @@ POSE_SIZES = (72, 156, 165)  # SMPL, SMPL-H, SMPL-X full axis-angle poses
 
 def _add_body(operator, context, model):
     """Shared by smpl.add_body and the File › Import entry: build the body, select it, fill its panel sliders."""
-    arm = body_api.add_body(
+    arm = build_api.add_body(
         model=model,
         gender=properties.gender_argument(operator.gender),
         betas=parse_numbers(operator.betas, "betas"),

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from blender_helpers import synthetic_model
 
-from smpl_blender_addon.blender import add_body, animation, get_pose, get_translation
+from smpl_blender_addon.blender import add_body, animation, fcurves, get_pose, get_translation
 
 
 def animated_body(rng, frames, mode="QUATERNION", kind="smplx"):
@@ -79,9 +79,9 @@ def test_write_fcurves_replaces_keys_in_span_and_keeps_the_rest():
     mesh = arm.children[0]
     key = mesh.data.shape_keys
     channel = [('key_blocks["Pose000"].value', 0)]
-    animation.write_fcurves(key, channel, np.arange(1.0, 21.0), np.zeros((1, 20)))
-    animation.write_fcurves(key, channel, [5.0, 6.0, 7.5], [[1.0, 2.0, 3.0]])
-    fc = animation.channelbag(key).fcurves.find(channel[0][0])
+    fcurves.write_fcurves(key, channel, np.arange(1.0, 21.0), np.zeros((1, 20)))
+    fcurves.write_fcurves(key, channel, [5.0, 6.0, 7.5], [[1.0, 2.0, 3.0]])
+    fc = fcurves.channelbag(key).fcurves.find(channel[0][0])
     co = np.array([tuple(k.co) for k in fc.keyframe_points])
     expected_frames = [1, 2, 3, 4, 5, 6, 7.5, 8] + list(range(9, 21))
     np.testing.assert_allclose(co[:, 0], expected_frames)

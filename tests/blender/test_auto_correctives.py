@@ -7,8 +7,8 @@ import pytest
 from blender_helpers import synthetic_model
 
 from smpl_blender_addon import core
-from smpl_blender_addon.blender import add_body, animation, auto_correctives, body_mesh, get_pose, set_pose
-from smpl_blender_addon.blender.keyed_correctives import corrective_channels
+from smpl_blender_addon.blender import add_body, animation, auto_correctives, body_mesh, fcurves, get_pose, set_pose
+from smpl_blender_addon.blender.correctives import corrective_channels
 
 
 @pytest.fixture(autouse=True)
@@ -28,7 +28,7 @@ def pose_values(arm):
 
 
 def keyed(arm):
-    bag = animation.channelbag(body_mesh(arm).data.shape_keys)
+    bag = fcurves.channelbag(body_mesh(arm).data.shape_keys)
     if bag is None:
         return {}
     out = {}
@@ -70,7 +70,7 @@ def test_keys_follow_inserted_changed_and_deleted_keyframes():
     got = np.array([keyed(arm)[15.0][p] for p in range(len(expected))])
     np.testing.assert_allclose(got, expected, atol=1e-5)
     # delete the keyframes at frame 10 on every channel
-    bag = animation.channelbag(arm)
+    bag = fcurves.channelbag(arm)
     for fc in bag.fcurves:
         for k in [k for k in fc.keyframe_points if abs(k.co[0] - 10) < 1e-3]:
             fc.keyframe_points.remove(k)
@@ -93,7 +93,7 @@ def test_handlers_ignore_objects_that_are_not_bodies_and_bodies_switched_off():
 
 
 def test_range_keyed_correctives_between_keyframes_follow_an_edited_keyframe():
-    from smpl_blender_addon.blender.keyed_correctives import key_correctives
+    from smpl_blender_addon.blender.correctives import key_correctives
 
     model = synthetic_model("smpl")
     arm = add_body(model)

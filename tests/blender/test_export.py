@@ -19,10 +19,10 @@ import pytest
 from blender_helpers import evaluated_world_vertices, synthetic_model
 
 from smpl_blender_addon import core
-from smpl_blender_addon.blender import add_body, animation, body_mesh, body_model, compat
+from smpl_blender_addon.blender import add_body, animation, body_mesh, body_model, compat, fcurves
 from smpl_blender_addon.blender.body import to_blender
+from smpl_blender_addon.blender.correctives import key_correctives
 from smpl_blender_addon.blender.export import export_abc, export_fbx, export_gltf
-from smpl_blender_addon.blender.keyed_correctives import key_correctives
 
 READER = Path(__file__).resolve().parent.parent / "ufbx_reader.py"
 FRAMES = 12
@@ -158,7 +158,7 @@ def test_correctives_none_drops_pose_keys_and_leaves_the_scene(tmp_path):
         len(mesh.data.shape_keys.key_blocks),
         len(bpy.data.meshes),
         len(bpy.data.shape_keys),
-        len(animation.channelbag(mesh.data.shape_keys).fcurves),
+        len(fcurves.channelbag(mesh.data.shape_keys).fcurves),
     )
     export_fbx(arm, tmp_path / "skel.fbx", correctives="none")
     after = (
@@ -166,7 +166,7 @@ def test_correctives_none_drops_pose_keys_and_leaves_the_scene(tmp_path):
         len(mesh.data.shape_keys.key_blocks),
         len(bpy.data.meshes),
         len(bpy.data.shape_keys),
-        len(animation.channelbag(mesh.data.shape_keys).fcurves),
+        len(fcurves.channelbag(mesh.data.shape_keys).fcurves),
     )
     assert after == before
     info, _ = read_fbx(tmp_path / "skel.fbx", frames=[3])
@@ -239,7 +239,7 @@ def test_unreal_copies_leave_no_trace_and_pose_mode_is_kept(tmp_path):
     bpy.ops.object.mode_set(mode="POSE")
 
     def snapshot():
-        bag = animation.channelbag(arm)
+        bag = fcurves.channelbag(arm)
         co = {fc.data_path + str(fc.array_index): [tuple(k.co) for k in fc.keyframe_points] for fc in bag.fcurves}
         counts = tuple(
             len(c)

@@ -17,8 +17,8 @@ import pytest
 from test_export import _validate_glb  # the Khronos validator (npm gltf-validator), as for every glTF test
 
 from smpl_blender_addon.blender import body_model
-from smpl_blender_addon.blender.animation import channelbag
 from smpl_blender_addon.blender.export import export_fbx, export_gltf
+from smpl_blender_addon.blender.fcurves import channelbag
 from smpl_blender_addon.blender.motion import import_motion
 from smpl_blender_addon.blender.shape import set_shape
 from smpl_blender_addon.core.influences import limit_influences

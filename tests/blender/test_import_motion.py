@@ -12,7 +12,7 @@ from blender_helpers import evaluated_world_vertices, synthetic_model
 
 from smpl_blender_addon import core
 from smpl_blender_addon.blender import body_mesh
-from smpl_blender_addon.blender.animation import channelbag
+from smpl_blender_addon.blender.fcurves import channelbag
 from smpl_blender_addon.blender.motion import import_motion, scene_fps
 from smpl_blender_addon.core.errors import MotionFileError
 from smpl_blender_addon.core.motion import Motion, write_amass_npz

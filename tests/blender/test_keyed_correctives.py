@@ -7,9 +7,9 @@ import pytest
 from blender_helpers import evaluated_world_vertices, synthetic_model
 
 from smpl_blender_addon import core
-from smpl_blender_addon.blender import add_body, animation, body_mesh
+from smpl_blender_addon.blender import add_body, animation, body_mesh, fcurves
 from smpl_blender_addon.blender.body import to_blender
-from smpl_blender_addon.blender.keyed_correctives import corrective_channels, key_correctives
+from smpl_blender_addon.blender.correctives import corrective_channels, key_correctives
 
 
 def animate(kind, frames, mode="QUATERNION", seed=0):
@@ -24,7 +24,7 @@ def animate(kind, frames, mode="QUATERNION", seed=0):
 
 def corrective_keys(arm):
     key = body_mesh(arm).data.shape_keys
-    bag = animation.channelbag(key)
+    bag = fcurves.channelbag(key)
     out = []
     for path, _ in corrective_channels(body_mesh(arm)):
         fc = bag.fcurves.find(path)
@@ -64,10 +64,10 @@ def test_range_scope_keys_every_frame_and_replaces_earlier_keys():
 
 
 def test_stopping_the_iterator_writes_nothing():
-    from smpl_blender_addon.blender.keyed_correctives import key_correctives_iter
+    from smpl_blender_addon.blender.correctives import key_correctives_iter
 
     arm, _, _ = animate("smpl", np.arange(1.0, 600.0))
     it = key_correctives_iter(arm, "KEYFRAMES")
     assert next(it) < 1.0
     it.close()  # cancelled after the first chunk
-    assert animation.channelbag(body_mesh(arm).data.shape_keys) is None
+    assert fcurves.channelbag(body_mesh(arm).data.shape_keys) is None

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from blender_helpers import evaluated_world_vertices, synthetic_model
 
-from smpl_blender_addon.blender import add_body, animation, body_mesh, update_correctives
+from smpl_blender_addon.blender import add_body, animation, body_mesh, fcurves, update_correctives
 from smpl_blender_addon.blender.body import to_blender
 from smpl_blender_addon.blender.motion_export import export_motion
 from smpl_blender_addon.core.motion import read_motion
@@ -91,7 +91,7 @@ def test_animated_expression_keeps_the_pelvis_where_blender_shows_it(tmp_path):
     arm, model, _, _ = animated("smplx", seed=9)
     key = body_mesh(arm).data.shape_keys
     expression = np.random.default_rng(1).normal(0, 2.0, len(FRAMES))
-    animation.write_fcurves(key, [('key_blocks["Exp000"].value', 0)], FRAMES, expression[None])
+    fcurves.write_fcurves(key, [('key_blocks["Exp000"].value', 0)], FRAMES, expression[None])
     motion = read_motion(export_motion(arm, tmp_path / "e.smpl", format="SMPL"), model=model)
     np.testing.assert_allclose(motion.expression[:, 0], expression, atol=1e-6)
     for f in (2, 6):

@@ -25,6 +25,7 @@ from synthetic_body import official_layout_arrays, synthetic_arrays  # noqa: E40
 
 import smpl_blender_addon  # noqa: E402
 from smpl_blender_addon import core  # noqa: E402
+from smpl_blender_addon.blender import add_body  # noqa: E402
 from smpl_blender_addon.blender import body as body_api  # noqa: E402
 from smpl_blender_addon.blender.pose import get_pose  # noqa: E402
 from smpl_blender_addon.ui import operators as ui_ops  # noqa: E402
@@ -353,7 +354,7 @@ def test_write_pose_prints_into_an_open_python_console(model_files):
 
 def test_body_built_by_a_script_gets_its_sliders_on_demand(model_files):
     assert not ui_panels.SMPL_PT_shape.poll(bpy.context) and not ui_panels.SMPL_PT_pose.poll(bpy.context)
-    arm = body_api.add_body(model=str(model_files["smpl"]), betas=[0.4, 0.0, -0.2])  # the scripting API, no operator
+    arm = add_body(model=str(model_files["smpl"]), betas=[0.4, 0.0, -0.2])  # the scripting API, no operator
     bpy.context.view_layer.objects.active = arm
     assert ui_panels.SMPL_PT_shape.poll(bpy.context) and ui_panels.SMPL_PT_pose.poll(bpy.context)
     assert len(arm.smpl_ui.betas) == 0 and not ui_props.sliders_in_sync(arm)

@@ -2,10 +2,10 @@
 """SMPL parameters from any SMPL-named rig: FBX re-imports of our bodies, the official add-ons' and Meshcapade's rigs.
 
 Such armatures carry no custom properties. They are recognised by their bone names: a full SMPL / SMPL-H / SMPL-X
-joint-name set (formats.md §2.5), also in the SMPL FBX spelling ``Pelvis, L_Hip, ...`` with ``m_avg_`` / ``f_avg_``
+joint-name set, also in the SMPL FBX spelling ``Pelvis, L_Hip, ...`` with ``m_avg_`` / ``f_avg_``
 prefixes and FBX namespaces (``name:pelvis``), and Meshcapade's ``left_eye`` / ``right_eye``.
 
-Their animation is read with the general-rig rule of formats.md §4.4, from Blender's evaluated pose, so bone roll and
+Their animation is read from Blender's evaluated pose, so bone roll and
 direction, FBX axis conversion, object transforms and unit scale (cm) do not matter. With ``B_i`` the rest rotation of
 bone i (``bone.matrix_local``, armature space), ``A`` the rotation from SMPL space to armature space (found by aligning
 the rig's rest joints with the model's, see :func:`rest_alignment`; ``A = C`` for our rig, ``I`` for a Y-up rig),
@@ -29,6 +29,8 @@ import numpy as np
 from ..core import conversions, layouts
 from ..core.motion import Motion
 from ..core.rotations import canonical_axis_angle, matrix_to_axis_angle
+from .animation import evaluated_pose_matrices
+from .fcurves import action_frame_range, shape_key_sequence
 
 _C = conversions.Y_UP_TO_Z_UP  # SMPL (Y-up) -> Blender (Z-up)
 _KIND_ORDER = ("smplx", "smplh", "smpl")  # SMPL-X contains every SMPL-H name: test the larger sets first
@@ -160,8 +162,6 @@ def rig_shape(armature, scene, frames):
 
     Returns ``(None, None)`` when no such mesh exists (a foreign rig: the shape is unknown).
     """
-    from .animation import shape_key_sequence
-
     for mesh in _skinned_meshes(armature, scene):
         key = mesh.data.shape_keys
         if key is None:
@@ -183,8 +183,6 @@ def _evaluated_world_poses(armature, bone_names, frames):
     switched off meanwhile (their shape keys dominate the evaluation cost) and the armature switched on (Blender does
     not evaluate hidden objects); frame and visibility are restored.
     """
-    from .animation import evaluated_pose_matrices
-
     scene = bpy.context.scene
     order = {pb.name: i for i, pb in enumerate(armature.pose.bones)}
     pick = [order[n] for n in bone_names]
@@ -207,12 +205,7 @@ def _evaluated_world_poses(armature, bone_names, frames):
 
 def _default_frames(armature):
     """Whole frames of the rig's action, else of the scene."""
-    ad = armature.animation_data
-    if ad is not None and ad.action is not None:
-        start, end = ad.action.frame_range
-        start, end = int(np.floor(start + 1e-6)), int(np.ceil(end - 1e-6))
-    else:
-        start, end = bpy.context.scene.frame_start, bpy.context.scene.frame_end
+    start, end = action_frame_range(armature) or (bpy.context.scene.frame_start, bpy.context.scene.frame_end)
     return np.arange(start, end + 1, dtype=np.float64)
 
 

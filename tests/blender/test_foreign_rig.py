@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""SMPL parameters from rigs that are not bodies of this add-on (blender/rig_import.py): a rig with child-pointing
+"""SMPL parameters from rigs that are not bodies of this add-on (blender/foreign_rig.py): a rig with child-pointing
 bones, random rolls, SMPL FBX bone names, an extra root bone, centimetre data and a transformed object gives the same
 parameters as our aligned rig playing the same animation; our FBX files re-imported give back the body's parameters,
 betas and expression included."""
@@ -10,10 +10,9 @@ import pytest
 from blender_helpers import C, synthetic_model
 from mathutils import Matrix
 
-from smpl_blender_addon.blender import add_body, animation
+from smpl_blender_addon.blender import add_body, animation, fcurves
 from smpl_blender_addon.blender.export import export_fbx
-from smpl_blender_addon.blender.motion_export import body_motion
-from smpl_blender_addon.blender.rig_import import (
+from smpl_blender_addon.blender.foreign_rig import (
     find_smpl_armatures,
     foreign_body_motion,
     rest_alignment,
@@ -21,6 +20,7 @@ from smpl_blender_addon.blender.rig_import import (
     rig_joints,
     smpl_joint_name,
 )
+from smpl_blender_addon.blender.motion_export import body_motion
 from smpl_blender_addon.core import layouts
 from smpl_blender_addon.core.rotations import axis_angle_to_matrix, matrix_to_quaternion
 
@@ -109,9 +109,9 @@ def general_rig(model, names, poses, transl, unit=100.0, seed=1):
     quats[1:] *= np.where(np.sum(quats[1:] * quats[:-1], -1, keepdims=True) < 0, -1.0, 1.0)
     for j, name in enumerate(names):
         path = f'pose.bones["{name}"].rotation_quaternion'
-        animation.write_fcurves(obj, [(path, i) for i in range(4)], FRAMES, quats[:, j].T)
+        fcurves.write_fcurves(obj, [(path, i) for i in range(4)], FRAMES, quats[:, j].T)
     location = unit * transl @ (B[0].T @ axes).T
-    animation.write_fcurves(obj, [(f'pose.bones["{names[0]}"].location', i) for i in range(3)], FRAMES, location.T)
+    fcurves.write_fcurves(obj, [(f'pose.bones["{names[0]}"].location', i) for i in range(3)], FRAMES, location.T)
     return obj
 
 
@@ -224,7 +224,7 @@ def test_animated_expression_comes_back_and_transl_follows_its_pelvis(tmp_path):
     arm, _, _ = animated_body(model, seed=6, betas=[0.5])
     expression = np.random.default_rng(6).normal(0, 1.0, (len(FRAMES), 2))
     channels = [(f'key_blocks["Exp00{i}"].value', 0) for i in range(2)]
-    animation.write_fcurves(body_mesh(arm).data.shape_keys, channels, FRAMES, expression.T)
+    fcurves.write_fcurves(body_mesh(arm).data.shape_keys, channels, FRAMES, expression.T)
     export_fbx(arm, tmp_path / "face.fbx", correctives="none")
     bpy.ops.wm.read_factory_settings(use_empty=True)
     bpy.ops.import_scene.fbx(filepath=str(tmp_path / "face.fbx"), anim_offset=0.0)
