@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """The body model: arrays of one SMPL / SMPL-H / SMPL-X file and its forward pass (exactly ``smplx.lbs``).
 
-Forward steps (formats.md §2.2): shape blend (betas and, for SMPL-X, expression) -> joints regressed from the
+Forward steps: shape blend (betas and, for SMPL-X, expression) -> joints regressed from the
 shaped mesh -> Rodrigues -> pose feature ``R_j - I`` (j >= 1) -> pose blend -> kinematic chain -> linear blend
 skinning -> ``+ transl``. What does not depend on the pose (the joint regressor applied to the template and to
 every shape direction) is precomputed once per model, so a frame costs one pose-blend GEMM, one weights GEMM

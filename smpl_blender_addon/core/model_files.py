@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Safe readers for SMPL / SMPL-H / SMPL-X / MANO model files (formats.md §1).
+"""Safe readers for SMPL / SMPL-H / SMPL-X / MANO model files.
 
 :func:`read_model_file` turns a ``.pkl`` / ``.npz`` file, or a folder of official files, into a plain dict of validated,
 normalised arrays. Pickles go through the allow-list unpickler of :mod:`.safe_pickle`; ``.npz`` files are opened with
@@ -22,9 +22,8 @@ from .safe_pickle import load_pickle_dict
 
 KIND_BY_JOINT_COUNT = {24: "smpl", 52: "smplh", 55: "smplx", 16: "mano"}
 KINDS = ("smpl", "smplh", "smplx", "mano")
-GENDERS = ("female", "male", "neutral")
 
-# Legacy names accepted by the original smpl_webuser loader (formats.md §1.2).
+# Legacy names accepted by the original smpl_webuser loader.
 KEY_ALIASES = {
     "default_v": "v_template",
     "template_v": "v_template",
@@ -54,7 +53,7 @@ _ARRAY_KEYS = (
         "hands_mean",
     }
 )
-# smplx's SMPL-X split (formats.md §1.5): v1.0 files hold 10 shape + 10 expression columns, v1.1 files 300 + 100.
+# smplx's SMPL-X split of shapedirs: v1.0 files hold 10 shape + 10 expression columns, v1.1 files 300 + 100.
 SMPLX_V10_SHAPE, SMPLX_V10_EXPR_END = 10, 20
 SMPLX_V11_SHAPE, SMPLX_V11_EXPR_END, SMPLX_V11_MIN_COLUMNS = 300, 400, 400
 
@@ -77,7 +76,7 @@ def read_model_file(path, gender=None, hand_pca=None, kind=None):
             among the files found, see :func:`find_model_file`).
         gender: "female" | "male" | "neutral" (or "f" / "m" / "n"); used only to pick a file in a folder.
         hand_pca: optional ``(left_path, right_path)`` of ``MANO_LEFT.pkl`` / ``MANO_RIGHT.pkl``, merged in memory
-            into an SMPL-H model (formats.md §1.3).
+            into an SMPL-H model.
         kind: optional "smpl" | "smplh" | "smplx" | "mano": picks a file in a folder; for a file, it must match.
 
     Returns:
@@ -183,7 +182,7 @@ def normalise_gender(value):
 
 
 def merge_hand_pca(model, hand_pca):
-    """Add MANO hand PCA (formats.md §1.3) to an SMPL-H model dict, in place, as smplx's merge_smplh_mano does.
+    """Add MANO hand PCA to an SMPL-H model dict, in place, as smplx's merge_smplh_mano does.
 
     Args:
         model: dict from :func:`read_model_file` with kind "smplh".
@@ -438,7 +437,7 @@ def _parents(raw, path):
 
 
 def _split_shape_expression(all_dirs, kind, path):
-    """(V,3,S) file columns -> (shape (V,3,nβ), expression (V,3,nψ)) by smplx's SMPL-X rule (formats.md §1.5)."""
+    """(V,3,S) file columns -> (shape (V,3,nβ), expression (V,3,nψ)) by smplx's SMPL-X rule."""
     n_columns = all_dirs.shape[2]
     if kind != "smplx":
         return all_dirs, all_dirs[:, :, :0]

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Motion files of the SMPL family: readers into :class:`~.motion.Motion` and writers (formats.md §3).
+"""Motion files of the SMPL family: readers into :class:`~.motion.Motion` and writers.
 
 Read (:func:`read_motion`, dispatched by content, then extension):
 * AMASS ``.npz`` (SMPL+H 156 / SMPL-X 165 / SMPL 72 values per frame, or only the MoSh++ split keys), Z-up;
@@ -9,7 +9,7 @@ Read (:func:`read_motion`, dispatched by content, then extension):
 * SMPLify-X / AGORA-style ``.pkl`` fits, camera frame (only through the allow-list unpickler);
 * single poses (JSON / ``.npz`` / ``.npy`` as the add-on's "write pose" writes them) as 1-frame motions.
 
-Write (issue #8): :func:`write_amass_npz` and :func:`write_smpl_codec`, atomically.
+Write: :func:`write_amass_npz` and :func:`write_smpl_codec`, atomically.
 
 Every bad input raises :class:`MotionFileError` naming the file and the problem; nothing partial is returned.
 Files are never unpickled except through :mod:`.safe_pickle`; ``.npz`` members are read with ``allow_pickle=False``
@@ -52,7 +52,6 @@ CODEC_KINDS = {0: "smpl", 1: "smplh", 2: "smplx"}
 CODEC_OTHER = {3: "SUPR", 4: "SMPLPP", 5: "SKEL", 6: "SMIL", 7: "SMPLXS"}
 CODEC_GENDERS = {0: "neutral", 1: "male", 2: "female"}
 EASYMOCAP_SIZES = {72: "smpl", 78: "smplh", 87: "smplx"}
-EASYMOCAP_PCA = 6
 SINGLE_POSE_FPS = 30.0  # a single pose has no duration; any rate will do
 VPOSER_LATENT = 32
 
@@ -575,7 +574,7 @@ def _read_easymocap(source, files, model, fps, gender, kind, person, up_axis, pr
         up_axis=_plain_up_axis(source, up_axis, "Z"),
     )
     # EasyMocap rotates about the model origin and keeps poses[:3] (about J_0) apart: V = Rh (R0 (v - J0) + J0) + Th,
-    # so global_orient = Rh R0 and transl = Th - J0 + Rh J0 (conversions.easymocap_to_smplx, formats.md §3.4).
+    # so global_orient = Rh R0 and transl = Th - J0 + Rh J0 (conversions.easymocap_to_smplx).
     pelvis = pelvis_rest_joints(motion, model)
     _, motion.trans = conversions.easymocap_to_smplx(fields["Rh"], fields["Th"], pelvis)
     root = axis_angle_to_matrix(fields["Rh"]) @ axis_angle_to_matrix(poses[:, :3])
@@ -754,7 +753,7 @@ def _camera_value(path, data, key, size, default):
 
 
 # ------------------------------------------------------------------------------------------------------------------
-# Writers (issue #8).
+# Writers.
 
 
 def _atomic_savez(path, arrays, compressed=False):

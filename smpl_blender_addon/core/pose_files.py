@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Read one pose (a single frame) from a JSON / .npz / .npy / .pkl file into a model's own layout (NumPy only).
 
-Accepted content (formats.md §3):
+Accepted content:
 * a full pose: ``pose`` / ``poses`` (frame 0) / ``full_pose``, axis-angle ``(3J,)``, ``(J, 3)`` or rotation matrices
   ``(J, 3, 3)``, flat-hand reference (AMASS, our own JSON / .npz, the add-ons' "write pose");
 * or split parts: ``global_orient`` + ``body_pose`` (+ ``left_hand_pose``/``right_hand_pose``: 45 axis-angle values or
@@ -169,7 +169,7 @@ def _assemble_split_pose(path, data, model):
             "not axis-angle; decode it with VPoser first (or fit with use_vposer: False)",
         )
     if kind == "smpl" and body.size == 63:
-        body = np.concatenate([body, np.zeros(6)])  # SMPL-H/X body: SMPL hands stay at identity (formats.md §3.2)
+        body = np.concatenate([body, np.zeros(6)])  # SMPL-H/X body: SMPL hands stay at identity
     _check_length(path, body_key, body, body_size, model, "body pose")
     pose[3 : 3 + body_size] = body
 
