@@ -13,8 +13,9 @@ import sys
 import numpy as np
 from mathutils import Quaternion
 
-from ..core import layouts, pose_files, rotations
+from ..core import layouts, rotations
 from ..core.file_io import atomic_write
+from ..core.formats import pose_files
 from .body import PROP_GENDER, PROP_KIND, body_betas, body_expression, body_model, find_body
 
 HAND_PRESETS = ("FLAT", "RELAXED")
@@ -208,7 +209,7 @@ def write_pose(armature, target="CONSOLE", filepath=None):
 
 
 def load_pose(armature, filepath):
-    """Set the body from a pose file (JSON / .npz / .npy / .pkl, see core.pose_files): pose, transl if present, and
+    """Set the body from a pose file (JSON / .npz / .npy / .pkl, see core.formats): pose, transl if present, and
     betas / expression if present (fitted to the body's keys). Correctives are updated. Returns the parsed dict.
     Raises core.MotionFileError (naming the file) before changing anything if the file does not fit."""
     armature = find_body(armature) or armature

@@ -346,3 +346,8 @@ def publish(tmp, path):
             os.fsync(dir_fd)
         finally:
             os.close(dir_fd)
+
+
+def atomic_savez(path, arrays, compressed=False):
+    """Write ``{name: array}`` as an ``.npz`` (``np.savez`` / ``np.savez_compressed``) through :func:`atomic_write`."""
+    return atomic_write(path, lambda stream: (np.savez_compressed if compressed else np.savez)(stream, **arrays))

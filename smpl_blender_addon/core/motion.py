@@ -4,7 +4,7 @@
 A :class:`Motion` is what every motion reader returns (:func:`read_motion`) and what every writer
 takes (:func:`write_amass_npz`, :func:`write_smpl_codec`): full axis-angle poses in the layout of one model kind,
 flat-hand reference, smplx ``transl`` semantics, one shape for the whole sequence, in a Y-up or Z-up world.
-The file formats themselves live in :mod:`.motion_formats`; this module is format-free.
+The file formats live in :mod:`.formats`, which builds on this module; this one is format-free.
 """
 
 import dataclasses
@@ -16,7 +16,7 @@ import numpy as np
 from . import conversions, layouts
 from .rotations import axis_angle_to_quaternion, quaternion_to_axis_angle
 
-__all__ = ["Motion", "UP_AXES", "read_motion", "write_amass_npz", "write_smpl_codec", "slerp"]
+__all__ = ["Motion", "UP_AXES", "slerp"]
 
 UP_AXES = ("Y", "Z")
 GENDERS = ("female", "male", "neutral")
@@ -241,7 +241,3 @@ def slerp(q0, q1, weight):
     b = np.where(near, w, np.sin(w * angle) / safe)
     q = a * q0 + b * q1
     return q / np.linalg.norm(q, axis=-1, keepdims=True)
-
-
-# The readers and writers need Motion, so they are imported after it is defined.
-from .motion_formats import read_motion, write_amass_npz, write_smpl_codec  # noqa: E402
