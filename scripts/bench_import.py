@@ -22,7 +22,8 @@ from smpl_blender_addon.blender import body as body_api  # noqa: E402
 from smpl_blender_addon.blender.correctives import corrective_key_range, corrective_weights  # noqa: E402
 from smpl_blender_addon.blender.motion import import_motion  # noqa: E402
 from smpl_blender_addon.blender.pose import set_pose  # noqa: E402
-from smpl_blender_addon.core.motion import Motion, write_amass_npz  # noqa: E402
+from smpl_blender_addon.core.formats import write_amass_npz  # noqa: E402
+from smpl_blender_addon.core.motion import Motion  # noqa: E402
 
 
 def write_motion(path, frames, seed=0):

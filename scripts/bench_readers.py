@@ -30,7 +30,8 @@ from hostile_files import hostile_motion_files  # noqa: E402
 
 from smpl_blender_addon.core.errors import ModelFileError, MotionFileError  # noqa: E402
 from smpl_blender_addon.core.file_io import read_npz  # noqa: E402
-from smpl_blender_addon.core.motion import Motion, read_motion, write_amass_npz  # noqa: E402
+from smpl_blender_addon.core.formats import read_motion, write_amass_npz  # noqa: E402
+from smpl_blender_addon.core.motion import Motion  # noqa: E402
 from smpl_blender_addon.core.safe_pickle import load_pickle_dict  # noqa: E402
 
 

@@ -22,7 +22,8 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from smpl_blender_addon import core  # noqa: E402
-from smpl_blender_addon.core.motion import Motion, write_amass_npz  # noqa: E402
+from smpl_blender_addon.core.formats import write_amass_npz  # noqa: E402
+from smpl_blender_addon.core.motion import Motion  # noqa: E402
 from smpl_blender_addon.core.rotations import axis_angle_to_matrix, matrix_to_axis_angle  # noqa: E402
 
 FPS = 30.0

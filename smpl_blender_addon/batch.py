@@ -481,7 +481,7 @@ def write_body_motion(armature, path, options):
 
     from .blender.body import body_model, find_body
     from .core.errors import ModelFileError
-    from .core.motion import read_motion
+    from .core.formats import read_motion
 
     if find_body(armature) is armature:
         try:
@@ -523,8 +523,8 @@ def rig_motion(armature, options):
     import numpy as np
 
     from .blender.body import load_body_model
-    from .blender.motion_export import animation_frame_range
     from .blender.foreign_rig import foreign_body_motion, rig_joints
+    from .blender.motion_export import animation_frame_range
 
     kind = rig_joints(armature)[0]
     model, _ = load_body_model(options["model"] or DEFAULT_RIG_MODELS[kind])
@@ -538,7 +538,7 @@ def rig_motion(armature, options):
 
 def motion_writer(fmt):
     """The core writer of an export-motion --format: amass -> AMASS .npz (Z-up), smpl -> .smpl (Y-up)."""
-    from .core.motion import write_amass_npz, write_smpl_codec
+    from .core.formats import write_amass_npz, write_smpl_codec
 
     return write_amass_npz if fmt == "amass" else write_smpl_codec
 

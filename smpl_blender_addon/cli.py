@@ -102,7 +102,7 @@ def _add_batch_arguments(p, force_help):
 def _run_batch(args, options):
     """The checks every batch command shares (--shard, --jobs, --fps), then :func:`batch.run_batch`."""
     from . import batch
-    from .core.motion_formats import MAX_FPS, MIN_FPS
+    from .core.formats.checks import MAX_FPS, MIN_FPS
 
     shard_spec = batch.parse_shard(args.shard) if args.shard else None
     if args.jobs < 1:

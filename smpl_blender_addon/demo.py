@@ -83,7 +83,7 @@ def _timed(times, step, function, *args, **kwargs):
 def _motion_slice(motion_file, frames, out_dir):
     """The motion file to import: ``motion_file`` itself, or its ``frames`` (1-based scene frames, contiguous)
     written to ``out_dir/demo_motion.npz`` (AMASS, Z-up) or ``.smpl`` (Y-up). Returns (path, Motion as read)."""
-    from .core.motion import read_motion, write_amass_npz, write_smpl_codec
+    from .core.formats import read_motion, write_amass_npz, write_smpl_codec
 
     motion = read_motion(motion_file)
     if frames is None:

@@ -19,8 +19,8 @@ import numpy as np
 
 from .. import core
 from ..core import conversions
+from ..core.formats import read_motion
 from ..core.model import normalise_gender
-from ..core.motion import read_motion
 from .animation import key_pose_sequence
 from .body import Body, load_body_model
 from .build import DEFAULT_MAX_BETAS, DEFAULT_MAX_EXPRESSIONS, add_body

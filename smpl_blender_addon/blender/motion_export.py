@@ -11,7 +11,8 @@ import bpy
 import numpy as np
 
 from ..core import conversions
-from ..core.motion import Motion, write_amass_npz, write_smpl_codec
+from ..core.formats import write_amass_npz, write_smpl_codec
+from ..core.motion import Motion
 from .animation import read_pose_sequence
 from .body import Body
 from .fcurves import action_frame_range, shape_key_sequence

@@ -10,8 +10,9 @@ import sys
 
 import numpy as np
 
-from ..core import layouts, pose_files
+from ..core import layouts
 from ..core.file_io import atomic_write
+from ..core.formats import pose_files
 from .body import Body
 from .bones import current_pose, pelvis_bone, write_rotations
 from .correctives import update_correctives
@@ -152,7 +153,7 @@ def write_pose(armature, target="CONSOLE", filepath=None):
 
 
 def load_pose(armature, filepath):
-    """Set the body from a pose file (JSON / .npz / .npy / .pkl, see core.pose_files): pose, transl if present, and
+    """Set the body from a pose file (JSON / .npz / .npy / .pkl, see core.formats): pose, transl if present, and
     betas / expression if present (fitted to the body's keys). Correctives are updated. Returns the parsed dict.
     Raises core.MotionFileError (naming the file) before changing anything if the file does not fit."""
     body = Body.of(armature)

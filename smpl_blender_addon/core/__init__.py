@@ -7,8 +7,9 @@ Never imports bpy.
 from . import conversions, layouts, metrics, motion, rotations
 from .correctives import pose_corrective_weights
 from .errors import ModelFileError, MotionFileError, SMPLFileError
+from .formats import read_motion, write_amass_npz, write_smpl_codec
 from .model import BUILTIN_MODELS, BodyModel, ForwardOutput, builtin_model_path, load_model
-from .motion import Motion, read_motion, write_amass_npz, write_smpl_codec
+from .motion import Motion
 
 __all__ = [
     "BUILTIN_MODELS",

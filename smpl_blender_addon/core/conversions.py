@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Explicit parameter conversions (never hidden defaults): hand PCA, relaxed-hand reference, pose layouts,
-EasyMocap ``Rh``/``Th``, and re-framing a motion into another world frame (formats.md §2.4, §2.6, §3.2, §3.4)."""
+EasyMocap ``Rh``/``Th``, and re-framing a motion into another world frame."""
 
 import numpy as np
 

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Pose-corrective weights: the values of the ``Pose###`` shape keys for a pose (formats.md §2.2 step 4, §2.3)."""
+"""Pose-corrective weights: the values of the ``Pose###`` shape keys for a pose."""
 
 import numpy as np
 

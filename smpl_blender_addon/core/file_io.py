@@ -7,6 +7,8 @@ exhausts the stack) is refused in bounded time and memory with ``error(path, pro
 models, ``MotionFileError`` for motions and poses. Nothing is unpickled here (``allow_pickle=False`` everywhere;
 pickles go through :mod:`.safe_pickle`). docs/hostile-files.md lists what is refused and why.
 
+:func:`walk_files` lists the regular files under a folder, bounded in depth and count.
+
 :func:`atomic_write` writes through a temporary file in the target folder, flushed to disk (``fsync``) and renamed
 into place, with the permissions a plain ``open()`` would give (the umask), so a file that exists is complete.
 """
@@ -303,6 +305,44 @@ def _json_depth(text):
     return int(np.cumsum(step).max())
 
 
+def walk_files(folder, suffixes=(), max_depth=None, max_files=None, prune=None):
+    """Regular files under ``folder``: a sorted list of paths (``str``).
+
+    Args:
+        folder: the folder to walk (an unreadable folder, here or below, is passed over).
+        suffixes: lowercase name endings to keep, matched case-insensitively (``()``: every file).
+        max_depth: how many folder levels below ``folder`` are entered (``0``: only its own files; ``None``: all).
+        max_files: stop once that many files were found, in walk order (folders and names sorted, depth first).
+        prune: ``prune(path) -> bool``, true for a folder not to enter.
+
+    Names starting with ``.`` (hidden files and folders) are skipped, symbolic links to folders are not followed,
+    and anything that is not a regular file (pipe, device, socket: opening one can block) is left out.
+    """
+    found = []
+    pending = [(os.fspath(folder), 0)]
+    while pending and (max_files is None or len(found) < max_files):
+        path, depth = pending.pop()
+        try:
+            with os.scandir(path) as listing:
+                entries = sorted(listing, key=lambda entry: entry.name)
+        except OSError:
+            continue
+        folders = []
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    if (max_depth is None or depth < max_depth) and not (prune is not None and prune(entry.path)):
+                        folders.append(entry.path)
+                elif entry.is_file() and (not suffixes or entry.name.lower().endswith(tuple(suffixes))):
+                    found.append(entry.path)
+            except OSError:
+                continue
+        pending.extend((sub, depth + 1) for sub in reversed(folders))
+    return sorted(found[:max_files])
+
+
 def _umask():
     """The process umask (read without changing it where /proc says it, else set and restored at once)."""
     with contextlib.suppress(OSError, ValueError, StopIteration):
@@ -346,3 +386,8 @@ def publish(tmp, path):
             os.fsync(dir_fd)
         finally:
             os.close(dir_fd)
+
+
+def atomic_savez(path, arrays, compressed=False):
+    """Write ``{name: array}`` as an ``.npz`` (``np.savez`` / ``np.savez_compressed``) through :func:`atomic_write`."""
+    return atomic_write(path, lambda stream: (np.savez_compressed if compressed else np.savez)(stream, **arrays))

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Joint names, kinematic trees and pose layouts of the SMPL family (formats.md §2.4, §2.5).
+"""Joint names, kinematic trees and pose layouts of the SMPL family.
 
 Index 22 is ``left_hand`` in SMPL, ``left_index1`` in SMPL-H and ``jaw`` in SMPL-X: poses are converted
 between layouts by joint *name* (:func:`convert_pose_layout`), never reinterpreted by length.
@@ -11,7 +11,6 @@ __all__ = [
     "JOINT_NAMES",
     "PARENTS",
     "KINDS",
-    "kind_from_num_joints",
     "convert_pose_layout",
     "hand_slices",
 ]
@@ -68,12 +67,6 @@ PARENTS = {
     "mano": np.array([-1] + [p for c in range(5) for p in (0, 1 + 3 * c, 2 + 3 * c)], dtype=np.int64),
 }
 KINDS = tuple(JOINT_NAMES)
-_KIND_BY_JOINTS = {len(names): kind for kind, names in JOINT_NAMES.items()}
-
-
-def kind_from_num_joints(num_joints):
-    """``24 -> "smpl"``, ``52 -> "smplh"``, ``55 -> "smplx"``, ``16 -> "mano"``; ``None`` for anything else."""
-    return _KIND_BY_JOINTS.get(int(num_joints))
 
 
 def hand_slices(kind):

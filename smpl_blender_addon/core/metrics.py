@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Evaluation helpers from the SMPL FAQ (formats.md §5): MPJPE, PA-MPJPE, shape sampling."""
+"""Evaluation helpers from the SMPL FAQ: MPJPE, PA-MPJPE, shape sampling."""
 
 import numpy as np
 

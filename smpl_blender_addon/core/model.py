@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """The body model: arrays of one SMPL / SMPL-H / SMPL-X file and its forward pass (exactly ``smplx.lbs``).
 
-Forward steps (formats.md §2.2): shape blend (betas and, for SMPL-X, expression) -> joints regressed from the
+Forward steps: shape blend (betas and, for SMPL-X, expression) -> joints regressed from the
 shaped mesh -> Rodrigues -> pose feature ``R_j - I`` (j >= 1) -> pose blend -> kinematic chain -> linear blend
 skinning -> ``+ transl``. What does not depend on the pose (the joint regressor applied to the template and to
 every shape direction) is precomputed once per model, so a frame costs one pose-blend GEMM, one weights GEMM
@@ -15,6 +15,7 @@ import numpy as np
 
 from . import layouts
 from .errors import ModelFileError
+from .model_files import read_model_file
 from .rotations import axis_angle_to_matrix
 
 __all__ = ["BodyModel", "ForwardOutput", "load_model", "builtin_model_path", "BUILTIN_MODELS"]
@@ -63,8 +64,6 @@ def load_model(path_or_name, gender=None, kind=None, hand_pca=None):
     ``hand_pca``: ``(MANO_LEFT.pkl, MANO_RIGHT.pkl)`` merged into an SMPL-H model in memory.
     Raises :class:`ModelFileError` (a ``ValueError``) naming the file and the problem.
     """
-    from .model_files import read_model_file
-
     name = str(path_or_name)
     if name in BUILTIN_MODELS:
         arrays = read_model_file(builtin_model_path(name, gender))

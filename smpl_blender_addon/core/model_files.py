@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Safe readers for SMPL / SMPL-H / SMPL-X / MANO model files (formats.md §1).
+"""Safe readers for SMPL / SMPL-H / SMPL-X / MANO model files.
 
 :func:`read_model_file` turns a ``.pkl`` / ``.npz`` file, or a folder of official files, into a plain dict of validated,
 normalised arrays. Pickles go through the allow-list unpickler of :mod:`.safe_pickle`; ``.npz`` files are opened with
@@ -17,14 +17,13 @@ from pathlib import Path
 import numpy as np
 
 from .errors import ModelFileError
-from .file_io import file_head, is_zip, read_npz
+from .file_io import file_head, is_zip, read_npz, walk_files
 from .safe_pickle import load_pickle_dict
 
 KIND_BY_JOINT_COUNT = {24: "smpl", 52: "smplh", 55: "smplx", 16: "mano"}
 KINDS = ("smpl", "smplh", "smplx", "mano")
-GENDERS = ("female", "male", "neutral")
 
-# Legacy names accepted by the original smpl_webuser loader (formats.md §1.2).
+# Legacy names accepted by the original smpl_webuser loader.
 KEY_ALIASES = {
     "default_v": "v_template",
     "template_v": "v_template",
@@ -54,15 +53,19 @@ _ARRAY_KEYS = (
         "hands_mean",
     }
 )
-# smplx's SMPL-X split (formats.md §1.5): v1.0 files hold 10 shape + 10 expression columns, v1.1 files 300 + 100.
+# smplx's SMPL-X split of shapedirs: v1.0 files hold 10 shape + 10 expression columns, v1.1 files 300 + 100.
 SMPLX_V10_SHAPE, SMPLX_V10_EXPR_END = 10, 20
 SMPLX_V11_SHAPE, SMPLX_V11_EXPR_END, SMPLX_V11_MIN_COLUMNS = 300, 400, 400
 
 # Tolerance on sum_j weights[v, j] == 1; float16 files round every entry to ~5e-4 relative.
 _WEIGHT_SUM_TOLERANCE = {np.dtype(np.float16): 1e-2}
 _DEFAULT_WEIGHT_SUM_TOLERANCE = 1e-4
-_FOLDER_SCAN_DEPTH = 3
-_FOLDER_SCAN_MAX_FILES = 5000
+# Model folders are scanned 4 levels deep: official downloads nest their files two folders deep (models/smplx/
+# SMPLX_NEUTRAL.npz, smplh/male/model.npz), under the folder the archive unzips into; one more level lets the user
+# choose a folder that holds several downloads. With the file cap, this bounds a scan of a whole disk chosen by mistake.
+MODEL_SCAN_DEPTH = 4
+MODEL_SCAN_MAX_FILES = 5000
+MODEL_SUFFIXES = (".npz", ".pkl")
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -77,7 +80,7 @@ def read_model_file(path, gender=None, hand_pca=None, kind=None):
             among the files found, see :func:`find_model_file`).
         gender: "female" | "male" | "neutral" (or "f" / "m" / "n"); used only to pick a file in a folder.
         hand_pca: optional ``(left_path, right_path)`` of ``MANO_LEFT.pkl`` / ``MANO_RIGHT.pkl``, merged in memory
-            into an SMPL-H model (formats.md §1.3).
+            into an SMPL-H model.
         kind: optional "smpl" | "smplh" | "smplx" | "mano": picks a file in a folder; for a file, it must match.
 
     Returns:
@@ -183,7 +186,7 @@ def normalise_gender(value):
 
 
 def merge_hand_pca(model, hand_pca):
-    """Add MANO hand PCA (formats.md §1.3) to an SMPL-H model dict, in place, as smplx's merge_smplh_mano does.
+    """Add MANO hand PCA to an SMPL-H model dict, in place, as smplx's merge_smplh_mano does.
 
     Args:
         model: dict from :func:`read_model_file` with kind "smplh".
@@ -211,30 +214,25 @@ def merge_hand_pca(model, hand_pca):
 # Reading
 
 
+def model_folder_files(folder):
+    """The ``.npz`` / ``.pkl`` files of a model folder: sorted paths (``str``), at most MODEL_SCAN_DEPTH folder
+    levels below ``folder`` and at most MODEL_SCAN_MAX_FILES of them; hidden names and non-regular files skipped.
+
+    The one folder scan of the add-on: :func:`find_model_file` and the preferences' "Scan Folders" both use it.
+    """
+    return walk_files(folder, MODEL_SUFFIXES, max_depth=MODEL_SCAN_DEPTH, max_files=MODEL_SCAN_MAX_FILES)
+
+
 def _scan_model_folder(folder):
     """Candidate model files under ``folder``: list of (path, kind, gender or None), sorted by path."""
     candidates = []
-    for file_path in _walk_files(folder):
+    for file_path in map(Path, model_folder_files(folder)):
         recognised = _recognise_by_name(file_path)
         if recognised is None and file_path.suffix.lower() == ".npz":
             recognised = _recognise_npz_by_content(file_path)
         if recognised is not None and recognised[0] != "mano":
             candidates.append((file_path, recognised[0], recognised[1]))
     return sorted(candidates, key=lambda c: str(c[0]))
-
-
-def _walk_files(folder):
-    """``.pkl`` / ``.npz`` files at most _FOLDER_SCAN_DEPTH levels below ``folder``, hidden folders skipped."""
-    count = 0
-    for root, dirs, files in os.walk(folder):
-        depth = len(Path(root).relative_to(folder).parts)
-        dirs[:] = sorted(d for d in dirs if not d.startswith(".")) if depth < _FOLDER_SCAN_DEPTH else []
-        for name in sorted(files):
-            if name.lower().endswith((".pkl", ".npz")) and os.path.isfile(os.path.join(root, name)):  # no FIFOs
-                count += 1
-                if count > _FOLDER_SCAN_MAX_FILES:
-                    return
-                yield Path(root) / name
 
 
 _NAME_RULES = (
@@ -438,7 +436,7 @@ def _parents(raw, path):
 
 
 def _split_shape_expression(all_dirs, kind, path):
-    """(V,3,S) file columns -> (shape (V,3,nβ), expression (V,3,nψ)) by smplx's SMPL-X rule (formats.md §1.5)."""
+    """(V,3,S) file columns -> (shape (V,3,nβ), expression (V,3,nψ)) by smplx's SMPL-X rule."""
     n_columns = all_dirs.shape[2]
     if kind != "smplx":
         return all_dirs, all_dirs[:, :, :0]

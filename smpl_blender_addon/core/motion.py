@@ -1,10 +1,10 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """SMPL-family motions in memory: the :class:`Motion` record and its time / layout / world-frame operations.
 
-A :class:`Motion` is what every motion reader returns (:func:`read_motion`, formats.md §3) and what every writer
+A :class:`Motion` is what every motion reader returns (:func:`read_motion`) and what every writer
 takes (:func:`write_amass_npz`, :func:`write_smpl_codec`): full axis-angle poses in the layout of one model kind,
 flat-hand reference, smplx ``transl`` semantics, one shape for the whole sequence, in a Y-up or Z-up world.
-The file formats themselves live in :mod:`.motion_formats`; this module is format-free.
+The file formats live in :mod:`.formats`, which builds on this module; this one is format-free.
 """
 
 import dataclasses
@@ -16,7 +16,7 @@ import numpy as np
 from . import conversions, layouts
 from .rotations import axis_angle_to_quaternion, quaternion_to_axis_angle
 
-__all__ = ["Motion", "UP_AXES", "read_motion", "write_amass_npz", "write_smpl_codec", "slerp"]
+__all__ = ["Motion", "UP_AXES", "slerp"]
 
 UP_AXES = ("Y", "Z")
 GENDERS = ("female", "male", "neutral")
@@ -31,9 +31,9 @@ class Motion:
 
     Attributes:
         fps: frames per second (> 0).
-        poses: ``(F, 3J)`` float64 axis-angle in the layout of ``kind`` (formats.md §2.4), flat-hand reference.
+        poses: ``(F, 3J)`` float64 axis-angle in the layout of ``kind``, flat-hand reference.
         trans: ``(F, 3)`` float64 metres, smplx ``transl``: added after skinning, so the posed pelvis is at
-            ``J_0(beta) + trans`` (not at ``trans``; formats.md §2.2 step 9).
+            ``J_0(beta) + trans`` (not at ``trans``).
         betas: ``(nb,)`` float64, shared by all frames (may be empty).
         expression: ``(F, ne)`` float64 (SMPL-X) or ``None``.
         gender: ``"female"``, ``"male"``, ``"neutral"`` or ``None`` (unknown).
@@ -136,7 +136,7 @@ class Motion:
 
     # -- layout --------------------------------------------------------------------------------------------------
     def to_kind(self, kind):
-        """The same motion in the joint layout of ``kind`` (joints mapped by name, formats.md §3.2).
+        """The same motion in the joint layout of ``kind`` (joints mapped by name).
 
         Betas carry over only between models sharing a shape space (SMPL <-> SMPL-H keep ``betas[:10]``); between
         other kinds they are dropped with a warning, as is the expression when leaving SMPL-X. Missing joints are
@@ -171,7 +171,7 @@ class Motion:
 
     # -- world frame ---------------------------------------------------------------------------------------------
     def reframe(self, up_axis, model):
-        """The same motion expressed in a Y-up or Z-up world (formats.md §2.6).
+        """The same motion expressed in a Y-up or Z-up world.
 
         The root orientation is pre-multiplied by the world rotation and ``trans`` becomes
         ``Q (trans + J_0) - J_0``, with ``J_0`` the pelvis rest joint of this shape (and expression) in ``model``,
@@ -207,7 +207,7 @@ def pelvis_rest_joints(motion, model):
     if model is None:
         raise ValueError(
             f"{motion.source or 'motion'}: changing the world frame needs the body model (J_0 depends "
-            "on the shape, formats.md §2.6): pass model="
+            "on the shape): pass model="
         )
     if model.kind != motion.kind:
         raise ValueError(f"{motion.source or 'motion'}: the motion is {motion.kind} but the model is {model.kind}")
@@ -241,7 +241,3 @@ def slerp(q0, q1, weight):
     b = np.where(near, w, np.sin(w * angle) / safe)
     q = a * q0 + b * q1
     return q / np.linalg.norm(q, axis=-1, keepdims=True)
-
-
-# The readers and writers need Motion, so they are imported after it is defined.
-from .motion_formats import read_motion, write_amass_npz, write_smpl_codec  # noqa: E402

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Allow-list unpickler for SMPL-family ``.pkl`` files (formats.md §1.6, §1.7).
+"""Allow-list unpickler for SMPL-family ``.pkl`` files.
 
 The official SMPL / SMPL-H / MANO pickles were written by Python 2 with ``chumpy`` and ``scipy.sparse`` objects inside.
 ``pickle.load`` would import those packages and, for a hostile file, run arbitrary code. This module resolves only an

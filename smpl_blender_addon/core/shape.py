@@ -12,7 +12,7 @@ DEFAULT_DENSITY_KG_M3 = 1000.0
 
 
 def random_betas(count, scale=1.0, seed=None):
-    """``count`` shape (or expression) coefficients drawn from N(0, scale^2 I) (formats.md §5.3).
+    """``count`` shape (or expression) coefficients drawn from N(0, scale^2 I).
 
     Returns (count,) float32; ``seed`` makes the draw reproducible."""
     rng = np.random.default_rng(seed)

@@ -11,7 +11,6 @@ import bpy
 from bpy.props import BoolProperty, EnumProperty, FloatProperty, FloatVectorProperty, IntProperty, StringProperty
 from bpy.types import Operator
 
-from ..blender import body as body_api
 from ..blender import build as build_api
 from ..blender import compat
 from ..blender import correctives as correctives_api

@@ -17,28 +17,13 @@ from .common import registration, run_reported
 # The add-on's module name: "smpl_blender_addon" when registered from a checkout, "bl_ext.<repo>.smpl_blender_addon"
 # when installed as an extension. AddonPreferences.bl_idname must be exactly that.
 ADDON_MODULE = __package__.rpartition(".")[0]
-MODEL_EXTENSIONS = (".npz", ".pkl")
 BODY_KINDS = ("smpl", "smplh", "smplx")
-MAX_SCAN_DEPTH = 4  # official downloads nest files like models/smplx/SMPLX_NEUTRAL.npz; do not walk a whole disk
 
 
 def addon_preferences(context):
     """This add-on's preferences, or None when the package was registered directly (not enabled as an add-on)."""
     addon = context.preferences.addons.get(ADDON_MODULE)
     return addon.preferences if addon is not None else None
-
-
-def candidate_model_files(folder, max_depth=MAX_SCAN_DEPTH):
-    """Sorted .npz / .pkl paths under ``folder``, at most ``max_depth`` levels deep."""
-    folder = os.path.abspath(bpy.path.abspath(folder))
-    root_depth = folder.rstrip(os.sep).count(os.sep)
-    found = []
-    for dirpath, dirnames, filenames in os.walk(folder):
-        if dirpath.count(os.sep) - root_depth >= max_depth:
-            dirnames[:] = []
-        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
-        found.extend(os.path.join(dirpath, f) for f in filenames if f.lower().endswith(MODEL_EXTENSIONS))
-    return sorted(found)
 
 
 def identify_model_file(path):
@@ -157,7 +142,9 @@ class SMPL_OT_scan_model_folders(_NeedsPreferences, Operator):
     def scan(self, context):
         prefs = addon_preferences(context)
         folders = [folder.path for folder in prefs.model_folders if folder.path]
-        paths = [p for folder in folders for p in candidate_model_files(folder)]
+        paths = [
+            p for folder in folders for p in model_files.model_folder_files(os.path.abspath(bpy.path.abspath(folder)))
+        ]
         prefs.found_models.clear()
         problems = []
         if not folders:

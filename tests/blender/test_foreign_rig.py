@@ -197,7 +197,7 @@ def test_a_body_whose_model_file_is_gone_is_read_as_a_rig_with_a_model(tmp_path)
     from smpl_blender_addon import batch
     from smpl_blender_addon.blender.body import PROP_MODEL
     from smpl_blender_addon.core.errors import ModelFileError
-    from smpl_blender_addon.core.motion import read_motion
+    from smpl_blender_addon.core.formats import read_motion
 
     model = synthetic_model("smpl")
     arm, _, _ = animated_body(model, seed=2, betas=[0.5])

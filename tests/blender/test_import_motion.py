@@ -15,7 +15,8 @@ from smpl_blender_addon.blender import body_mesh
 from smpl_blender_addon.blender.fcurves import channelbag
 from smpl_blender_addon.blender.motion import import_motion, scene_fps
 from smpl_blender_addon.core.errors import MotionFileError
-from smpl_blender_addon.core.motion import Motion, write_amass_npz
+from smpl_blender_addon.core.formats import write_amass_npz
+from smpl_blender_addon.core.motion import Motion
 
 
 def amass_file(path, kind, frames, fps, seed=0, expression=False, betas=True):

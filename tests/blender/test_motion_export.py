@@ -9,7 +9,7 @@ from blender_helpers import evaluated_world_vertices, synthetic_model
 from smpl_blender_addon.blender import add_body, animation, body_mesh, fcurves, update_correctives
 from smpl_blender_addon.blender.body import to_blender
 from smpl_blender_addon.blender.motion_export import export_motion
-from smpl_blender_addon.core.motion import read_motion
+from smpl_blender_addon.core.formats import read_motion
 from smpl_blender_addon.core.rotations import axis_angle_to_matrix
 
 FRAMES = np.arange(1.0, 9.0)

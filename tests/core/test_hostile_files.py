@@ -20,9 +20,9 @@ from hostile_files import ZeroItemArray, npy_bytes, npy_header, patched_zip, ref
 from smpl_blender_addon import core
 from smpl_blender_addon.core import file_io
 from smpl_blender_addon.core.errors import ModelFileError, MotionFileError
+from smpl_blender_addon.core.formats import read_motion, write_amass_npz, write_smpl_codec
+from smpl_blender_addon.core.formats.pose_files import read_pose_file
 from smpl_blender_addon.core.model_files import read_model_file
-from smpl_blender_addon.core.motion import read_motion, write_amass_npz, write_smpl_codec
-from smpl_blender_addon.core.pose_files import read_pose_file
 
 
 @pytest.fixture(scope="module")

@@ -357,6 +357,33 @@ def test_folder_without_model_and_missing_paths(tmp_path):
     assert_refused(tmp_path, "unknown gender", gender="robot")
 
 
+def test_walk_files_and_the_model_folder_scan(tmp_path):
+    from smpl_blender_addon.core.file_io import walk_files
+    from smpl_blender_addon.core.model_files import MODEL_SCAN_DEPTH, model_folder_files
+
+    names = [
+        "a.npz",
+        "B.PKL",
+        "notes.txt",
+        ".hidden.npz",
+        ".git/x.npz",
+        "d1/d2/d3/d4/deep.npz",
+        "d1/d2/d3/d4/d5/no.npz",
+    ]
+    for name in names:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(b"x")
+    os.mkfifo(tmp_path / "pipe.npz")
+    (tmp_path / "d1" / "link").symlink_to(tmp_path / "d1" / "d2", target_is_directory=True)
+    found = [os.path.relpath(p, tmp_path) for p in model_folder_files(tmp_path)]
+    assert MODEL_SCAN_DEPTH == 4 and found == ["B.PKL", "a.npz", os.path.join("d1", "d2", "d3", "d4", "deep.npz")]
+    assert walk_files(tmp_path, (".npz",), max_depth=0) == [str(tmp_path / "a.npz")]
+    assert walk_files(tmp_path, (".txt",)) == [str(tmp_path / "notes.txt")]
+    assert walk_files(tmp_path, (".npz",), prune=lambda p: p.endswith("d3")) == [str(tmp_path / "a.npz")]
+    assert walk_files(tmp_path, max_files=2) == [str(tmp_path / "B.PKL"), str(tmp_path / "a.npz")]
+    assert walk_files(tmp_path / "missing") == []
+
+
 def test_file_kind_mismatch_is_refused(tmp_path):
     path = tmp_path / "SMPLX_NEUTRAL.npz"  # named like SMPL-X, holds SMPL
     np.savez(path, **synth.synthetic_arrays("smpl", n_verts=40))

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""core.motion readers and writers on small files written here, with every quirk of formats.md §3 (no bpy).
+"""core.formats readers and writers on small files written here, with every quirk of each format (no bpy).
 
 Independent references: closed-form layouts built here joint by joint, EasyMocap's own model equation
 ``V = R(Rh) M + Th``, the SMPLify-X camera equation, smplcodec (reads / writes .smpl) and smplx.lbs.
@@ -18,7 +18,8 @@ from core.random_model import random_arrays
 from smpl_blender_addon import core
 from smpl_blender_addon.core import conversions, layouts, rotations
 from smpl_blender_addon.core.errors import MotionFileError
-from smpl_blender_addon.core.motion import Motion, read_motion, write_amass_npz, write_smpl_codec
+from smpl_blender_addon.core.formats import read_motion, write_amass_npz, write_smpl_codec
+from smpl_blender_addon.core.motion import Motion
 
 KINDS = ("smpl", "smplh", "smplx")
 SIZES = {"smpl": 72, "smplh": 156, "smplx": 165}

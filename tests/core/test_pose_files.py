@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""core.pose_files.read_pose_file: every accepted layout, checked against smplx where it defines the meaning (no bpy)."""
+"""core.formats.pose_files.read_pose_file: every accepted layout, checked against smplx where it defines the meaning (no bpy)."""
 
 import json
 import os
@@ -12,7 +12,7 @@ import pytest
 from smpl_blender_addon import core
 from smpl_blender_addon.core import rotations
 from smpl_blender_addon.core.errors import MotionFileError
-from smpl_blender_addon.core.pose_files import read_pose_file
+from smpl_blender_addon.core.formats.pose_files import read_pose_file
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "blender"))
 from synthetic_body import official_layout_arrays, synthetic_arrays  # noqa: E402  (NumPy only, no bpy)

@@ -18,7 +18,8 @@ import bpy_process  # noqa: E402  (tests/ on sys.path)
 
 from smpl_blender_addon import core  # noqa: E402
 from smpl_blender_addon.core import conversions, layouts  # noqa: E402
-from smpl_blender_addon.core.motion import Motion, write_amass_npz  # noqa: E402
+from smpl_blender_addon.core.formats import write_amass_npz  # noqa: E402
+from smpl_blender_addon.core.motion import Motion  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 UFBX_READER = os.path.join(REPO, "tests", "ufbx_reader.py")

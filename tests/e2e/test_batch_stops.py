@@ -18,7 +18,8 @@ pytest.importorskip("bpy")
 
 import bpy_process  # noqa: E402  (tests/ on sys.path)
 
-from smpl_blender_addon.core.motion import Motion, write_amass_npz  # noqa: E402
+from smpl_blender_addon.core.formats import write_amass_npz  # noqa: E402
+from smpl_blender_addon.core.motion import Motion  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SLOW_FRAMES = 20_000  # ~20 s of FBX export on one core: long enough to stop it half-way

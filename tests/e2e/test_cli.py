@@ -12,7 +12,8 @@ import bpy_process
 import numpy as np
 import pytest
 
-from smpl_blender_addon.core.motion import Motion, write_amass_npz
+from smpl_blender_addon.core.formats import write_amass_npz
+from smpl_blender_addon.core.motion import Motion
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 

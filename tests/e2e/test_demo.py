@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from smpl_blender_addon import core
-from smpl_blender_addon.core.motion import read_motion
+from smpl_blender_addon.core.formats import read_motion
 
 REPO = Path(__file__).resolve().parent.parent.parent
 READER = REPO / "tests" / "ufbx_reader.py"

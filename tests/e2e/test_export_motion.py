@@ -24,7 +24,8 @@ from smpl_blender_addon.blender.motion import import_motion  # noqa: E402
 from smpl_blender_addon.blender.motion_export import export_motion  # noqa: E402
 from smpl_blender_addon.blender.shape import set_shape  # noqa: E402
 from smpl_blender_addon.core import layouts  # noqa: E402
-from smpl_blender_addon.core.motion import Motion, read_motion, write_amass_npz  # noqa: E402
+from smpl_blender_addon.core.formats import read_motion, write_amass_npz  # noqa: E402
+from smpl_blender_addon.core.motion import Motion  # noqa: E402
 from smpl_blender_addon.core.rotations import axis_angle_to_matrix, matrix_to_axis_angle  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Read one pose (a single frame) from a JSON / .npz / .npy / .pkl file into a model's own layout (NumPy only).
+"""Single poses from JSON / .npz / .npy / .pkl files: in a model's own layout, or as a 1-frame motion.
 
-Accepted content (formats.md §3):
+Accepted content:
 * a full pose: ``pose`` / ``poses`` (frame 0) / ``full_pose``, axis-angle ``(3J,)``, ``(J, 3)`` or rotation matrices
   ``(J, 3, 3)``, flat-hand reference (AMASS, our own JSON / .npz, the add-ons' "write pose");
 * or split parts: ``global_orient`` + ``body_pose`` (+ ``left_hand_pose``/``right_hand_pose``: 45 axis-angle values or
@@ -18,14 +18,15 @@ import os
 
 import numpy as np
 
-from .errors import MotionFileError
-from .file_io import checked_floats, read_json, read_npy, read_npz
-from .rotations import matrix_to_axis_angle
-from .safe_pickle import load_pickle_dict
+from .. import layouts
+from ..errors import MotionFileError
+from ..file_io import checked_floats, read_json, read_npy, read_npz
+from ..rotations import matrix_to_axis_angle
+from ..safe_pickle import load_pickle_dict
+from . import checks
 
 _FULL_POSE_KEYS = ("pose", "poses", "full_pose", "fullpose")
 _TRANSL_KEYS = ("transl", "trans", "translation")
-VPOSER_LATENT_SIZE = 32
 
 
 def _read_mapping(path):
@@ -162,14 +163,14 @@ def _assemble_split_pose(path, data, model):
         put(names[0], orient)
     body_size = 3 * (num_joints - 1) if kind == "smpl" else 63
     body = _first_frame_rotvecs(path, body_key, data[body_key], expected=body_size)
-    if body.size == VPOSER_LATENT_SIZE:
+    if body.size == checks.VPOSER_LATENT:
         raise MotionFileError(
             path,
             f"'{body_key}' has 32 values: this is a VPoser latent code (SMPLify-X default), "
             "not axis-angle; decode it with VPoser first (or fit with use_vposer: False)",
         )
     if kind == "smpl" and body.size == 63:
-        body = np.concatenate([body, np.zeros(6)])  # SMPL-H/X body: SMPL hands stay at identity (formats.md §3.2)
+        body = np.concatenate([body, np.zeros(6)])  # SMPL-H/X body: SMPL hands stay at identity
     _check_length(path, body_key, body, body_size, model, "body pose")
     pose[3 : 3 + body_size] = body
 
@@ -221,7 +222,7 @@ def read_pose_file(path, model):
     full_key = next((k for k in _FULL_POSE_KEYS if k in data), None)
     if full_key is not None:
         pose = _first_frame_rotvecs(path, full_key, data[full_key], expected=size)
-        if pose.size == VPOSER_LATENT_SIZE:
+        if pose.size == checks.VPOSER_LATENT:
             raise MotionFileError(
                 path, f"'{full_key}' has 32 values: this looks like a VPoser latent code, not an axis-angle pose"
             )
@@ -234,3 +235,91 @@ def read_pose_file(path, model):
         "betas": _optional_vector(path, data, ("betas",)),
         "expression": _optional_vector(path, data, ("expression",)),
     }
+
+
+class _PoseLayout:
+    """The joint layout of a kind, all :func:`read_pose_file` needs for a full-pose file."""
+
+    hands_components_left = hands_components_right = hands_mean_left = hands_mean_right = None
+
+    def __init__(self, kind):
+        self.kind = kind
+        self.joint_names = list(layouts.JOINT_NAMES[kind])
+        self.num_joints = len(self.joint_names)
+        self.name = f"{kind} layout"
+
+
+def single_pose_motion(path, record, model, fps, gender, kind, up_axis, file_gender=None):
+    """1-frame Motion from a :func:`read_pose_file` record (pose (3J,), transl, betas, expression)."""
+    pose = record["pose"]
+    found = checks.POSE_SIZES[pose.size]
+    checks.check_kind(path, found, kind, "the pose")
+    expression = record["expression"]
+    if expression is not None:
+        expression = expression.reshape(1, -1) if found == "smplx" and expression.size else None
+    transl = record["transl"]
+    return checks.make_motion(
+        path,
+        fps=checks.fps_or_ask(path, 1, fps, ""),
+        poses=pose[None],
+        trans=np.zeros((1, 3)) if transl is None else transl.reshape(1, 3),
+        betas=np.zeros(0) if record["betas"] is None else record["betas"],
+        expression=expression,
+        gender=checks.gender(path, file_gender, gender),
+        kind=found,
+        up_axis=checks.plain_up_axis(path, up_axis, "Y"),
+    )
+
+
+def _full_pose_kind(path, data, kind):
+    """Kind of a full-pose file from its ``model`` field or the pose size; ``None`` for split-part files."""
+    key = next((k for k in _FULL_POSE_KEYS if k in data), None)
+    if key is None:
+        return None
+    try:
+        arr = np.asarray(data[key], dtype=np.float64)
+    except (TypeError, ValueError):
+        raise MotionFileError(path, f"'{key}' is not numeric") from None
+    if arr.size == 0:
+        raise MotionFileError(path, f"'{key}' is empty (shape {arr.shape}): the file holds no frames")
+    if arr.size in checks.POSE_SIZES or arr.ndim <= 1:
+        frames, per_frame = 1, arr.size  # (3J,), (J, 3) or (1, 3J)
+    elif arr.shape[-2:] == (3, 3):  # rotation matrices (J, 3, 3) or (N, J, 3, 3)
+        frames, per_frame = (arr.shape[0] if arr.ndim == 4 else 1), 3 * arr.shape[-3] if arr.ndim >= 3 else 3
+    else:
+        frames, per_frame = arr.shape[0], arr.size // max(arr.shape[0], 1)
+    if per_frame == checks.VPOSER_LATENT:
+        raise MotionFileError(
+            path, f"'{key}' has 32 values: a VPoser latent code, not an axis-angle pose; decode it with VPoser first"
+        )
+    if frames > 1:
+        raise MotionFileError(
+            path,
+            f"'{key}' holds {frames} frames: a pose file holds one (store a motion as "
+            "'poses' (N, 3J) with 'trans' (N, 3) and a frame rate)",
+        )
+    label = checks.as_text(data.get("model"))
+    labelled = next((k for k in ("smplx", "smplh", "smpl") if label and label.lower().startswith(k)), None)
+    found = checks.pose_kind_from_size(path, key, per_frame)
+    if labelled is not None and labelled != found:
+        raise MotionFileError(
+            path, f"'{key}' has {per_frame} values ({found} layout) but the file says model {label!r}"
+        )
+    return found
+
+
+def read_pose_motion(path, data, model, fps, gender, kind, up_axis, **_):
+    """A pose file's ``data`` (already read by the dispatcher) as a 1-frame Motion."""
+    found = _full_pose_kind(path, data, kind)
+    if found is None:
+        check_split_pose(path, data)
+        checks.require_model(
+            path,
+            model,
+            "a pose given as separate parts (global_orient, body_pose, hands...) is read in the model's layout",
+        )
+        layout = model
+    else:
+        layout = _PoseLayout(found)
+    record = read_pose_file(path, layout)
+    return single_pose_motion(path, record, model, fps, gender, kind, up_axis, file_gender=data.get("gender"))
