@@ -165,23 +165,23 @@ def test_missing_frame_rate_is_an_error_naming_the_file(tmp_path):
     assert scene_state() == before
 
 
-# -- operators (ui/motion_operators.py, registered with the add-on) ------------------------------------------------
+# -- operators (ui/import_export.py, registered with the add-on) ---------------------------------------------------
 
 
 @pytest.fixture
-def motion_operators():
+def registered_add_on():
     import smpl_blender_addon
-    from smpl_blender_addon.ui import motion_operators
+    from smpl_blender_addon.ui import import_export
 
     registered = hasattr(bpy.types, "SMPL_OT_import_motion")
     if not registered:
         smpl_blender_addon.register()
-    yield motion_operators
+    yield import_export
     if not registered:
         smpl_blender_addon.unregister()
 
 
-def test_import_operator_new_body_then_selected_body(motion_operators, tmp_path):
+def test_import_operator_new_body_then_selected_body(registered_add_on, tmp_path):
     path, source = amass_file(tmp_path / "op.npz", "smpl", 16, 60.0, seed=8)
     result = bpy.ops.smpl.import_motion(filepath=path, model="open-smpl", fps_mode="CUSTOM", fps=30.0)
     assert result == {"FINISHED"}
@@ -196,7 +196,7 @@ def test_import_operator_new_body_then_selected_body(motion_operators, tmp_path)
     np.testing.assert_array_equal(frames, 10 + np.arange(16))
 
 
-def test_import_operator_error_leaves_scene_unchanged(motion_operators, tmp_path):
+def test_import_operator_error_leaves_scene_unchanged(registered_add_on, tmp_path):
     bad = tmp_path / "broken.smpl"
     bad.write_bytes(b"PK\x03\x04 broken")
     before = scene_state()
@@ -205,7 +205,7 @@ def test_import_operator_error_leaves_scene_unchanged(motion_operators, tmp_path
     assert scene_state() == before
 
 
-def test_export_operator_writes_fbx(motion_operators, tmp_path):
+def test_export_operator_writes_fbx(registered_add_on, tmp_path):
     path, _ = amass_file(tmp_path / "exp.npz", "smpl", 6, 30.0, seed=9)
     bpy.ops.smpl.import_motion(filepath=path, model="open-smpl", fps_mode="SOURCE")
     assert bpy.ops.smpl.export_fbx.poll()
@@ -264,7 +264,7 @@ def test_new_body_takes_the_motions_gender_from_a_model_folder(tmp_path):
     assert arm["smpl_gender"] == "female"
 
 
-def test_import_operator_names_the_body_and_fills_its_sliders(motion_operators, tmp_path):
+def test_import_operator_names_the_body_and_fills_its_sliders(registered_add_on, tmp_path):
     from smpl_blender_addon.ui import properties
 
     path, source = amass_file(tmp_path / "shape.npz", "smpl", 4, 30.0, seed=12)

@@ -27,10 +27,16 @@ import smpl_blender_addon  # noqa: E402
 from smpl_blender_addon import core  # noqa: E402
 from smpl_blender_addon.blender import body as body_api  # noqa: E402
 from smpl_blender_addon.blender.pose import get_pose  # noqa: E402
-from smpl_blender_addon.ui import operators as ui_ops  # noqa: E402
+from smpl_blender_addon.ui import body as ui_body  # noqa: E402
+from smpl_blender_addon.ui import common as ui_common  # noqa: E402
+from smpl_blender_addon.ui import import_export as ui_import_export  # noqa: E402
 from smpl_blender_addon.ui import panels as ui_panels  # noqa: E402
+from smpl_blender_addon.ui import pose as ui_pose  # noqa: E402
 from smpl_blender_addon.ui import preferences as ui_prefs  # noqa: E402
 from smpl_blender_addon.ui import properties as ui_props  # noqa: E402
+from smpl_blender_addon.ui import shape as ui_shape  # noqa: E402
+
+OPERATOR_MODULES = (ui_body, ui_shape, ui_pose, ui_import_export)
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 C = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]])  # SMPL (Y-up) -> Blender (Z-up)
@@ -106,7 +112,7 @@ def scene_snapshot():
 
 
 def test_operators_registered_with_undo_panels_and_import_menu():
-    for cls in ui_ops.CLASSES:
+    for cls in (cls for module in OPERATOR_MODULES for cls in module.CLASSES):
         assert {"REGISTER", "UNDO"} <= set(cls.bl_options), cls.bl_idname
         group, name = cls.bl_idname.split(".")
         assert group == "smpl" and hasattr(bpy.ops.smpl, name)
@@ -115,7 +121,7 @@ def test_operators_registered_with_undo_panels_and_import_menu():
         assert getattr(bpy.types, cls.__name__, None) is not None, cls.__name__
     assert ui_panels.SMPL_PT_body.bl_category == "SMPL" and ui_panels.SMPL_PT_body.bl_space_type == "VIEW_3D"
     import_menu_draws = bpy.types.TOPBAR_MT_file_import._dyn_ui_initialize()
-    assert ui_ops.menu_import_body in import_menu_draws and ui_ops.menu_import_pose in import_menu_draws
+    assert ui_body.menu_import_body in import_menu_draws and ui_pose.menu_import_pose in import_menu_draws
 
 
 def test_model_menu_offers_exactly_the_core_built_in_bodies():
@@ -123,7 +129,7 @@ def test_model_menu_offers_exactly_the_core_built_in_bodies():
 
 
 def test_body_operators_need_a_selected_body():
-    assert ui_props.active_body(bpy.context) is None
+    assert ui_common.active_body(bpy.context) is None
     assert bpy.ops.smpl.add_body.poll()
     for name in ("set_pose", "write_pose", "random_shape", "snap_to_ground", "update_correctives", "load_pose"):
         assert not getattr(bpy.ops.smpl, name).poll(), name
@@ -201,10 +207,10 @@ def test_panel_state_follows_the_active_body(model_files):
     b_before = evaluated_vertices(body_b)
 
     bpy.context.view_layer.objects.active = body_a
-    assert ui_props.active_body(bpy.context) == body_a
+    assert ui_common.active_body(bpy.context) == body_a
     assert body_a.smpl_ui.betas[0].value == pytest.approx(1.0)
     bpy.context.view_layer.objects.active = mesh_b  # the mesh of a body selects its body too
-    assert ui_props.active_body(bpy.context) == body_b
+    assert ui_common.active_body(bpy.context) == body_b
     assert body_b.smpl_ui.betas[0].value == pytest.approx(-1.0)
 
     # moving a slider of A reshapes A only (the update callback calls set_shape on the slider's own body)
@@ -236,7 +242,7 @@ def test_shape_and_pose_tool_operators(model_files):
     np.testing.assert_allclose(slider_values(arm.smpl_ui.expression), body_api.body_expression(arm), atol=0)
     assert bpy.ops.smpl.height_weight(height=1.8, weight=80.0) == {"FINISHED"}
     # the dialog opens on the current measurements: those of the fitted body now
-    assert ui_props.current_height_weight(arm) == pytest.approx((1.8, 80.0), rel=1e-3)
+    assert ui_shape.current_height_weight(arm) == pytest.approx((1.8, 80.0), rel=1e-3)
     np.testing.assert_allclose(slider_values(arm.smpl_ui.betas), body_api.body_betas(arm), atol=0)
     assert bpy.ops.smpl.set_pose(pose=" ".join(["0.2"] * 165), transl="0 0.5 0") == {"FINISHED"}
     assert bpy.ops.smpl.snap_to_ground() == {"FINISHED"}
@@ -360,7 +366,7 @@ def test_body_built_by_a_script_gets_its_sliders_on_demand(model_files):
     assert bpy.ops.smpl.show_shape_sliders() == {"FINISHED"}
     assert ui_props.sliders_in_sync(arm)
     np.testing.assert_allclose(slider_values(arm.smpl_ui.betas), [0.4, 0.0, -0.2] + [0.0] * 7, atol=1e-7)
-    description = dict(ui_props.body_description(arm))
+    description = dict(ui_panels.body_description(arm))
     assert description["Kind"] == "SMPL" and description["Model"] == model_files["smpl"].name
 
 
@@ -482,7 +488,7 @@ def test_import_motion_new_body_and_onto_the_active_body(model_files, tmp_path):
     assert result == {"FINISHED"}
     arm = bpy.context.active_object
     assert body_api.find_body(arm) == arm
-    if not ui_props.sliders_in_sync(arm):  # motion_operators does not fill the sliders: the panel's button does
+    if not ui_props.sliders_in_sync(arm):  # if the import did not fill the sliders, the panel's button does
         assert bpy.ops.smpl.show_shape_sliders() == {"FINISHED"}
     np.testing.assert_allclose(slider_values(arm.smpl_ui.betas), body_api.body_betas(arm), atol=0)
     assert (scene.frame_start, scene.frame_end) == (1, 12)
