@@ -442,7 +442,16 @@ def test_automatic_correctives_switch_is_stored_on_the_body(model_files):
     np.testing.assert_allclose(_knee_correctives(body_b), _rx_minus_identity(0.9), atol=1e-6)
 
 
+def _smoothstep_keys(frame, first, last, start_value, end_value):
+    """The value Blender's Bezier F-curve takes between two keys with auto-clamped (so flat) handles: the cubic
+    3t^2 - 2t^3 of the frame's fraction t of the way."""
+    t = (np.asarray(frame, dtype=np.float64) - first) / (last - first)
+    return start_value + (end_value - start_value) * (3.0 * t**2 - 2.0 * t**3)
+
+
 def test_export_motion_writes_the_keyed_animation(model_files, tmp_path):
+    from smpl_blender_addon.blender.animation import channelbag
+
     bpy.ops.smpl.add_body(model=str(model_files["smpl"]))
     arm = bpy.context.active_object
     knee = arm.pose.bones["left_knee"]
@@ -450,15 +459,31 @@ def test_export_motion_writes_the_keyed_animation(model_files, tmp_path):
     for frame, angle in ((1, 0.2), (9, 1.0)):
         knee.rotation_euler = (angle, 0.0, 0.0)
         knee.keyframe_insert("rotation_euler", frame=frame)
+    for fcurve in channelbag(arm).fcurves:  # Blender's defaults, spelled out: the expected values below assume them
+        for point in fcurve.keyframe_points:
+            point.interpolation = "BEZIER"
+            point.handle_left_type = point.handle_right_type = "AUTO_CLAMPED"
+        fcurve.update()
     path = tmp_path / "walk.npz"
     assert bpy.ops.smpl.export_motion(filepath=str(path), format="AMASS") == {"FINISHED"}
     with np.load(path, allow_pickle=False) as data:
-        poses = data["poses"]
-    assert poses.shape[0] == 9
-    for frame in (1, 4, 9):
-        bpy.context.scene.frame_set(frame)
-        # left knee (joint 4) rotates about its own x axis: Rodrigues vector (angle, 0, 0), as Blender evaluates it
-        np.testing.assert_allclose(poses[frame - 1, 12:15], [knee.rotation_euler[0], 0.0, 0.0], atol=1e-5)
+        poses, rate = data["poses"], float(data["mocap_frame_rate"])
+    assert poses.shape == (9, 72) and rate == pytest.approx(bpy.context.scene.render.fps)
+    # left knee (joint 4) turns about its own x axis only: Rodrigues vector (angle, 0, 0), the angle eased between keys
+    expected_knee = _smoothstep_keys(np.arange(1, 10), 1, 9, 0.2, 1.0)
+    np.testing.assert_allclose(
+        poses[:, 12:15], np.stack([expected_knee, 0 * expected_knee, 0 * expected_knee], 1), atol=1e-5
+    )
+    # the root holds the turn from the model's Y-up space into the Z-up (AMASS == Blender) world; no other joint moves
+    np.testing.assert_allclose(poses[:, :3], np.tile([np.pi / 2, 0.0, 0.0], (9, 1)), atol=1e-6)
+    np.testing.assert_allclose(np.delete(poses, np.r_[0:3, 12:15], axis=1), 0.0, atol=1e-6)
+
+    part = tmp_path / "part.npz"
+    assert bpy.ops.smpl.export_motion(
+        filepath=str(part), format="AMASS", use_action_range=False, frame_start=3, frame_end=5
+    ) == {"FINISHED"}
+    with np.load(part, allow_pickle=False) as data:
+        np.testing.assert_allclose(data["poses"][:, 12], expected_knee[2:5], atol=1e-5)
     with pytest.raises(RuntimeError, match="empty"):
         bpy.ops.smpl.export_motion(filepath=str(path), use_action_range=False, frame_start=5, frame_end=1)
 
