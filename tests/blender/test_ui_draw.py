@@ -19,7 +19,8 @@ from synthetic_body import official_layout_arrays, synthetic_arrays  # noqa: E40
 import smpl_blender_addon  # noqa: E402
 from smpl_blender_addon.blender import body as body_api  # noqa: E402
 from smpl_blender_addon.blender import compat  # noqa: E402
-from smpl_blender_addon.ui import import_export, panels, preferences  # noqa: E402
+from smpl_blender_addon.ui import body as ui_body  # noqa: E402
+from smpl_blender_addon.ui import import_export, panels, pose, preferences  # noqa: E402
 
 UILAYOUT = bpy.types.UILayout.bl_rna
 PY_TYPES = {"STRING": str, "BOOLEAN": (bool, int), "INT": int, "FLOAT": (int, float)}
@@ -254,3 +255,47 @@ def test_preferences_and_file_menu_entries_draw():
         "smpl.export_motion",
         "smpl.export_fbx",
     ]
+
+
+class FileBrowserRecorder:
+    """``context.window_manager`` for invoke(): records the file browsers opened (none can open without a window)."""
+
+    def __init__(self):
+        self.opened = []
+
+    def fileselect_add(self, operator):
+        self.opened.append(operator.filepath)
+
+
+@pytest.mark.parametrize(
+    "operator, values, expected",
+    [
+        (import_export.SMPL_OT_export_motion, {"format": "AMASS"}, "Bob.npz"),
+        (import_export.SMPL_OT_export_motion, {"format": "SMPL"}, "Bob.smpl"),
+        (import_export.SMPL_OT_export_body, {"format": "GLB"}, "Bob.glb"),
+        (import_export.SMPL_OT_export_body, {"format": "ABC"}, "Bob.abc"),
+        (import_export.SMPL_OT_export_fbx, {}, "Bob.fbx"),
+        (import_export.SMPL_OT_export_fbx, {"filepath": "/out/take.fbx"}, "/out/take.fbx"),
+        (pose.SMPL_OT_write_pose, {"target": "JSON"}, "Bob.json"),
+        (pose.SMPL_OT_write_pose, {"target": "NPZ"}, "Bob.npz"),
+        (import_export.SMPL_OT_import_motion, {}, ""),
+        (pose.SMPL_OT_load_pose, {}, ""),
+        (ui_body.SMPL_OT_import_body, {}, ""),
+    ],
+)
+def test_invoke_opens_the_file_browser_with_a_name_from_the_body(operator, values, expected):
+    """What invoke() does from the UI, run on a stand-in operator (bpy.ops calls execute() directly without a window):
+    the file browser opens, for an export with the body's name and the format's extension."""
+    assert bpy.ops.smpl.add_body(model="open-smpl", name="Bob") == {"FINISHED"}
+    recorder = FileBrowserRecorder()
+    context = StandIn(bpy.context, window_manager=recorder, active_object=bpy.context.active_object)
+    context.blend_data = bpy.data
+    rna = getattr(bpy.ops.smpl, operator.bl_idname.split(".")[1]).get_rna_type()
+    defaults = {p.identifier: p.default for p in rna.properties if p.type == "STRING" and p.identifier != "rna_type"}
+    python_side = {name: value for name, value in vars(operator).items() if isinstance(value, property)}
+    stand_in = type("OperatorStandIn", (), python_side)()
+    stand_in.__dict__.update(defaults, body="NEW", **values)
+    assert operator.invoke(stand_in, context, None) == {"RUNNING_MODAL"}
+    assert recorder.opened == [expected]
+    if operator is import_export.SMPL_OT_import_motion:
+        assert stand_in.body == "SELECTED"  # a body is active: the motion goes onto it
