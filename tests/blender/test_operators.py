@@ -592,7 +592,7 @@ def test_export_fbx_and_gltf_read_back_independently(model_files, tmp_path):
     assert bpy.context.active_object == arm and bpy.context.scene.frame_current == 3  # scene as it was
     script = tmp_path / "read_fbx.py"
     script.write_text(UFBX_READER)
-    # ufbx can crash at interpreter exit (blender-notes.md): read in a subprocess, keep only its printed result
+    # ufbx can crash at interpreter exit: read in a subprocess, keep only its printed result
     done = subprocess.run([sys.executable, str(script), str(fbx_path)], capture_output=True, text=True, timeout=120)
     lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
     assert lines, done.stdout + done.stderr
