@@ -8,10 +8,11 @@ import atexit
 
 import bpy
 
-from . import motion_operators, operators, panels, preferences, properties
+from . import body, import_export, panels, pose, preferences, properties, shape
 
-# Registration order matters: property groups before the operators and panels that use them.
-MODULES = (preferences, properties, operators, motion_operators, panels)
+# Registration order matters: property groups before the operators and panels that use them; the operator modules in
+# the order their File › Import / Export entries appear.
+MODULES = (preferences, properties, body, shape, pose, import_export, panels)
 
 
 def register():

@@ -1,19 +1,31 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""What the ``smpl.*`` operators share: error reports, progress, selection, and the active-body mix-in."""
+"""What the ``smpl.*`` operators and panels share: the active body, error reports, progress, selection, the operator
+mix-ins and registration. Imports no other ui module."""
 
 import contextlib
 import traceback
 
 import bpy
 
+from ..blender import body as body_api
 from ..core.errors import SMPLFileError
-from . import properties
 
 # How the operators' dialogs give what a file lacks (core SMPLFileError.needs).
 UI_CONTROLS = {
     "fps": "set Frame rate to Custom and enter the capture's FPS",
     "model": "choose the Model the data was fitted with",
 }
+
+
+def active_body(context):
+    """The armature of the body the active object belongs to (the armature or its mesh), or None."""
+    obj = getattr(context, "active_object", None)
+    if obj is None:
+        return None
+    try:
+        return body_api.find_body(obj)
+    except (ReferenceError, ValueError):
+        return None
 
 
 def run_reported(operator, action, *args, **kwargs):
@@ -79,13 +91,13 @@ class BodyOperator:
 
     @classmethod
     def poll(cls, context):
-        if properties.active_body(context) is None:
+        if active_body(context) is None:
             cls.poll_message_set("Select an SMPL body (its armature or mesh)")
             return False
         return True
 
     def execute(self, context):
-        return run_reported(self, self.apply, context, properties.active_body(context))
+        return run_reported(self, self.apply, context, active_body(context))
 
     def apply(self, context, arm):
         raise NotImplementedError

@@ -4,14 +4,24 @@
 Shape and pose panels show the ACTIVE body (the armature or mesh that is active), read from that body's own objects.
 """
 
+import bpy
 from bpy.types import Panel, UIList
 
 from ..blender import body as body_api
 from ..blender import compat
-from . import motion_operators as motion_ops
-from . import operators as ops
-from . import properties
-from .common import registration
+from . import body, import_export, pose, properties, shape
+from .common import active_body, registration
+
+
+def body_description(arm):
+    """(label, value) rows describing a body for the panel: kind, gender, model (from the body's own properties)."""
+    model = str(arm.get(body_api.PROP_MODEL, ""))
+    return (
+        ("Kind", str(arm.get(body_api.PROP_KIND, "")).upper()),
+        ("Gender", str(arm.get(body_api.PROP_GENDER, "")) or "default"),
+        ("Model", bpy.path.basename(model) or model),
+        ("Betas / expr.", f"{body_api.body_betas(arm).size} / {body_api.body_expression(arm).size}"),
+    )
 
 
 class SMPL_UL_shape_values(UIList):
@@ -20,7 +30,7 @@ class SMPL_UL_shape_values(UIList):
     bl_idname = "SMPL_UL_shape_values"
 
     def draw_item(self, context, layout, data, item, icon, active_data, active_propname, index=0, flt_flag=0):
-        prefix = "β" if active_propname == "betas_index" else "ψ"  # numbered from 1, as in the docs (β1: stature)
+        prefix = "β" if active_propname == "betas_index" else "ψ"  # numbered from 1, as in the README (β1: stature)
         layout.prop(item, "value", text=f"{prefix}{index + 1}", slider=False, emboss=True)
 
 
@@ -42,18 +52,18 @@ class SMPL_PT_body(_SidebarPanel):
         column = layout.column(align=True)
         column.prop(settings, "model", text="")
         column.prop(settings, "gender", text="")
-        add = column.operator(ops.SMPL_OT_add_body.bl_idname, icon="OUTLINER_OB_ARMATURE")
+        add = column.operator(body.SMPL_OT_add_body.bl_idname, icon="OUTLINER_OB_ARMATURE")
         if settings.model:
             add.model = settings.model
         add.gender = settings.gender
         row = layout.row(align=True)
-        row.operator(ops.SMPL_OT_import_body.bl_idname, text="Body File...", icon="FILEBROWSER")
-        row.operator(motion_ops.SMPL_OT_import_motion.bl_idname, text="Motion...", icon="ANIM")
-        arm = properties.active_body(context)
+        row.operator(body.SMPL_OT_import_body.bl_idname, text="Body File...", icon="FILEBROWSER")
+        row.operator(import_export.SMPL_OT_import_motion.bl_idname, text="Motion...", icon="ANIM")
+        arm = active_body(context)
         if arm is not None:
             box = layout.box()
             box.label(text=arm.name, icon="ARMATURE_DATA")
-            for label, value in properties.body_description(arm):
+            for label, value in body_description(arm):
                 row = box.row()
                 row.label(text=label)
                 row.label(text=value)
@@ -66,7 +76,7 @@ class _BodySubPanel(_SidebarPanel):
 
     @classmethod
     def poll(cls, context):
-        return properties.active_body(context) is not None
+        return active_body(context) is not None
 
 
 class SMPL_PT_shape(_BodySubPanel):
@@ -75,11 +85,11 @@ class SMPL_PT_shape(_BodySubPanel):
 
     def draw(self, context):
         layout = self.layout
-        arm = properties.active_body(context)
+        arm = active_body(context)
         state = arm.smpl_ui
         if not properties.sliders_in_sync(arm):
             # A body built by a script or the CLI has no sliders yet, and draw() may not write data: offer the button.
-            layout.operator(ops.SMPL_OT_show_shape_sliders.bl_idname, icon="PROPERTIES")
+            layout.operator(shape.SMPL_OT_show_shape_sliders.bl_idname, icon="PROPERTIES")
         else:
             layout.label(text="Body shape (betas)")
             layout.template_list(SMPL_UL_shape_values.bl_idname, "betas", state, "betas", state, "betas_index", rows=5)
@@ -92,12 +102,12 @@ class SMPL_PT_shape(_BodySubPanel):
         for part in parts:
             row = layout.row(align=True)
             row.label(text=part.title())
-            row.operator(ops.SMPL_OT_random_shape.bl_idname, text="Random", icon="MOD_NOISE").part = part
-            row.operator(ops.SMPL_OT_reset_shape.bl_idname, text="Reset", icon="LOOP_BACK").part = part
+            row.operator(shape.SMPL_OT_random_shape.bl_idname, text="Random", icon="MOD_NOISE").part = part
+            row.operator(shape.SMPL_OT_reset_shape.bl_idname, text="Reset", icon="LOOP_BACK").part = part
         column = layout.column(align=True)
-        column.operator(ops.SMPL_OT_set_shape.bl_idname, text="Set Shape from Numbers...")
-        column.operator(ops.SMPL_OT_height_weight.bl_idname, text="Height and Weight...")
-        column.operator(ops.SMPL_OT_snap_to_ground.bl_idname, icon="TRIA_DOWN_BAR")
+        column.operator(shape.SMPL_OT_set_shape.bl_idname, text="Set Shape from Numbers...")
+        column.operator(shape.SMPL_OT_height_weight.bl_idname, text="Height and Weight...")
+        column.operator(shape.SMPL_OT_snap_to_ground.bl_idname, icon="TRIA_DOWN_BAR")
 
 
 class SMPL_PT_pose(_BodySubPanel):
@@ -108,30 +118,32 @@ class SMPL_PT_pose(_BodySubPanel):
         layout = self.layout
         row = layout.row(align=True)
         row.label(text="Hands")
-        row.operator(ops.SMPL_OT_hand_pose.bl_idname, text="Flat").preset = "FLAT"
-        row.operator(ops.SMPL_OT_hand_pose.bl_idname, text="Relaxed").preset = "RELAXED"
+        row.operator(pose.SMPL_OT_hand_pose.bl_idname, text="Flat").preset = "FLAT"
+        row.operator(pose.SMPL_OT_hand_pose.bl_idname, text="Relaxed").preset = "RELAXED"
         column = layout.column(align=True)
-        column.operator(ops.SMPL_OT_reset_pose.bl_idname, icon="ARMATURE_DATA")
-        column.operator(ops.SMPL_OT_set_pose.bl_idname, text="Set Pose from Numbers...")
-        column.operator(ops.SMPL_OT_load_pose.bl_idname, text="Load Pose...", icon="FILEBROWSER")
+        column.operator(pose.SMPL_OT_reset_pose.bl_idname, icon="ARMATURE_DATA")
+        column.operator(pose.SMPL_OT_set_pose.bl_idname, text="Set Pose from Numbers...")
+        column.operator(pose.SMPL_OT_load_pose.bl_idname, text="Load Pose...", icon="FILEBROWSER")
         layout.label(text="Write pose")
         row = layout.row(align=True)
         for target, label in (("CONSOLE", "Console"), ("JSON", "JSON..."), ("NPZ", "NPZ...")):
-            row.operator(ops.SMPL_OT_write_pose.bl_idname, text=label).target = target
+            row.operator(pose.SMPL_OT_write_pose.bl_idname, text=label).target = target
         layout.label(text="Pose correctives")
-        layout.prop(properties.active_body(context).smpl_ui, "auto_correctives")
+        layout.prop(active_body(context).smpl_ui, "auto_correctives")
         column = layout.column(align=True)
         for scope, label in (
             ("FRAME", "Current Pose"),
             ("KEYFRAMES", "Key Every Keyframe"),
             ("RANGE", "Key Frame Range"),
         ):
-            column.operator(ops.SMPL_OT_update_correctives.bl_idname, text=label, icon="SHAPEKEY_DATA").scope = scope
+            column.operator(pose.SMPL_OT_update_correctives.bl_idname, text=label, icon="SHAPEKEY_DATA").scope = scope
         layout.label(text="Export")
         row = layout.row(align=True)
-        row.operator(motion_ops.SMPL_OT_export_fbx.bl_idname, text="FBX...", icon="EXPORT")
-        row.operator(ops.SMPL_OT_export_body.bl_idname, text="glTF / ABC..." if compat.has_alembic() else "glTF...")
-        row.operator(ops.SMPL_OT_export_motion.bl_idname, text="Motion...")
+        row.operator(import_export.SMPL_OT_export_fbx.bl_idname, text="FBX...", icon="EXPORT")
+        row.operator(
+            import_export.SMPL_OT_export_body.bl_idname, text="glTF / ABC..." if compat.has_alembic() else "glTF..."
+        )
+        row.operator(import_export.SMPL_OT_export_motion.bl_idname, text="Motion...")
 
 
 CLASSES = (SMPL_UL_shape_values, SMPL_PT_body, SMPL_PT_shape, SMPL_PT_pose)

@@ -16,7 +16,7 @@ from bpy.types import PropertyGroup
 from ..blender import auto_correctives as auto_correctives_api
 from ..blender import body as body_api
 from ..blender import shape as shape_api
-from ..core import shape as core_shape
+from .preferences import found_model_items
 
 BUILTIN_MODELS = (
     ("open-smplx", "Open SMPL-X (CC0)", "Built-in open body in the SMPL-X layout: 55 joints, expressions"),
@@ -37,36 +37,6 @@ _syncing = False
 def gender_argument(gender_enum):
     """EnumProperty identifier ('DEFAULT', 'FEMALE', ...) -> the blender layer's gender argument (None or lower case)."""
     return None if gender_enum == "DEFAULT" else gender_enum.lower()
-
-
-def active_body(context):
-    """The armature of the body the active object belongs to (the armature or its mesh), or None."""
-    obj = getattr(context, "active_object", None)
-    if obj is None:
-        return None
-    try:
-        return body_api.find_body(obj)
-    except (ReferenceError, ValueError):
-        return None
-
-
-def body_description(arm):
-    """(label, value) rows describing a body for the panel: kind, gender, model (from the body's own properties)."""
-    model = str(arm.get(body_api.PROP_MODEL, ""))
-    return (
-        ("Kind", str(arm.get(body_api.PROP_KIND, "")).upper()),
-        ("Gender", str(arm.get(body_api.PROP_GENDER, "")) or "default"),
-        ("Model", bpy.path.basename(model) or model),
-        ("Betas / expr.", f"{body_api.body_betas(arm).size} / {body_api.body_expression(arm).size}"),
-    )
-
-
-def current_height_weight(arm):
-    """(stature m, mass kg) of a body's shaped rest mesh, as blender.shape.set_height_weight measures them (core.shape)."""
-    model = body_api.body_model(arm)
-    betas, expression = body_api.body_betas(arm), body_api.body_expression(arm)
-    expression = expression if expression.size else None
-    return (core_shape.stature(model, betas, expression), core_shape.body_mass(model, betas, expression))
 
 
 def _slider_values(collection):
@@ -170,8 +140,6 @@ _model_items_cache: list = []
 
 def _model_items(self, context):
     """Items of the "Add body" model menu: the built-in bodies, then the official files found in the preferences."""
-    from .preferences import found_model_items
-
     _model_items_cache[:] = list(BUILTIN_MODELS) + found_model_items(context or bpy.context)  # context may be None
     return _model_items_cache
 

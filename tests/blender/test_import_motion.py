@@ -2,6 +2,7 @@
 """blender.motion.import_motion against independent references: the file's own frames, the core forward pass in the
 file's Z-up world (Blender world == AMASS world), the core corrective weights, and an unchanged scene on bad input."""
 
+import contextlib
 import math
 import warnings
 
@@ -166,23 +167,23 @@ def test_missing_frame_rate_is_an_error_naming_the_file(tmp_path):
     assert scene_state() == before
 
 
-# -- operators (ui/motion_operators.py, registered with the add-on) ------------------------------------------------
+# -- operators (ui/import_export.py, registered with the add-on) ---------------------------------------------------
 
 
 @pytest.fixture
-def motion_operators():
+def registered_add_on():
     import smpl_blender_addon
-    from smpl_blender_addon.ui import motion_operators
+    from smpl_blender_addon.ui import import_export
 
     registered = hasattr(bpy.types, "SMPL_OT_import_motion")
     if not registered:
         smpl_blender_addon.register()
-    yield motion_operators
+    yield import_export
     if not registered:
         smpl_blender_addon.unregister()
 
 
-def test_import_operator_new_body_then_selected_body(motion_operators, tmp_path):
+def test_import_operator_new_body_then_selected_body(registered_add_on, tmp_path):
     path, source = amass_file(tmp_path / "op.npz", "smpl", 16, 60.0, seed=8)
     result = bpy.ops.smpl.import_motion(filepath=path, model="open-smpl", fps_mode="CUSTOM", fps=30.0)
     assert result == {"FINISHED"}
@@ -197,7 +198,7 @@ def test_import_operator_new_body_then_selected_body(motion_operators, tmp_path)
     np.testing.assert_array_equal(frames, 10 + np.arange(16))
 
 
-def test_import_operator_error_leaves_scene_unchanged(motion_operators, tmp_path):
+def test_import_operator_error_leaves_scene_unchanged(registered_add_on, tmp_path):
     bad = tmp_path / "broken.smpl"
     bad.write_bytes(b"PK\x03\x04 broken")
     before = scene_state()
@@ -206,7 +207,69 @@ def test_import_operator_error_leaves_scene_unchanged(motion_operators, tmp_path
     assert scene_state() == before
 
 
-def test_export_operator_writes_fbx(motion_operators, tmp_path):
+def full_state():
+    """scene_state plus what else a half-built import leaves: materials, shape keys, every action assignment."""
+    assignments = sorted(
+        (block.name, block.animation_data.action.name if block.animation_data and block.animation_data.action else "")
+        for block in [*bpy.data.objects, *bpy.data.shape_keys]
+    )
+    return (
+        scene_state(),
+        sorted(m.name for m in bpy.data.materials),
+        sorted(k.name for k in bpy.data.shape_keys),
+        assignments,
+    )
+
+
+def fail_import_midway(monkeypatch, error, started):
+    """The import operator's progress callback raises ``error`` at the first report, past 60 % (in the correctives keying), where
+    ``started()`` says the import has changed the scene. Returns what the scene held at that moment."""
+    from smpl_blender_addon.ui import import_export
+
+    seen = {}
+
+    @contextlib.contextmanager
+    def progress(context):
+        def update(fraction):
+            if fraction > 0.6 and started() and "state" not in seen:
+                seen["state"], seen["fraction"] = full_state(), fraction
+                raise error
+
+        yield update
+
+    monkeypatch.setattr(import_export, "progress", progress)
+    return seen
+
+
+def test_import_operator_failing_midway_removes_the_new_body(registered_add_on, tmp_path, monkeypatch):
+    path, _ = amass_file(tmp_path / "half.npz", "smplx", 6, 60.0, seed=13, expression=True)
+    before = full_state()
+    seen = fail_import_midway(monkeypatch, ValueError("stopped halfway"), lambda: len(bpy.data.objects) > 0)
+    with pytest.raises(RuntimeError, match="stopped halfway"):
+        bpy.ops.smpl.import_motion(filepath=path, model="open-smplx", fps_mode="SOURCE", correctives=True)
+    # it failed with the body built, its action keyed and its correctives being keyed
+    objects, actions = seen["state"][0][0], seen["state"][0][1]
+    assert len(objects) == 2 and actions == ["half"] and 0.6 < seen["fraction"] < 1.0
+    assert full_state() == before
+
+
+def test_import_operator_failing_midway_keeps_the_selected_bodys_animation(registered_add_on, tmp_path, monkeypatch):
+    path, _ = amass_file(tmp_path / "onto.npz", "smpl", 5, 30.0, seed=14)
+    assert bpy.ops.smpl.add_body(model="open-smpl", name="Target") == {"FINISHED"}
+    arm = bpy.context.view_layer.objects.active
+    arm.pose.bones["left_knee"].keyframe_insert("rotation_quaternion", frame=3)
+    arm.animation_data.action.name = "Walk"
+    bpy.context.scene.frame_start, bpy.context.scene.frame_end = 3, 40
+    bpy.context.view_layer.update()  # the automatic correctives follow the new keyframe (a "KeyAction") before the import
+    before = full_state()
+    seen = fail_import_midway(monkeypatch, KeyError("a bug"), lambda: "onto" in bpy.data.actions)
+    with pytest.raises(RuntimeError, match=r"Import SMPL Motion failed: KeyError: 'a bug'"):
+        bpy.ops.smpl.import_motion(filepath=path, body="SELECTED", fps_mode="SCENE")
+    assert "onto" in seen["state"][0][1] and ("Target", "onto") in seen["state"][3]
+    assert full_state() == before and arm.animation_data.action.name == "Walk"
+
+
+def test_export_operator_writes_fbx(registered_add_on, tmp_path):
     path, _ = amass_file(tmp_path / "exp.npz", "smpl", 6, 30.0, seed=9)
     bpy.ops.smpl.import_motion(filepath=path, model="open-smpl", fps_mode="SOURCE")
     assert bpy.ops.smpl.export_fbx.poll()
@@ -265,7 +328,7 @@ def test_new_body_takes_the_motions_gender_from_a_model_folder(tmp_path):
     assert arm["smpl_gender"] == "female"
 
 
-def test_import_operator_names_the_body_and_fills_its_sliders(motion_operators, tmp_path):
+def test_import_operator_names_the_body_and_fills_its_sliders(registered_add_on, tmp_path):
     from smpl_blender_addon.ui import properties
 
     path, source = amass_file(tmp_path / "shape.npz", "smpl", 4, 30.0, seed=12)

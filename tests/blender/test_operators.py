@@ -28,10 +28,16 @@ from smpl_blender_addon import core  # noqa: E402
 from smpl_blender_addon.blender import add_body  # noqa: E402
 from smpl_blender_addon.blender import body as body_api  # noqa: E402
 from smpl_blender_addon.blender.pose import get_pose  # noqa: E402
-from smpl_blender_addon.ui import operators as ui_ops  # noqa: E402
+from smpl_blender_addon.ui import body as ui_body  # noqa: E402
+from smpl_blender_addon.ui import common as ui_common  # noqa: E402
+from smpl_blender_addon.ui import import_export as ui_import_export  # noqa: E402
 from smpl_blender_addon.ui import panels as ui_panels  # noqa: E402
+from smpl_blender_addon.ui import pose as ui_pose  # noqa: E402
 from smpl_blender_addon.ui import preferences as ui_prefs  # noqa: E402
 from smpl_blender_addon.ui import properties as ui_props  # noqa: E402
+from smpl_blender_addon.ui import shape as ui_shape  # noqa: E402
+
+OPERATOR_MODULES = (ui_body, ui_shape, ui_pose, ui_import_export)
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 C = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]])  # SMPL (Y-up) -> Blender (Z-up)
@@ -107,7 +113,7 @@ def scene_snapshot():
 
 
 def test_operators_registered_with_undo_panels_and_import_menu():
-    for cls in ui_ops.CLASSES:
+    for cls in (cls for module in OPERATOR_MODULES for cls in module.CLASSES):
         assert {"REGISTER", "UNDO"} <= set(cls.bl_options), cls.bl_idname
         group, name = cls.bl_idname.split(".")
         assert group == "smpl" and hasattr(bpy.ops.smpl, name)
@@ -116,7 +122,7 @@ def test_operators_registered_with_undo_panels_and_import_menu():
         assert getattr(bpy.types, cls.__name__, None) is not None, cls.__name__
     assert ui_panels.SMPL_PT_body.bl_category == "SMPL" and ui_panels.SMPL_PT_body.bl_space_type == "VIEW_3D"
     import_menu_draws = bpy.types.TOPBAR_MT_file_import._dyn_ui_initialize()
-    assert ui_ops.menu_import_body in import_menu_draws and ui_ops.menu_import_pose in import_menu_draws
+    assert ui_body.menu_import_body in import_menu_draws and ui_pose.menu_import_pose in import_menu_draws
 
 
 def test_model_menu_offers_exactly_the_core_built_in_bodies():
@@ -124,7 +130,7 @@ def test_model_menu_offers_exactly_the_core_built_in_bodies():
 
 
 def test_body_operators_need_a_selected_body():
-    assert ui_props.active_body(bpy.context) is None
+    assert ui_common.active_body(bpy.context) is None
     assert bpy.ops.smpl.add_body.poll()
     for name in ("set_pose", "write_pose", "random_shape", "snap_to_ground", "update_correctives", "load_pose"):
         assert not getattr(bpy.ops.smpl, name).poll(), name
@@ -202,10 +208,10 @@ def test_panel_state_follows_the_active_body(model_files):
     b_before = evaluated_vertices(body_b)
 
     bpy.context.view_layer.objects.active = body_a
-    assert ui_props.active_body(bpy.context) == body_a
+    assert ui_common.active_body(bpy.context) == body_a
     assert body_a.smpl_ui.betas[0].value == pytest.approx(1.0)
     bpy.context.view_layer.objects.active = mesh_b  # the mesh of a body selects its body too
-    assert ui_props.active_body(bpy.context) == body_b
+    assert ui_common.active_body(bpy.context) == body_b
     assert body_b.smpl_ui.betas[0].value == pytest.approx(-1.0)
 
     # moving a slider of A reshapes A only (the update callback calls set_shape on the slider's own body)
@@ -237,7 +243,7 @@ def test_shape_and_pose_tool_operators(model_files):
     np.testing.assert_allclose(slider_values(arm.smpl_ui.expression), body_api.body_expression(arm), atol=0)
     assert bpy.ops.smpl.height_weight(height=1.8, weight=80.0) == {"FINISHED"}
     # the dialog opens on the current measurements: those of the fitted body now
-    assert ui_props.current_height_weight(arm) == pytest.approx((1.8, 80.0), rel=1e-3)
+    assert ui_shape.current_height_weight(arm) == pytest.approx((1.8, 80.0), rel=1e-3)
     np.testing.assert_allclose(slider_values(arm.smpl_ui.betas), body_api.body_betas(arm), atol=0)
     assert bpy.ops.smpl.set_pose(pose=" ".join(["0.2"] * 165), transl="0 0.5 0") == {"FINISHED"}
     assert bpy.ops.smpl.snap_to_ground() == {"FINISHED"}
@@ -361,7 +367,7 @@ def test_body_built_by_a_script_gets_its_sliders_on_demand(model_files):
     assert bpy.ops.smpl.show_shape_sliders() == {"FINISHED"}
     assert ui_props.sliders_in_sync(arm)
     np.testing.assert_allclose(slider_values(arm.smpl_ui.betas), [0.4, 0.0, -0.2] + [0.0] * 7, atol=1e-7)
-    description = dict(ui_props.body_description(arm))
+    description = dict(ui_panels.body_description(arm))
     assert description["Kind"] == "SMPL" and description["Model"] == model_files["smpl"].name
 
 
@@ -437,7 +443,16 @@ def test_automatic_correctives_switch_is_stored_on_the_body(model_files):
     np.testing.assert_allclose(_knee_correctives(body_b), _rx_minus_identity(0.9), atol=1e-6)
 
 
+def _smoothstep_keys(frame, first, last, start_value, end_value):
+    """The value Blender's Bezier F-curve takes between two keys with auto-clamped (so flat) handles: the cubic
+    3t^2 - 2t^3 of the frame's fraction t of the way."""
+    t = (np.asarray(frame, dtype=np.float64) - first) / (last - first)
+    return start_value + (end_value - start_value) * (3.0 * t**2 - 2.0 * t**3)
+
+
 def test_export_motion_writes_the_keyed_animation(model_files, tmp_path):
+    from smpl_blender_addon.blender.animation import channelbag
+
     bpy.ops.smpl.add_body(model=str(model_files["smpl"]))
     arm = bpy.context.active_object
     knee = arm.pose.bones["left_knee"]
@@ -445,15 +460,31 @@ def test_export_motion_writes_the_keyed_animation(model_files, tmp_path):
     for frame, angle in ((1, 0.2), (9, 1.0)):
         knee.rotation_euler = (angle, 0.0, 0.0)
         knee.keyframe_insert("rotation_euler", frame=frame)
+    for fcurve in channelbag(arm).fcurves:  # Blender's defaults, spelled out: the expected values below assume them
+        for point in fcurve.keyframe_points:
+            point.interpolation = "BEZIER"
+            point.handle_left_type = point.handle_right_type = "AUTO_CLAMPED"
+        fcurve.update()
     path = tmp_path / "walk.npz"
     assert bpy.ops.smpl.export_motion(filepath=str(path), format="AMASS") == {"FINISHED"}
     with np.load(path, allow_pickle=False) as data:
-        poses = data["poses"]
-    assert poses.shape[0] == 9
-    for frame in (1, 4, 9):
-        bpy.context.scene.frame_set(frame)
-        # left knee (joint 4) rotates about its own x axis: Rodrigues vector (angle, 0, 0), as Blender evaluates it
-        np.testing.assert_allclose(poses[frame - 1, 12:15], [knee.rotation_euler[0], 0.0, 0.0], atol=1e-5)
+        poses, rate = data["poses"], float(data["mocap_frame_rate"])
+    assert poses.shape == (9, 72) and rate == pytest.approx(bpy.context.scene.render.fps)
+    # left knee (joint 4) turns about its own x axis only: Rodrigues vector (angle, 0, 0), the angle eased between keys
+    expected_knee = _smoothstep_keys(np.arange(1, 10), 1, 9, 0.2, 1.0)
+    np.testing.assert_allclose(
+        poses[:, 12:15], np.stack([expected_knee, 0 * expected_knee, 0 * expected_knee], 1), atol=1e-5
+    )
+    # the root holds the turn from the model's Y-up space into the Z-up (AMASS == Blender) world; no other joint moves
+    np.testing.assert_allclose(poses[:, :3], np.tile([np.pi / 2, 0.0, 0.0], (9, 1)), atol=1e-6)
+    np.testing.assert_allclose(np.delete(poses, np.r_[0:3, 12:15], axis=1), 0.0, atol=1e-6)
+
+    part = tmp_path / "part.npz"
+    assert bpy.ops.smpl.export_motion(
+        filepath=str(part), format="AMASS", use_action_range=False, frame_start=3, frame_end=5
+    ) == {"FINISHED"}
+    with np.load(part, allow_pickle=False) as data:
+        np.testing.assert_allclose(data["poses"][:, 12], expected_knee[2:5], atol=1e-5)
     with pytest.raises(RuntimeError, match="empty"):
         bpy.ops.smpl.export_motion(filepath=str(path), use_action_range=False, frame_start=5, frame_end=1)
 
@@ -483,7 +514,7 @@ def test_import_motion_new_body_and_onto_the_active_body(model_files, tmp_path):
     assert result == {"FINISHED"}
     arm = bpy.context.active_object
     assert body_api.find_body(arm) == arm
-    if not ui_props.sliders_in_sync(arm):  # motion_operators does not fill the sliders: the panel's button does
+    if not ui_props.sliders_in_sync(arm):  # if the import did not fill the sliders, the panel's button does
         assert bpy.ops.smpl.show_shape_sliders() == {"FINISHED"}
     np.testing.assert_allclose(slider_values(arm.smpl_ui.betas), body_api.body_betas(arm), atol=0)
     assert (scene.frame_start, scene.frame_end) == (1, 12)
@@ -562,7 +593,7 @@ def test_export_fbx_and_gltf_read_back_independently(model_files, tmp_path):
     assert bpy.context.active_object == arm and bpy.context.scene.frame_current == 3  # scene as it was
     script = tmp_path / "read_fbx.py"
     script.write_text(UFBX_READER)
-    # ufbx can crash at interpreter exit (blender-notes.md): read in a subprocess, keep only its printed result
+    # ufbx can crash at interpreter exit: read in a subprocess, keep only its printed result
     done = subprocess.run([sys.executable, str(script), str(fbx_path)], capture_output=True, text=True, timeout=120)
     lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
     assert lines, done.stdout + done.stderr

@@ -237,13 +237,13 @@ def test_install_register_use_and_unregister(extension_zip, model_folder, tmp_pa
         )
 
     assert result["menu_entries"] == [
-        "menu_export",
         "menu_export_body",
+        "menu_export_fbx",
         "menu_export_motion",
-        "menu_import",
         "menu_import_body",
+        "menu_import_motion",
         "menu_import_pose",
-    ]  # menu_import/export: motion_operators
+    ]
     assert result["handlers"] == ["on_depsgraph_update", "on_frame_change"]  # automatic correctives
     assert result["after_disable"] == {
         "enabled": False,

@@ -1,13 +1,12 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Motion operators: ``smpl.import_motion`` (File › Import) and ``smpl.export_fbx`` (File › Export).
+"""File import and export of the active body's animation: ``smpl.import_motion`` (File › Import) and
+``smpl.export_motion`` (AMASS / .smpl), ``smpl.export_body`` (glTF / Alembic), ``smpl.export_fbx`` (File › Export).
 
-Thin: read the input, call ``blender.motion`` / ``blender.export``, report. Both have undo, a poll, keyword arguments
-for scripts (``bpy.ops.smpl.import_motion(filepath="walk.npz", fps_mode="SOURCE")``), progress through the window
-manager, and on bad input an error report with the scene left as it was (the blender layer reads and validates
-everything before it changes the scene, and the exporter restores what it touches).
-
-Wiring (ui/__init__.py): this module is in ``MODULES`` after ``operators``; its ``register()`` registers ``CLASSES``
-and appends ``menu_import`` / ``menu_export`` to File › Import / Export.
+Thin: read the input, call ``blender.motion`` / ``blender.motion_export`` / ``blender.export``, report. Each has undo, a
+poll, keyword arguments for scripts (``bpy.ops.smpl.import_motion(filepath="walk.npz", fps_mode="SOURCE")``), the file
+browser from Blender's ImportHelper / ExportHelper when run from the UI, progress through the window manager, and on
+bad input an error report with the scene left as it was (the blender layer reads and validates everything before it
+changes the scene, and the exporters restore what they touch).
 """
 
 import os
@@ -16,14 +15,19 @@ import warnings
 import bpy
 from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, StringProperty
 from bpy.types import Operator
+from bpy_extras.io_utils import ExportHelper, ImportHelper
 
+from ..blender import compat
 from ..blender import export as export_api
 from ..blender import motion as motion_api
+from ..blender import motion_export as motion_export_api
 from . import properties
-from .common import BodyOperator, ObjectModeOperator, make_active, progress, registration, run_reported
+from .common import BodyOperator, ObjectModeOperator, active_body, make_active, progress, registration, run_reported
 
 MOTION_GLOB = "*.npz;*.smpl;*.pkl;*.json"
 UP_AXES = {"DEFAULT": None, "Y": "Y", "Z": "Z", "CAMERA": "camera"}  # import_motion's up_axis argument
+MOTION_EXTENSIONS = {"AMASS": ".npz", "SMPL": ".smpl"}  # export_motion's formats
+BODY_EXTENSIONS = {"GLB": ".glb", "ABC": ".abc"}  # export_body's formats
 
 
 def _report_warnings(operator, caught):
@@ -32,7 +36,7 @@ def _report_warnings(operator, caught):
         operator.report({"WARNING"}, str(warning.message))
 
 
-class SMPL_OT_import_motion(ObjectModeOperator, Operator):
+class SMPL_OT_import_motion(ObjectModeOperator, ImportHelper, Operator):
     """Import a motion (AMASS / Meshcapade .npz, .smpl, SMPLify-X .pkl, pose or EasyMocap .json) as an animated
     SMPL body, or onto the selected body"""
 
@@ -41,7 +45,6 @@ class SMPL_OT_import_motion(ObjectModeOperator, Operator):
     bl_options = {"REGISTER", "UNDO"}
     poll_message = "Switch to Object Mode to import a motion"
 
-    filepath: StringProperty(name="File", subtype="FILE_PATH")
     filter_glob: StringProperty(default=MOTION_GLOB, options={"HIDDEN"})
     body: EnumProperty(
         name="Body",
@@ -116,10 +119,9 @@ class SMPL_OT_import_motion(ObjectModeOperator, Operator):
             layout.prop(self, name)
 
     def invoke(self, context, event):
-        if properties.active_body(context) is not None:
+        if active_body(context) is not None:
             self.body = "SELECTED"
-        context.window_manager.fileselect_add(self)
-        return {"RUNNING_MODAL"}
+        return ImportHelper.invoke(self, context, event)
 
     def execute(self, context):
         return run_reported(self, self.apply, context)
@@ -127,7 +129,7 @@ class SMPL_OT_import_motion(ObjectModeOperator, Operator):
     def apply(self, context):
         target = None
         if self.body == "SELECTED":
-            target = properties.active_body(context)
+            target = active_body(context)
             if target is None:
                 raise ValueError("Select an SMPL body to animate, or import onto a new body")
         fps = {"SCENE": None, "SOURCE": "source", "CUSTOM": self.fps}[self.fps_mode]
@@ -156,16 +158,140 @@ class SMPL_OT_import_motion(ObjectModeOperator, Operator):
         )
 
 
-class SMPL_OT_export_fbx(BodyOperator, Operator):
+class SMPL_OT_export_motion(BodyOperator, ExportHelper, Operator):
+    """Write the active body's animation as SMPL parameters: AMASS .npz (Z-up) or Meshcapade .smpl (Y-up)"""
+
+    bl_idname = "smpl.export_motion"
+    bl_label = "Export SMPL Motion"
+    bl_options = {"REGISTER", "UNDO"}
+
+    filter_glob: StringProperty(default="*.npz;*.smpl", options={"HIDDEN"})
+    format: EnumProperty(
+        name="Format",
+        items=(
+            ("AMASS", "AMASS .npz", "poses / trans / betas / mocap_frame_rate, Z-up world, SMPL-H or SMPL-X layout"),
+            ("SMPL", "Meshcapade .smpl", "smplcodec archive, Y-up world"),
+        ),
+        default="AMASS",
+    )
+    use_action_range: BoolProperty(
+        name="Action range", description="Export the frames of the body's action (else the range below)", default=True
+    )
+    frame_start: IntProperty(name="Start", default=1)
+    frame_end: IntProperty(name="End", default=250)
+    fps: FloatProperty(
+        name="Frame rate", description="Resample to this rate; 0 keeps the scene's", default=0.0, min=0.0
+    )
+
+    @property
+    def filename_ext(self):
+        return MOTION_EXTENSIONS[self.format]
+
+    def invoke(self, context, event):
+        if not self.filepath:
+            self.filepath = bpy.path.ensure_ext(active_body(context).name, self.filename_ext)
+        return ExportHelper.invoke(self, context, event)
+
+    def apply(self, context, arm):
+        if not self.filepath:
+            raise ValueError("export motion: a file path is needed")
+        start, end = (None, None) if self.use_action_range else (self.frame_start, self.frame_end)
+        path = motion_export_api.export_motion(
+            arm,
+            bpy.path.abspath(self.filepath),
+            format=self.format,
+            frame_start=start,
+            frame_end=end,
+            fps=self.fps or None,
+        )
+        self.report({"INFO"}, f"Wrote {path}")
+
+
+class SMPL_OT_export_body(BodyOperator, ExportHelper, Operator):
+    """Export the active body to glTF (.glb: skin, morph targets, sampled animation) or Alembic (deformed mesh per
+    frame). FBX is smpl.export_fbx"""
+
+    bl_idname = "smpl.export_body"
+    bl_label = "Export SMPL Body (glTF / Alembic)"
+    bl_options = {"REGISTER", "UNDO"}
+
+    filter_glob: StringProperty(default="*.glb;*.abc", options={"HIDDEN"})
+    format: EnumProperty(
+        name="Format",
+        items=(
+            ("GLB", "glTF (.glb)", "Skin, morph targets and the animation sampled at every frame"),
+            ("ABC", "Alembic", "The deformed mesh of every frame"),
+        ),
+        default="GLB",
+    )
+    correctives: EnumProperty(
+        name="Correctives",
+        items=(
+            ("keys", "Shape keys", "Export the Pose### keys and their animation"),
+            ("none", "None", "Leave them out"),
+        ),
+        default="keys",
+    )
+    max_influences: IntProperty(
+        name="Max influences",
+        default=0,
+        min=0,
+        max=16,
+        description="At most this many joints per vertex, the largest kept and renormalised "
+        "(4 for three.js and most web viewers); 0: every influence (exact)",
+    )
+    use_action_range: BoolProperty(name="Action range", description="Export the body's action range", default=True)
+    frame_start: IntProperty(name="Start", default=1)
+    frame_end: IntProperty(name="End", default=250)
+
+    def draw(self, context):
+        layout = self.layout
+        layout.use_property_split = True
+        layout.prop(self, "format")
+        if self.format == "ABC" and not compat.has_alembic():
+            layout.label(text="This Blender is built without Alembic", icon="ERROR")
+        if self.format == "GLB":
+            layout.prop(self, "correctives")
+            layout.prop(self, "max_influences")
+        layout.prop(self, "use_action_range")
+        column = layout.column(align=True)
+        column.enabled = not self.use_action_range
+        column.prop(self, "frame_start")
+        column.prop(self, "frame_end")
+
+    @property
+    def filename_ext(self):
+        return BODY_EXTENSIONS[self.format]
+
+    def invoke(self, context, event):
+        if not self.filepath:
+            self.filepath = bpy.path.ensure_ext(active_body(context).name, self.filename_ext)
+        return ExportHelper.invoke(self, context, event)
+
+    def apply(self, context, arm):
+        if not self.filepath:
+            raise ValueError(f"export {self.format}: a file path is needed")
+        path = bpy.path.ensure_ext(bpy.path.abspath(self.filepath), self.filename_ext)
+        start, end = (None, None) if self.use_action_range else (self.frame_start, self.frame_end)
+        with progress(context) as update:
+            common = dict(frame_start=start, frame_end=end, progress=update)
+            if self.format == "GLB":
+                done = export_api.export_gltf(
+                    arm, path, correctives=self.correctives, max_influences=self.max_influences or None, **common
+                )
+            else:
+                done = export_api.export_abc(arm, path, **common)
+        self.report({"INFO"}, f"Wrote {done['path']}: {done['frames']} frames in {done['seconds']:.1f} s")
+
+
+class SMPL_OT_export_fbx(BodyOperator, ExportHelper, Operator):
     """Export the selected SMPL body with its animation (and keyed correctives) to FBX"""
 
     bl_idname = "smpl.export_fbx"
     bl_label = "Export SMPL FBX"
     bl_options = {"REGISTER", "UNDO"}
 
-    filepath: StringProperty(name="File", subtype="FILE_PATH")
     filename_ext = ".fbx"
-    check_existing: BoolProperty(default=True, options={"HIDDEN"})
     filter_glob: StringProperty(default="*.fbx", options={"HIDDEN"})
     target: EnumProperty(
         name="Target",
@@ -201,11 +327,10 @@ class SMPL_OT_export_fbx(BodyOperator, Operator):
 
     def invoke(self, context, event):
         if not self.filepath:
-            arm = properties.active_body(context)
+            arm = active_body(context)
             action = arm.animation_data.action if arm.animation_data else None
             self.filepath = bpy.path.ensure_ext(bpy.path.clean_name(action.name if action else arm.name), ".fbx")
-        context.window_manager.fileselect_add(self)
-        return {"RUNNING_MODAL"}
+        return ExportHelper.invoke(self, context, event)
 
     def apply(self, context, arm):
         if not self.filepath:
@@ -235,14 +360,31 @@ class SMPL_OT_export_fbx(BodyOperator, Operator):
         )
 
 
-def menu_import(self, context):
+def menu_import_motion(self, context):
     self.layout.operator(SMPL_OT_import_motion.bl_idname, text="SMPL motion (.npz/.smpl/.pkl/.json)")
 
 
-def menu_export(self, context):
+def menu_export_body(self, context):
+    self.layout.operator(
+        SMPL_OT_export_body.bl_idname, text="SMPL body (.glb/.abc)" if compat.has_alembic() else "SMPL body (.glb)"
+    )
+
+
+def menu_export_motion(self, context):
+    self.layout.operator(SMPL_OT_export_motion.bl_idname, text="SMPL motion (.npz/.smpl)")
+
+
+def menu_export_fbx(self, context):
     self.layout.operator(SMPL_OT_export_fbx.bl_idname, text="SMPL body animation (.fbx)")
 
 
-CLASSES = (SMPL_OT_import_motion, SMPL_OT_export_fbx)
-MENUS = ((bpy.types.TOPBAR_MT_file_import, menu_import), (bpy.types.TOPBAR_MT_file_export, menu_export))
+CLASSES = (SMPL_OT_import_motion, SMPL_OT_export_motion, SMPL_OT_export_body, SMPL_OT_export_fbx)
+# File › Import / Export entries, in the order the menus show them
+MENUS = (
+    (bpy.types.TOPBAR_MT_file_import, menu_import_motion),
+    (bpy.types.TOPBAR_MT_file_export, menu_export_body),
+    (bpy.types.TOPBAR_MT_file_export, menu_export_motion),
+    (bpy.types.TOPBAR_MT_file_export, menu_export_fbx),
+)
+
 register, unregister = registration(CLASSES, MENUS)
