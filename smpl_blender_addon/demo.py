@@ -417,7 +417,7 @@ def render_gif(arm, path, step=GIF_FRAME_STEP, cell_size=GIF_SIZE):
     """Render every ``step``-th frame of the scene range into the looping animated GIF ``path`` (real time)."""
     import bpy
 
-    from .blender.motion import scene_fps
+    from .blender.scene import scene_fps
 
     scene = bpy.context.scene
     images = render_frames(arm, path, range(scene.frame_start, scene.frame_end + 1, step), cell_size)

@@ -26,33 +26,12 @@ from .body import Body, load_body_model
 from .build import DEFAULT_MAX_BETAS, DEFAULT_MAX_EXPRESSIONS, add_body
 from .correctives import key_correctives
 from .fcurves import write_fcurves
+from .scene import scene_fps, scene_timing, set_frame_range, set_scene_fps, set_scene_timing
 
-__all__ = ["import_motion", "prepare_motion", "scene_fps", "set_scene_fps", "set_frame_range"]
+__all__ = ["import_motion", "prepare_motion"]
 
 # SMPL and SMPL-H share a shape space; the open bodies have their own (a different template and basis).
 _SHARED_SHAPE_SPACES = ({"smpl", "smplh"},)
-
-
-def scene_fps(scene):
-    """The scene's frame rate in frames per second (``render.fps / render.fps_base``)."""
-    return scene.render.fps / scene.render.fps_base
-
-
-def set_scene_fps(scene, fps):
-    """Set the scene's rate to ``fps`` exactly as Blender stores rates: an integer ``fps`` over ``fps_base``
-    (29.97 -> 30 / 1.001). Returns the rate set."""
-    whole = max(1, int(math.ceil(fps - 1e-6)))
-    scene.render.fps = whole
-    scene.render.fps_base = whole / fps
-    return scene_fps(scene)
-
-
-def set_frame_range(scene, start, end):
-    """Set the scene range in the order that never has start > end (Blender would push the other end along)."""
-    if start > scene.frame_end:
-        scene.frame_end, scene.frame_start = end, start
-    else:
-        scene.frame_start, scene.frame_end = start, end
 
 
 def motion_name(filepath):
@@ -260,6 +239,7 @@ def import_motion(
     created = []
     previous = {}
     action = None
+    timing = scene_timing(scene)
     try:
         if arm is None:
             arm = add_body(
@@ -289,6 +269,7 @@ def import_motion(
         scene.frame_set(scene.frame_current)
     except BaseException:
         _undo_import(created, previous, action)
+        set_scene_timing(scene, timing)
         raise
     report(1.0)
     return arm

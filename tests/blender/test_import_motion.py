@@ -14,7 +14,8 @@ from blender_helpers import evaluated_world_vertices, synthetic_model
 from smpl_blender_addon import core
 from smpl_blender_addon.blender import body_mesh
 from smpl_blender_addon.blender.fcurves import channelbag
-from smpl_blender_addon.blender.motion import import_motion, scene_fps
+from smpl_blender_addon.blender.motion import import_motion
+from smpl_blender_addon.blender.scene import scene_fps
 from smpl_blender_addon.core.errors import MotionFileError
 from smpl_blender_addon.core.formats import write_amass_npz
 from smpl_blender_addon.core.motion import Motion
@@ -267,6 +268,26 @@ def test_import_operator_failing_midway_keeps_the_selected_bodys_animation(regis
         bpy.ops.smpl.import_motion(filepath=path, body="SELECTED", fps_mode="SCENE")
     assert "onto" in seen["state"][0][1] and ("Target", "onto") in seen["state"][3]
     assert full_state() == before and arm.animation_data.action.name == "Walk"
+
+
+def test_import_failing_after_the_scene_timing_changed_puts_rate_and_range_back(tmp_path, monkeypatch):
+    from smpl_blender_addon.blender import motion as motion_module
+
+    path, _ = amass_file(tmp_path / "late.npz", "smpl", 7, 60.0, seed=15)
+    scene = bpy.context.scene
+    scene.render.fps, scene.render.fps_base, scene.frame_start, scene.frame_end = 24, 1.0, 1, 250
+    before = full_state()
+    real = motion_module.set_scene_fps
+
+    def set_then_fail(scene, fps):
+        real(scene, fps)  # the last change an import makes: rate and range are the motion's now
+        assert (scene.render.fps, scene.frame_end) == (60, 7)
+        raise RuntimeError("late failure")
+
+    monkeypatch.setattr(motion_module, "set_scene_fps", set_then_fail)
+    with pytest.raises(RuntimeError, match="late failure"):
+        import_motion(path, model="open-smpl", fps="source")
+    assert full_state() == before and (scene.render.fps, scene.frame_start, scene.frame_end) == (24, 1, 250)
 
 
 def test_export_operator_writes_fbx(registered_add_on, tmp_path):

@@ -10,6 +10,7 @@ import tempfile
 import bpy
 
 from ...core.file_io import publish
+from ..scene import set_frame_range
 
 
 @contextlib.contextmanager
@@ -32,14 +33,6 @@ def atomic_output(filepath):
         publish(tmp, filepath)
     finally:
         shutil.rmtree(tmpdir, ignore_errors=True)
-
-
-def set_frame_range(scene, start, end):
-    """Set the scene range in the order that keeps start <= end at every step (Blender clamps the other end)."""
-    if end >= scene.frame_start:
-        scene.frame_end, scene.frame_start = end, start
-    else:
-        scene.frame_start, scene.frame_end = start, end
 
 
 @contextlib.contextmanager
