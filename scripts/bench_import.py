@@ -18,6 +18,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import bpy  # noqa: E402
 
+from smpl_blender_addon.blender import add_body  # noqa: E402
 from smpl_blender_addon.blender import body as body_api  # noqa: E402
 from smpl_blender_addon.blender.correctives import corrective_key_range, corrective_weights  # noqa: E402
 from smpl_blender_addon.blender.motion import import_motion  # noqa: E402
@@ -53,7 +54,7 @@ def time_import(path, model):
 def time_naive(motion, model):
     """The per-frame loop of the existing add-ons: pose the bones, key each bone, compute and key every corrective."""
     bpy.ops.wm.read_factory_settings(use_empty=True)
-    arm = body_api.add_body(model)
+    arm = add_body(model)
     mesh = body_api.body_mesh(arm)
     core_model = body_api.body_model(arm)
     start, count = corrective_key_range(mesh)

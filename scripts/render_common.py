@@ -1,9 +1,9 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Workbench rendering helpers shared by the README picture scripts (bpy, no GPU needed).
+"""Workbench rendering helpers shared by the picture scripts and the demo's preview (bpy, no GPU needed).
 
-The render settings, camera aiming, PNG reading / writing and the floor come from :mod:`smpl_blender_addon.demo`
-(the demo renders its preview strip with them); this module adds what only the pictures need: a fresh scene, text
-labels, the rig drawn as octahedral bones (armatures are overlays: a render does not draw them) and compositing.
+Render settings, camera aiming, stills, PNG reading / writing, the floor and small flat-colour meshes, a fresh
+scene, text labels, the rig drawn as octahedral bones (armatures are overlays: a render does not draw them) and
+compositing. Used by render_demo.py (the demo's preview strip and GIF), render_readme.py and render_open_bodies.py.
 """
 
 import pathlib
@@ -15,23 +15,16 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 import bpy  # noqa: E402
-
-from smpl_blender_addon.demo import (  # noqa: E402
-    add_floor,
-    flat_mesh_object,
-    look_at,
-    read_png,
-    remove_object,
-    render_still,  # noqa: E402,F401
-    workbench_scene,
-    write_png,
-)
+from mathutils import Vector  # noqa: E402
 
 __all__ = [
     "ROOT",
+    "workbench_scene",
+    "look_at",
     "reset_scene",
     "add_camera",
     "add_floor",
+    "flat_mesh_object",
     "add_label",
     "bone_mesh",
     "render_still",
@@ -45,6 +38,98 @@ __all__ = [
 # Octahedral bone in bone space (Y along the bone, length 1), as Blender draws it: head, tail, a square at 1/10.
 _OCTA_VERTS = np.array([(0, 0, 0), (0, 1, 0), (0.1, 0.1, 0.1), (-0.1, 0.1, 0.1), (-0.1, 0.1, -0.1), (0.1, 0.1, -0.1)])
 _OCTA_FACES = np.array([(0, 3, 2), (0, 4, 3), (0, 5, 4), (0, 2, 5), (1, 2, 3), (1, 3, 4), (1, 4, 5), (1, 5, 2)])
+
+
+def workbench_scene(scene, width, height):
+    """Set ``scene`` up for a quick, GPU-free Workbench render: studio light, cavity, grey world, no film."""
+    scene.render.engine = "BLENDER_WORKBENCH"
+    scene.render.resolution_x, scene.render.resolution_y = width, height
+    scene.render.resolution_percentage = 100
+    scene.render.image_settings.file_format = "PNG"
+    scene.render.image_settings.color_mode = "RGB"
+    scene.render.image_settings.compression = 90  # smaller files; the pictures go into the repository
+    scene.display.render_aa = "8"
+    shading = scene.display.shading
+    shading.light = "STUDIO"
+    shading.color_type = "MATERIAL"
+    shading.show_cavity = True
+    shading.cavity_type = "WORLD"
+    shading.show_shadows = False
+    scene.view_settings.view_transform = "Standard"
+    if scene.world is None:
+        scene.world = bpy.data.worlds.new("World")
+    scene.world.color = (0.2, 0.2, 0.2)
+
+
+def look_at(camera, location, target):
+    """Place ``camera`` at ``location`` looking at ``target`` (Blender world), its up axis toward +Z."""
+    camera.location = location
+    camera.rotation_euler = (Vector(target) - Vector(location)).to_track_quat("-Z", "Y").to_euler()
+
+
+def read_png(path):
+    """(H, W, 4) float32 RGBA of a PNG, top row first (Blender's pixels are bottom row first)."""
+    image = bpy.data.images.load(str(path), check_existing=False)
+    try:
+        width, height = image.size
+        pixels = np.empty(width * height * 4, dtype=np.float32)
+        image.pixels.foreach_get(pixels)
+    finally:
+        bpy.data.images.remove(image)
+    return pixels.reshape(height, width, 4)[::-1]
+
+
+def write_png(path, rgba):
+    """Write (H, W, 4) float RGBA (top row first) as an 8-bit PNG with the scene's image settings (RGB, compressed)."""
+    height, width = rgba.shape[:2]
+    image = bpy.data.images.new("strip", width, height, alpha=True)
+    try:
+        image.pixels.foreach_set(np.ascontiguousarray(rgba[::-1], dtype=np.float32).ravel())
+        image.save_render(str(path), scene=bpy.context.scene)
+    finally:
+        bpy.data.images.remove(image)
+    return pathlib.Path(path)
+
+
+def render_still(scene, path):
+    """Render the scene's camera to ``path`` (PNG). Returns the path."""
+    scene.render.filepath = str(path)
+    bpy.ops.render.render(write_still=True)
+    return pathlib.Path(path)
+
+
+def add_floor(size=400.0, color=(0.34, 0.35, 0.37, 1.0), name="demo_floor"):
+    """A square floor mesh at Z = 0 centred on the origin. Returns the object."""
+    half = size / 2
+    return flat_mesh_object(
+        name, [(-half, -half, 0), (half, -half, 0), (half, half, 0), (-half, half, 0)], [(0, 1, 2, 3)], color
+    )
+
+
+def flat_mesh_object(name, verts, faces, color):
+    """A small mesh object (Blender-space ``verts``, ``faces``) with one flat-colour material, linked to the scene."""
+    mesh = bpy.data.meshes.new(name)
+    mesh.from_pydata(list(verts), [], list(faces))
+    material = bpy.data.materials.new(name)
+    material.diffuse_color = color
+    mesh.materials.append(material)
+    obj = bpy.data.objects.new(name, mesh)
+    bpy.context.scene.collection.objects.link(obj)
+    return obj
+
+
+def remove_object(obj):
+    """Remove an object made for a picture, with its data and materials."""
+    data = obj.data
+    materials = list(getattr(data, "materials", ()))
+    bpy.data.objects.remove(obj)
+    if isinstance(data, bpy.types.Mesh):
+        bpy.data.meshes.remove(data)
+    elif isinstance(data, bpy.types.Camera):
+        bpy.data.cameras.remove(data)
+    for material in materials:
+        if material is not None and material.users == 0:
+            bpy.data.materials.remove(material)
 
 
 def reset_scene(width, height):

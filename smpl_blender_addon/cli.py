@@ -23,14 +23,21 @@ if __package__ in (None, ""):  # run as a script (blender --python cli.py): make
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     __package__ = "smpl_blender_addon"
 
+# (E402: after the script form's path set-up.) None of these imports bpy: info and the parent of the batch workers
+# run without Blender; the demo and the Blender checks are imported by their commands.
+from . import core  # noqa: E402
+from .batch.errors import UsageError, describe_error  # noqa: E402
+from .batch.inputs import parse_shard  # noqa: E402
+from .batch.runner import run_batch  # noqa: E402
+from .batch.workers import run_worker  # noqa: E402
+from .core.formats.checks import MAX_FPS, MIN_FPS  # noqa: E402
+
 
 def _argv():
     return sys.argv[sys.argv.index("--") + 1 :] if "--" in sys.argv else sys.argv[1:]
 
 
 def cmd_info(args):
-    from . import core
-
     model = core.load_model(args.model, gender=args.gender)
     info = {
         "name": model.name,
@@ -61,7 +68,7 @@ def _frame_span(text):
 
 
 def cmd_demo(args):
-    from .demo import run_demo
+    from .demo import run_demo  # (here: the demo imports bpy)
 
     try:
         run_demo(
@@ -100,18 +107,15 @@ def _add_batch_arguments(p, force_help):
 
 
 def _run_batch(args, options):
-    """The checks every batch command shares (--shard, --jobs, --fps), then :func:`batch.run_batch`."""
-    from . import batch
-    from .core.formats.checks import MAX_FPS, MIN_FPS
-
-    shard_spec = batch.parse_shard(args.shard) if args.shard else None
+    """The checks every batch command shares (--shard, --jobs, --fps), then :func:`.batch.runner.run_batch`."""
+    shard_spec = parse_shard(args.shard) if args.shard else None
     if args.jobs < 1:
-        raise batch.UsageError("--jobs must be at least 1")
+        raise UsageError("--jobs must be at least 1")
     if args.fps is not None and not MIN_FPS <= args.fps <= MAX_FPS:
-        raise batch.UsageError(f"--fps must be between {MIN_FPS:g} and {MAX_FPS:g} frames per second")
+        raise UsageError(f"--fps must be between {MIN_FPS:g} and {MAX_FPS:g} frames per second")
     if args.timeout is not None and not args.timeout > 0:
-        raise batch.UsageError("--timeout must be a positive number of seconds")
-    return batch.run_batch(
+        raise UsageError("--timeout must be a positive number of seconds")
+    return run_batch(
         args.command,
         args.inputs,
         args.out,
@@ -125,13 +129,11 @@ def _run_batch(args, options):
 
 def cmd_export(args):
     if args.command == "export-abc":  # before any input is read: every one would fail the same way
-        from .blender import compat
+        from .blender import compat  # (here: it imports bpy)
 
         compat.require_alembic()
     limit = getattr(args, "max_influences", None)
     if limit is not None and limit < 1:
-        from .batch import UsageError
-
         raise UsageError("--max-influences must be at least 1")
     return _run_batch(
         args,
@@ -148,10 +150,8 @@ def cmd_export(args):
 
 
 def cmd_export_motion(args):
-    from . import batch
-
     if None not in (args.frame_start, args.frame_end) and args.frame_end < args.frame_start:
-        raise batch.UsageError(f"--frame-end {args.frame_end} is before --frame-start {args.frame_start}")
+        raise UsageError(f"--frame-end {args.frame_end} is before --frame-start {args.frame_start}")
     return _run_batch(
         args,
         {
@@ -332,15 +332,11 @@ def build_parser():
 def main(argv=None):
     argv = _argv() if argv is None else list(argv)
     if argv[:1] == [WORKER_COMMAND] and len(argv) == 2:  # internal: one worker of --jobs (not in --help)
-        from . import batch
-
-        return batch.run_worker(argv[1])
+        return run_worker(argv[1])
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
     except ValueError as err:  # usage errors, and core errors naming the file and the problem
-        from .batch import describe_error
-
         print(f"error: {describe_error(err)}", file=sys.stderr)
         return 2
 

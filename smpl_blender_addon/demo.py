@@ -6,26 +6,32 @@
 
 Everything goes through the public Blender-layer API (``smpl_blender_addon.blender``), as a user's script would:
 import the motion onto a new body, key its pose correctives, compare Blender's evaluated mesh at a mid frame with
-the core forward pass, export FBX and glTF, write the pose of that frame to JSON, save a .blend and render a preview
-strip (Workbench: no GPU needed). Each output is printed as ``demo: <what> <path>``.
+the core forward pass, export FBX and glTF, write the pose of that frame to JSON and save a .blend. Run from the
+repository, it also renders a preview strip and GIF with scripts/render_demo.py (Workbench: no GPU needed; the
+rendering is a repository tool, not part of the extension). Each output is printed as ``demo: <what> <path>``.
 """
 
 import contextlib
+import importlib.util
 import os
 import sys
 import time
 import warnings
 from pathlib import Path
 
+import bpy
 import numpy as np
 
-__all__ = ["run_demo", "demo_motion_path", "render_frames", "render_strip", "render_gif", "write_gif", "DEMO_MOTION"]
+from .blender import body_mesh, body_model, export_fbx, export_gltf, import_motion, write_pose
+from .blender.body import body_betas, body_expression, to_blender
+from .blender.correctives import key_correctives
+from .blender.shape import evaluated_vertices_world
+from .core.formats import read_motion, write_amass_npz, write_smpl_codec
+
+__all__ = ["run_demo", "demo_motion_path", "DEMO_MOTION"]
 
 DEMO_MOTION = "demo_motion_smplx.npz"
-STRIP_CELLS = 6
-STRIP_CELL_SIZE = (320, 480)  # width, height of one preview frame in pixels
-GIF_SIZE = (240, 360)
-GIF_FRAME_STEP = 2  # 30 fps motion -> 15 fps GIF: smooth enough, half the renders
+PREVIEW_SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "render_demo.py"  # in the repository only
 MAX_DIFFERENCE_M = 1e-4  # Blender vs core: float32 skinning of ~1 m coordinates stays far below this
 
 
@@ -83,8 +89,6 @@ def _timed(times, step, function, *args, **kwargs):
 def _motion_slice(motion_file, frames, out_dir):
     """The motion file to import: ``motion_file`` itself, or its ``frames`` (1-based scene frames, contiguous)
     written to ``out_dir/demo_motion.npz`` (AMASS, Z-up) or ``.smpl`` (Y-up). Returns (path, Motion as read)."""
-    from .core.formats import read_motion, write_amass_npz, write_smpl_codec
-
     motion = read_motion(motion_file)
     if frames is None:
         return Path(motion_file), motion
@@ -102,11 +106,9 @@ def _reference_vertices(arm, motion, index):
     """(V, 3) core forward pass of motion frame ``index`` (0-based) for the body ``arm`` in Blender's world.
 
     The body plays the motion in its own layout with its own shape (an open body keeps its mean shape), so the
-    reference uses the body's model, betas and expression keys. A Z-up motion's world is Blender's world exactly
-    (formats.md §4.4); a Y-up one is turned by the rig's SMPL -> Blender axis change.
+    reference uses the body's model, betas and expression keys. A Z-up motion's world is Blender's world exactly;
+    a Y-up one is turned by the rig's SMPL -> Blender axis change.
     """
-    from .blender.body import body_betas, body_expression, body_model, to_blender
-
     model = body_model(arm)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # dropped betas / expression are expected here, not news
@@ -127,11 +129,6 @@ def _reference_vertices(arm, motion, index):
 
 def _mesh_difference(arm, motion, index):
     """Max |Blender's evaluated mesh - core forward| (m) at motion frame ``index`` (0-based)."""
-    import bpy
-
-    from .blender import body_mesh
-    from .blender.shape import evaluated_vertices_world
-
     bpy.context.scene.frame_set(bpy.context.scene.frame_start + index)
     expected = _reference_vertices(arm, motion, index)
     return float(np.abs(evaluated_vertices_world(body_mesh(arm)) - expected).max())
@@ -151,7 +148,8 @@ def run_demo(
         gender: its gender.
         motion: motion file (default: the bundled procedural walk, :func:`demo_motion_path`).
         render: render the preview strip (``preview.png``, 6 frames) and animation (``preview.gif``, 15 fps) with
-            Workbench (CPU only; about half a minute for the 4 s demo motion on 2 cores).
+            Workbench (CPU only; about half a minute for the 4 s demo motion on 2 cores), through
+            scripts/render_demo.py: run from the repository (elsewhere the preview is skipped, with a line saying so).
         frames: scene frames of the motion to use (contiguous, 1-based, e.g. ``range(1, 11)``); default all.
         update_docs: also copy the strip to ``docs/img/readme-demo-strip.png`` of the source tree.
         gif: with ``render``, also render the animated GIF.
@@ -162,11 +160,6 @@ def run_demo(
         Raises RuntimeError when Blender's mesh does not match the core (after writing every output).
     """
     start = time.perf_counter()
-    import bpy
-
-    from .blender import body_mesh, body_model, export_fbx, export_gltf, import_motion, write_pose
-    from .blender.correctives import key_correctives
-
     out = Path(out_dir).resolve()
     out.mkdir(parents=True, exist_ok=True)
     log = out / "blender.log"
@@ -209,10 +202,14 @@ def run_demo(
     _timed(times, "blend", bpy.ops.wm.save_as_mainfile, filepath=str(out / "demo.blend"), check_existing=False)
     files["blend"] = _said("blend", out / "demo.blend")
     files["preview"] = files["preview_gif"] = None
-    if render:
-        files["preview"] = _said("preview", _timed(times, "render", render_strip, arm, out / "preview.png"))
+    preview = _preview_script() if render else None
+    if render and preview is None:
+        _say("preview", f"not rendered: {PREVIEW_SCRIPT} is not here (run the demo from the repository)")
+    if preview is not None:
+        files["preview"] = _said("preview", _timed(times, "render", preview.render_strip, arm, out / "preview.png"))
         if gif:
-            files["preview_gif"] = _said("preview_gif", _timed(times, "gif", render_gif, arm, out / "preview.gif"))
+            path = _timed(times, "gif", preview.render_gif, arm, out / "preview.gif")
+            files["preview_gif"] = _said("preview_gif", path)
         if update_docs:
             docs = Path(__file__).resolve().parent.parent / "docs" / "img"
             docs.mkdir(parents=True, exist_ok=True)
@@ -239,280 +236,12 @@ def run_demo(
     return result
 
 
-# ----------------------------------------------------------------------------------------------------------------
-# Preview strip (also used by scripts/render_readme.py through scripts/render_common.py).
-
-
-def workbench_scene(scene, width, height):
-    """Set ``scene`` up for a quick, GPU-free Workbench render: studio light, cavity, grey world, no film."""
-    scene.render.engine = "BLENDER_WORKBENCH"
-    scene.render.resolution_x, scene.render.resolution_y = width, height
-    scene.render.resolution_percentage = 100
-    scene.render.image_settings.file_format = "PNG"
-    scene.render.image_settings.color_mode = "RGB"
-    scene.render.image_settings.compression = 90  # smaller files; the pictures go into the repository
-    scene.display.render_aa = "8"
-    shading = scene.display.shading
-    shading.light = "STUDIO"
-    shading.color_type = "MATERIAL"
-    shading.show_cavity = True
-    shading.cavity_type = "WORLD"
-    shading.show_shadows = False
-    scene.view_settings.view_transform = "Standard"
-    if scene.world is None:
-        scene.world = __import__("bpy").data.worlds.new("World")
-    scene.world.color = (0.2, 0.2, 0.2)
-
-
-def look_at(camera, location, target):
-    """Place ``camera`` at ``location`` looking at ``target`` (Blender world), its up axis toward +Z."""
-    from mathutils import Vector
-
-    camera.location = location
-    camera.rotation_euler = (Vector(target) - Vector(location)).to_track_quat("-Z", "Y").to_euler()
-
-
-def read_png(path):
-    """(H, W, 4) float32 RGBA of a PNG, top row first (Blender's pixels are bottom row first)."""
-    import bpy
-
-    image = bpy.data.images.load(str(path), check_existing=False)
-    try:
-        width, height = image.size
-        pixels = np.empty(width * height * 4, dtype=np.float32)
-        image.pixels.foreach_get(pixels)
-    finally:
-        bpy.data.images.remove(image)
-    return pixels.reshape(height, width, 4)[::-1]
-
-
-def write_png(path, rgba):
-    """Write (H, W, 4) float RGBA (top row first) as an 8-bit PNG with the scene's image settings (RGB, compressed)."""
-    import bpy
-
-    height, width = rgba.shape[:2]
-    image = bpy.data.images.new("strip", width, height, alpha=True)
-    try:
-        image.pixels.foreach_set(np.ascontiguousarray(rgba[::-1], dtype=np.float32).ravel())
-        image.save_render(str(path), scene=bpy.context.scene)
-    finally:
-        bpy.data.images.remove(image)
-    return Path(path)
-
-
-def render_still(scene, path):
-    """Render the scene's camera to ``path`` (PNG). Returns the path."""
-    import bpy
-
-    scene.render.filepath = str(path)
-    bpy.ops.render.render(write_still=True)
-    return Path(path)
-
-
-def strip_frames(frame_start, frame_end, count=STRIP_CELLS):
-    """``count`` evenly spaced whole frames from ``frame_start`` to ``frame_end`` (fewer for a short range)."""
-    return sorted({int(round(f)) for f in np.linspace(frame_start, frame_end, count)})
-
-
-def add_floor(size=400.0, color=(0.34, 0.35, 0.37, 1.0), name="demo_floor"):
-    """A square floor mesh at Z = 0 centred on the origin. Returns the object."""
-    half = size / 2
-    return flat_mesh_object(
-        name, [(-half, -half, 0), (half, -half, 0), (half, half, 0), (-half, half, 0)], [(0, 1, 2, 3)], color
-    )
-
-
-def flat_mesh_object(name, verts, faces, color):
-    """A small mesh object (Blender-space ``verts``, ``faces``) with one flat-colour material, linked to the scene."""
-    import bpy
-
-    mesh = bpy.data.meshes.new(name)
-    mesh.from_pydata(list(verts), [], list(faces))
-    material = bpy.data.materials.new(name)
-    material.diffuse_color = color
-    mesh.materials.append(material)
-    obj = bpy.data.objects.new(name, mesh)
-    bpy.context.scene.collection.objects.link(obj)
-    return obj
-
-
-def remove_object(obj):
-    """Remove an object made for a picture, with its data and materials."""
-    import bpy
-
-    data = obj.data
-    materials = list(getattr(data, "materials", ()))
-    bpy.data.objects.remove(obj)
-    if isinstance(data, bpy.types.Mesh):
-        bpy.data.meshes.remove(data)
-    elif isinstance(data, bpy.types.Camera):
-        bpy.data.cameras.remove(data)
-    for material in materials:
-        if material is not None and material.users == 0:
-            bpy.data.materials.remove(material)
-
-
-def render_frames(arm, path, frames, cell_size=STRIP_CELL_SIZE, camera_offset=(2.1, -3.0, 0.25)):
-    """Render the body at ``frames``: a list of (H, W, 4) float RGBA images (top row first).
-
-    The camera follows the pelvis (a 3/4 front view at ``camera_offset`` from it), so the body stays centred while
-    it walks over a temporary floor. ``path`` names the temporary render files (removed). The scene's camera,
-    frame and render settings are restored afterwards and the helper objects removed.
-    """
-    import bpy
-
-    scene = bpy.context.scene
-    path = Path(path)
-    kept = (
-        scene.camera,
-        scene.frame_current,
-        scene.render.engine,
-        scene.render.resolution_x,
-        scene.render.resolution_y,
-        scene.render.filepath,
-    )
-    camera = bpy.data.objects.new("demo_camera", bpy.data.cameras.new("demo_camera"))
-    camera.data.lens = 60
-    scene.collection.objects.link(camera)
-    scene.camera = camera
-    floor = add_floor()
-    workbench_scene(scene, *cell_size)
-    images = []
-    try:
-        for frame in frames:
-            scene.frame_set(frame)
-            pelvis = np.array(arm.matrix_world @ arm.pose.bones["pelvis"].head)  # world position of the pelvis
-            target = (pelvis[0], pelvis[1], 0.88)
-            look_at(camera, tuple(np.add(target, camera_offset)), target)
-            still = path.with_name(f".{path.stem}-{frame:04d}.png")
-            images.append(read_png(render_still(scene, still)))
-            os.remove(still)
-    finally:
-        remove_object(camera)
-        remove_object(floor)
-        (
-            scene.camera,
-            _,
-            scene.render.engine,
-            scene.render.resolution_x,
-            scene.render.resolution_y,
-            scene.render.filepath,
-        ) = kept
-        scene.frame_set(kept[1])
-    return images
-
-
-def render_strip(arm, path, frames=None, cell_size=STRIP_CELL_SIZE):
-    """Render the body at ``frames`` (default 6 across the scene range) side by side into the PNG ``path``."""
-    import bpy
-
-    scene = bpy.context.scene
-    cells = render_frames(arm, path, frames or strip_frames(scene.frame_start, scene.frame_end), cell_size)
-    for cell in cells[1:]:
-        cell[:, :2, :3] = 0.12  # a thin dark line between frames
-    return write_png(path, np.concatenate(cells, axis=1))
-
-
-def render_gif(arm, path, step=GIF_FRAME_STEP, cell_size=GIF_SIZE):
-    """Render every ``step``-th frame of the scene range into the looping animated GIF ``path`` (real time)."""
-    import bpy
-
-    from .blender.scene import scene_fps
-
-    scene = bpy.context.scene
-    images = render_frames(arm, path, range(scene.frame_start, scene.frame_end + 1, step), cell_size)
-    rgb = np.round(np.clip(np.stack(images)[..., :3], 0.0, 1.0) * 255).astype(np.uint8)
-    return write_gif(path, rgb, scene_fps(scene) / step)
-
-
-# ----------------------------------------------------------------------------------------------------------------
-# Animated GIF (no imaging library needed: a 256-colour palette and a plain LZW encoder, GIF89a).
-
-
-def gif_palette(frames):
-    """A 256-colour palette for uint8 RGB ``frames`` (N, H, W, 3) and the frames as palette indices (N, H, W) uint8.
-
-    Colours are binned at 5 bits per channel; the 256 most frequent bins (their mean colours) form the palette and
-    every bin maps to its nearest palette colour. Workbench pictures (flat backgrounds, smooth skin) need no dither.
-    """
-    rgb = frames.reshape(-1, 3)
-    bins = (rgb[:, 0].astype(np.int64) >> 3) << 10 | (rgb[:, 1].astype(np.int64) >> 3) << 5 | (rgb[:, 2] >> 3)
-    counts = np.bincount(bins, minlength=1 << 15)
-    sums = np.stack([np.bincount(bins, weights=rgb[:, c], minlength=1 << 15) for c in range(3)], axis=1)
-    used = np.flatnonzero(counts)
-    top = used[np.argsort(-counts[used], kind="stable")[:256]]
-    palette = np.zeros((256, 3))
-    palette[: len(top)] = sums[top] / counts[top, None]
-    means = sums[used] / counts[used, None]
-    nearest = np.argmin(((means[:, None, :] - palette[None, : len(top), :]) ** 2).sum(axis=2), axis=1)
-    lut = np.zeros(1 << 15, dtype=np.uint8)
-    lut[used] = nearest
-    return np.round(palette).astype(np.uint8), lut[bins].reshape(frames.shape[:3])
-
-
-def lzw_encode(indices, min_code_size=8):
-    """GIF LZW code stream (bytes, before sub-blocking) of a flat sequence of 8-bit palette ``indices``."""
-    clear, end = 1 << min_code_size, (1 << min_code_size) + 1
-    width, next_code, table = min_code_size + 1, end + 1, {}
-    out, bits, nbits = bytearray(), 0, 0
-
-    def emit(code):
-        nonlocal bits, nbits
-        bits |= code << nbits
-        nbits += width
-        while nbits >= 8:
-            out.append(bits & 0xFF)
-            bits >>= 8
-            nbits -= 8
-
-    emit(clear)
-    data = indices.tolist()
-    prefix = data[0]
-    for pixel in data[1:]:
-        key = prefix << 8 | pixel
-        code = table.get(key)
-        if code is not None:
-            prefix = code
-            continue
-        emit(prefix)
-        table[key] = next_code
-        next_code += 1
-        if next_code - 1 == 1 << width and width < 12:  # the decoder widens one entry later than the encoder adds
-            width += 1
-        if next_code == 4096:  # table full: start over (the decoder resets on the clear code)
-            emit(clear)
-            width, next_code, table = min_code_size + 1, end + 1, {}
-        prefix = pixel
-    emit(prefix)
-    emit(end)
-    if nbits:
-        out.append(bits & 0xFF)
-    return bytes(out)
-
-
-def _sub_blocks(data):
-    chunks = [data[i : i + 255] for i in range(0, len(data), 255)]
-    return b"".join(bytes([len(c)]) + c for c in chunks) + b"\x00"
-
-
-def write_gif(path, frames, fps):
-    """Write uint8 RGB ``frames`` (N, H, W, 3) as a looping animated GIF at ``fps`` (delays in 1/100 s). Returns
-    the path."""
-    import struct
-
-    count, height, width = frames.shape[:3]
-    palette, indices = gif_palette(frames)
-    delay = max(2, int(round(100.0 / fps)))
-    parts = [
-        b"GIF89a",
-        struct.pack("<HHBBB", width, height, 0xF7, 0, 0),
-        palette.tobytes(),
-        b"\x21\xff\x0bNETSCAPE2.0\x03\x01\x00\x00\x00",
-    ]
-    for k in range(count):
-        parts.append(struct.pack("<BBBBHBB", 0x21, 0xF9, 4, 0x04, delay, 0, 0))  # keep each frame until the next
-        parts.append(struct.pack("<BHHHHB", 0x2C, 0, 0, width, height, 0))
-        parts.append(b"\x08" + _sub_blocks(lzw_encode(indices[k].reshape(-1))))
-    parts.append(b"\x3b")
-    Path(path).write_bytes(b"".join(parts))
-    return Path(path)
+def _preview_script():
+    """scripts/render_demo.py (the preview strip and GIF), loaded from the repository the package runs from, or None
+    (the installed extension ships no render code)."""
+    if not PREVIEW_SCRIPT.is_file():
+        return None
+    spec = importlib.util.spec_from_file_location("render_demo", PREVIEW_SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -194,7 +194,7 @@ def test_our_fbx_reimported_gives_back_the_body_with_its_shape(tmp_path, target)
 
 
 def test_a_body_whose_model_file_is_gone_is_read_as_a_rig_with_a_model(tmp_path):
-    from smpl_blender_addon import batch
+    from smpl_blender_addon.batch.jobs import write_body_motion
     from smpl_blender_addon.blender.body import PROP_MODEL
     from smpl_blender_addon.core.errors import ModelFileError
     from smpl_blender_addon.core.formats import read_motion
@@ -205,10 +205,10 @@ def test_a_body_whose_model_file_is_gone_is_read_as_a_rig_with_a_model(tmp_path)
     arm[PROP_MODEL] = str(tmp_path / "elsewhere" / "model.npz")  # e.g. a .blend made on another machine
     options = dict(format="smpl", model=None, fps=None, frame_start=None, frame_end=None)
     with pytest.raises(ModelFileError, match="--model"):
-        batch.write_body_motion(arm, str(tmp_path / "a.smpl"), options)
+        write_body_motion(arm, str(tmp_path / "a.smpl"), options)
     assert not (tmp_path / "a.smpl").exists()
     with pytest.warns(UserWarning, match="read as a rig"):
-        record = batch.write_body_motion(arm, str(tmp_path / "a.smpl"), dict(options, model=model))
+        record = write_body_motion(arm, str(tmp_path / "a.smpl"), dict(options, model=model))
     assert record["rig"] == "rig" and record["frames"] == len(FRAMES) and record["kind"] == "smpl"
     back = read_motion(tmp_path / "a.smpl")  # Y-up, float32
     assert_same_rotations(back.poses, expected.poses)

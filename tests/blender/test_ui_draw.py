@@ -17,8 +17,8 @@ bpy = pytest.importorskip("bpy")
 from synthetic_body import official_layout_arrays, synthetic_arrays  # noqa: E402
 
 import smpl_blender_addon  # noqa: E402
+from smpl_blender_addon.blender import add_body, compat  # noqa: E402
 from smpl_blender_addon.blender import body as body_api  # noqa: E402
-from smpl_blender_addon.blender import compat  # noqa: E402
 from smpl_blender_addon.ui import body as ui_body  # noqa: E402
 from smpl_blender_addon.ui import import_export, panels, pose, preferences  # noqa: E402
 
@@ -173,7 +173,7 @@ def test_panels_of_a_body_of_each_kind(model_files, kind, sliders, select):
         assert bpy.ops.smpl.add_body(model=str(model_files[kind]), betas="0.5 -0.2") == {"FINISHED"}
         arm = bpy.context.active_object
     else:  # built by the scripting API: no sliders until Show Shape Sliders
-        arm = body_api.add_body(model=str(model_files[kind]), betas=[0.5, -0.2])
+        arm = add_body(model=str(model_files[kind]), betas=[0.5, -0.2])
     active = arm if select == "armature" else body_api.body_mesh(arm)
     bpy.context.view_layer.objects.active = active
     context = bpy.context

@@ -188,8 +188,52 @@ def _touch(path, content=b"x"):
     path.write_bytes(content)
 
 
+NO_BPY_RUNNER = """
+import json, sys
+sys.modules["bpy"] = None  # every import of bpy now fails
+from smpl_blender_addon.batch import runner
+code = None
+if len(sys.argv) > 1:  # a batch of one input in a worker (--timeout)
+    options = dict(model="open-smplx", gender=None, fps=None, target="blender", correctives="keys")
+    code = runner.run_batch("export-fbx", [sys.argv[1]], sys.argv[2], options, timeout=120)
+loaded = [m for m in sys.modules if m.startswith(("smpl_blender_addon.blender", "smpl_blender_addon.batch.jobs"))]
+print("RESULT " + json.dumps({"code": code, "loaded": loaded}))
+"""
+
+
+def run_without_bpy(*args):
+    done = subprocess.run(
+        [sys.executable, "-c", NO_BPY_RUNNER, *map(str, args)],
+        cwd=REPO,
+        env=dict(os.environ, PYTHONPATH=REPO),
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(next(line for line in done.stdout.splitlines() if line.startswith("RESULT "))[7:])
+
+
+def test_the_runner_imports_without_bpy():
+    """The batch runner imports no bpy, not even indirectly (imported here with every import of bpy failing)."""
+    assert run_without_bpy() == {"code": None, "loaded": []}
+
+
+def test_only_the_workers_of_the_runner_load_blender(tmp_path):
+    """The parent of a worker (--timeout) never needs bpy: the input runs in the worker and fails there for its own
+    reason (a file that is no motion), not for a missing bpy."""
+    if bpy_process.blender_binary():
+        pytest.skip("inside a Blender binary, a plain Python parent's workers have no bpy")
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(b"not a zip")
+    assert run_without_bpy(bad, tmp_path / "out") == {"code": 1, "loaded": []}
+    (entry,) = json.loads((tmp_path / "out" / "report.json").read_text())["inputs"]
+    assert entry["status"] == "failed" and entry["error"].startswith(f"{bad}: unrecognised motion file")
+    assert "bpy" not in entry["error"]
+
+
 def test_inputs_outputs_never_collide_and_skip_the_output_folder(tmp_path):
-    from smpl_blender_addon import batch
+    from smpl_blender_addon.batch.inputs import collect_inputs
 
     data = tmp_path / "data"
     for name in (
@@ -208,7 +252,7 @@ def test_inputs_outputs_never_collide_and_skip_the_output_folder(tmp_path):
         _touch(data / name)
     _touch(data / "easy" / "smpl" / "000000.json")  # an EasyMocap output folder: one input
     _touch(data / "easy" / "smpl" / "000001.json")
-    entries = batch.collect_inputs([str(data)], ".fbx", exclude=str(data / "out"))
+    entries = collect_inputs([str(data)], ".fbx", exclude=str(data / "out"))
     rel = [r for _, r in entries]
     assert (
         rel
@@ -219,28 +263,29 @@ def test_inputs_outputs_never_collide_and_skip_the_output_folder(tmp_path):
     # two folders and a file: relative to their common folder, still unique
     other = tmp_path / "more"
     _touch(other / "walk.npz")
-    both = batch.collect_inputs([str(data / "sub"), str(other), str(data / "walk.npz")], ".glb")
+    both = collect_inputs([str(data / "sub"), str(other), str(data / "walk.npz")], ".glb")
     assert [r for _, r in both] == ["data/sub/walk.npz.glb", "data/walk.npz.glb", "more/walk.npz.glb"]
 
 
 def test_shards_partition_any_list():
-    from smpl_blender_addon import batch
+    from smpl_blender_addon.batch.errors import UsageError
+    from smpl_blender_addon.batch.inputs import parse_shard, shard
 
     items = [(f"/x/{i:03d}.npz", f"{i:03d}.npz.fbx") for i in range(23)]
     for n in (1, 2, 3, 7, 23, 30):
-        parts = [batch.shard(items, i, n) for i in range(n)]
+        parts = [shard(items, i, n) for i in range(n)]
         assert sorted(sum(parts, [])) == items
         assert max(map(len, parts)) - min(map(len, parts)) <= 1  # balanced
-    assert batch.parse_shard("2/10") == (2, 10)
+    assert parse_shard("2/10") == (2, 10)
     for bad in ("10/10", "-1/3", "1", "a/b", "0/0"):
-        with pytest.raises(batch.UsageError):
-            batch.parse_shard(bad)
+        with pytest.raises(UsageError):
+            parse_shard(bad)
 
 
 def test_progress_bar_on_a_terminal_and_lines_otherwise():
     import io
 
-    from smpl_blender_addon import batch
+    from smpl_blender_addon.batch.progress import Progress
 
     class Terminal(io.StringIO):
         def isatty(self):
@@ -259,7 +304,7 @@ def test_progress_bar_on_a_terminal_and_lines_otherwise():
     ]
     terminal, log = Terminal(), io.StringIO()
     for stream in (terminal, log):
-        progress = batch.Progress(2, stream)
+        progress = Progress(2, stream)
         for entry in entries:
             progress.finished(entry)
     shown = terminal.getvalue()

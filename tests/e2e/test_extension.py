@@ -109,6 +109,20 @@ def test_zip_layout_and_validation(extension_zip):
     assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc") or n.startswith("tests/")]
     repo_assets = sorted(os.path.basename(p) for p in build.asset_files(os.path.join(REPO, "assets")))
     assert sorted(n[len("assets/") :] for n in names if n.startswith("assets/") and not n.endswith("/")) == repo_assets
+    # the demo's preview (Workbench renders, the GIF) is a repository script, not shipped
+    archive = zipfile.ZipFile(extension_zip)
+    assert "demo.py" in names and not [n for n in names if os.path.basename(n).startswith("render_")]
+    markers = (
+        "BLENDER_WORKBENCH",
+        "render.render(",
+        "GIF89a",
+        "def write_gif",
+        "def render_",
+        "from PIL",
+        "import PIL",
+    )
+    shipped = {n: archive.read(n).decode() for n in names if n.endswith(".py")}
+    assert not [(n, m) for n, text in shipped.items() for m in markers if m in text]
 
 
 INSTALL_SCRIPT = """
