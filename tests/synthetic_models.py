@@ -2,7 +2,7 @@
 """Small synthetic SMPL-family model files for tests, in every layout the loader accepts.
 
 Nothing here is derived from a licensed model: arrays are random but structurally valid (real SMPL / SMPL-H / SMPL-X /
-MANO parents from formats.md §2.5, faces in range, non-negative row-normalised weights and regressor, smooth random
+MANO parents as in the MANO files, faces in range, non-negative row-normalised weights and regressor, smooth random
 blend shapes that move vertices by centimetres). Every ``write_*`` function writes one file and returns the dense
 arrays it stored (file layout: ``shapedirs`` with all file columns, dense ``J_regressor``, ``kintree_table``...), so a
 test can compare what a reader returns with what was written.

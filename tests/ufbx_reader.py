@@ -3,7 +3,7 @@
 
     python tests/ufbx_reader.py FILE.fbx [--frames 1 5 | --times 0.5 1.0] [--npz OUT.npz [--skinned]] [--shape-step N]
 
-Run it in a subprocess: ufbx 0.0.5 can crash when scenes are freed (blender-notes.md), so every scene stays referenced
+Run it in a subprocess: ufbx 0.0.5 can crash when scenes are freed, so every scene stays referenced
 and the process ends with ``os._exit``. Frames are converted to seconds with the file's frame rate (frame f at f/fps,
 as Blender writes them).
 

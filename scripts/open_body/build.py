@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """The open-body pipeline: synthetic population -> T-pose -> template, PCA shape space, weights, ring regressor,
-expressions, hand PCA and pose correctives, for one (kind, gender) at a time. See open-body.md for the method."""
+expressions, hand PCA and pose correctives, for one (kind, gender) at a time."""
 
 import dataclasses
 

@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """The MPFB2 "default" rig (163 bones) as linear operators on the mesh, its A-pose -> T-pose re-posing, and the mapping
-of its bones onto the SMPL (24) and SMPL-X (55) joints (open-body.md section 2 and Appendix A)."""
+of its bones onto the SMPL (24) and SMPL-X (55) joints (the joint map of the open-body method)."""
 
 import numpy as np
 

@@ -17,7 +17,7 @@ import bpy
 # Blender 5.2 has no ``_bpy.ops.call`` (its wrapper calls a C function per operator).
 PRIVATE_OPERATOR_CALL = ((4, 5), (5, 0))
 
-# The exporters' private functions that the fast exports wrap (blender/export.py), with their parameters on the
+# The exporters' private functions that the fast exports wrap (blender/export/fast_bake.py, fidelity.py), with their parameters on the
 # verified versions. Another version, or another signature, and the exporter runs unchanged.
 FBX_BAKE_HOOK = ("io_scene_fbx.export_fbx_bin", "fbx_animations", ("scene_data",))
 GLTF_SAMPLING_HOOK = (
@@ -35,7 +35,7 @@ GLTF_SAMPLING_HOOK = (
     ),
 )
 # Blender's FBX exporter derives object ids from Python's string hash, which differs from process to process: wrapped,
-# the ids come from a stable digest of the same keys (blender/export.py), so the same body gives the same file.
+# the ids come from a stable digest of the same keys (blender/export/fidelity.py), so the same body gives the same file.
 FBX_UUID_HOOK = ("io_scene_fbx.fbx_utils", "_key_to_uuid", ("uuids", "key"))
 EXPORTER_HOOKS = ((4, 5), (5, 0), (5, 2))
 

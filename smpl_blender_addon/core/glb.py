@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """The binary glTF container (``.glb``, glTF 2.0 §4.4): its JSON document and binary buffer, read and written.
 
-Used to correct what Blender's glTF exporter cannot be told (blender/export.py): a 12-byte header (``glTF``, version
+Used to correct what Blender's glTF exporter cannot be told (blender/export/fidelity.py): a 12-byte header (``glTF``, version
 2, total length), a JSON chunk padded with spaces to 4 bytes, an optional BIN chunk padded with zeros. Writing the
 same document and buffer gives the same bytes (keys keep their order, no time stamps).
 """

@@ -71,7 +71,7 @@ def animated_body(model, seed=0, betas=None, expression=None):
 def general_rig(model, names, poses, transl, unit=100.0, seed=1):
     """A rig of the same body built the way other tools build theirs: bones pointing at their (first) child, random
     rolls, an extra ``root`` bone above the pelvis, data in centimetres under an object scaled 0.01 and turned about Z
-    (with the object turned back so that the world is unchanged), keyed with formats.md §4.4:
+    (with the object turned back so that the world is unchanged), keyed with the general-rig rule (blender/foreign_rig.py):
     ``Basis_i = B_i^T C' R_i C'^T B_i`` and pelvis location ``B_0^T C' transl`` (C' = the armature space's axes)."""
     rng = np.random.default_rng(seed)
     turn = np.array([[0.0, -1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])  # data turned 90 deg about Z

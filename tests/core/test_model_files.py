@@ -414,7 +414,7 @@ def _assert_matches_smplx(model, body, shapedirs):
     np.testing.assert_array_equal(model["faces"], reference["faces"])
     for key in ("v_template", "J_regressor", "weights"):
         np.testing.assert_allclose(model[key], reference[key], rtol=0, atol=1e-7, err_msg=key)
-    posedirs = model["posedirs"].reshape(n_verts * 3, -1).T  # file (V,3,P) -> smplx (P,3V), formats §2.3
+    posedirs = model["posedirs"].reshape(n_verts * 3, -1).T  # file (V,3,P) -> smplx (P,3V)
     np.testing.assert_allclose(posedirs, reference["posedirs"], rtol=0, atol=1e-7)
     np.testing.assert_allclose(shapedirs, reference["shapedirs"], rtol=0, atol=1e-7)
 

@@ -149,7 +149,7 @@ def test_missing_frame_rate_asks_for_fps(tmp_path):
     assert "norate.npz" in str(err.value)
     motion = read_motion(path, fps=25, gender="f")
     assert motion.fps == 25 and motion.gender == "female"
-    assert motion.up_axis == "Y"  # poses/trans/betas without AMASS keys: Meshcapade-style, Y-up (formats §3.6)
+    assert motion.up_axis == "Y"  # poses/trans/betas without AMASS keys: Meshcapade-style, Y-up
 
 
 def test_meshcapade_npz_is_y_up_even_with_a_rate(tmp_path):

@@ -132,7 +132,7 @@ def test_fbx_read_back_with_ufbx(first_run, data):
     weights = np.array([[s["weights"][c] for c in pose_channels] for s in info["samples"]])
     assert np.ptp(weights, axis=0).max() > 0.05  # the correctives are animated, not static
     # scene frame 3 = output frame 2 at t = 0.1 s = file frame 3 (30 fps): the FBX joints (Y-up, cm) are the core
-    # joints of that file frame in its Z-up world, the SMPL-H pose mapped to SMPL by hand (formats.md §3.2)
+    # joints of that file frame in its Z-up world, the SMPL-H pose mapped to SMPL by hand
     source = np.load(os.path.join(data, "nested", "c_jump.npz"))
     pose = np.zeros(72)
     pose[:66] = source["poses"][3, :66]

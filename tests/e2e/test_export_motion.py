@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""``export-motion`` in subprocesses, as users run it (issue #8): Blender scenes and FBX files back to SMPL parameters.
+"""``export-motion`` in subprocesses, as users run it: Blender scenes and FBX files back to SMPL parameters.
 
 Inputs are made here with the add-on itself: AMASS-style motions imported on the open SMPL / SMPL-X bodies, exported
 to FBX with every target preset (blender.export.export_fbx), and a .blend holding two bodies; a corrupt .blend and a
