@@ -78,7 +78,7 @@ class SMPL_OT_add_body(ObjectModeOperator, _AddBodyOptions, Operator):
         return run_reported(self, _add_body, self, context, model)
 
 
-class SMPL_OT_import_body(ObjectModeOperator, _AddBodyOptions, ImportHelper, Operator):
+class SMPL_OT_import_body(ObjectModeOperator, _AddBodyOptions, ImportHelper, Operator):  # type: ignore[misc]  # (stubs: helper vs Operator signatures)
     """Add a body from an official SMPL / SMPL-H / SMPL-X model file (.npz / .pkl)"""
 
     bl_idname = "smpl.import_body"

@@ -36,7 +36,7 @@ def _report_warnings(operator, caught):
         operator.report({"WARNING"}, str(warning.message))
 
 
-class SMPL_OT_import_motion(ObjectModeOperator, ImportHelper, Operator):
+class SMPL_OT_import_motion(ObjectModeOperator, ImportHelper, Operator):  # type: ignore[misc]  # (stubs: helper vs Operator signatures)
     """Import a motion (AMASS / Meshcapade .npz, .smpl, SMPLify-X .pkl, pose or EasyMocap .json) as an animated
     SMPL body, or onto the selected body"""
 
@@ -158,7 +158,7 @@ class SMPL_OT_import_motion(ObjectModeOperator, ImportHelper, Operator):
         )
 
 
-class SMPL_OT_export_motion(BodyOperator, ExportHelper, Operator):
+class SMPL_OT_export_motion(BodyOperator, ExportHelper, Operator):  # type: ignore[misc]  # (stubs: helper vs Operator signatures)
     """Write the active body's animation as SMPL parameters: AMASS .npz (Z-up) or Meshcapade .smpl (Y-up)"""
 
     bl_idname = "smpl.export_motion"
@@ -207,7 +207,7 @@ class SMPL_OT_export_motion(BodyOperator, ExportHelper, Operator):
         self.report({"INFO"}, f"Wrote {path}")
 
 
-class SMPL_OT_export_body(BodyOperator, ExportHelper, Operator):
+class SMPL_OT_export_body(BodyOperator, ExportHelper, Operator):  # type: ignore[misc]  # (stubs: helper vs Operator signatures)
     """Export the active body to glTF (.glb: skin, morph targets, sampled animation) or Alembic (deformed mesh per
     frame). FBX is smpl.export_fbx"""
 
@@ -284,7 +284,7 @@ class SMPL_OT_export_body(BodyOperator, ExportHelper, Operator):
         self.report({"INFO"}, f"Wrote {done['path']}: {done['frames']} frames in {done['seconds']:.1f} s")
 
 
-class SMPL_OT_export_fbx(BodyOperator, ExportHelper, Operator):
+class SMPL_OT_export_fbx(BodyOperator, ExportHelper, Operator):  # type: ignore[misc]  # (stubs: helper vs Operator signatures)
     """Export the selected SMPL body with its animation (and keyed correctives) to FBX"""
 
     bl_idname = "smpl.export_fbx"

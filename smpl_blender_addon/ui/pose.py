@@ -50,7 +50,7 @@ class SMPL_OT_set_pose(BodyOperator, Operator):
             correctives_api.update_correctives(arm)
 
 
-class SMPL_OT_load_pose(BodyOperator, ImportHelper, Operator):
+class SMPL_OT_load_pose(BodyOperator, ImportHelper, Operator):  # type: ignore[misc]  # (stubs: helper vs Operator signatures)
     """Set the active body's pose from a pose file (.json, .npz, .pkl)"""
 
     bl_idname = "smpl.load_pose"
@@ -107,7 +107,7 @@ def print_to_python_consoles(context, text):
                     bpy.ops.console.scrollback_append(text=line, type="OUTPUT")
 
 
-class SMPL_OT_write_pose(BodyOperator, ExportHelper, Operator):
+class SMPL_OT_write_pose(BodyOperator, ExportHelper, Operator):  # type: ignore[misc]  # (stubs: helper vs Operator signatures)
     """Write the active body's pose as axis-angle (Rodrigues) vectors, pelvis first: to the console, JSON or .npz"""
 
     bl_idname = "smpl.write_pose"
