@@ -158,6 +158,55 @@ def _check_zip_directory(path, error, size):
         )
 
 
+def open_zip_checked(path, error, what="zip archive"):
+    """A ``zipfile.ZipFile`` on ``path`` after the checks that need no member read: a non-empty regular file of at
+    most MAX_FILE_BYTES that starts like a zip, whose end record declares at most MAX_MEMBERS members in a central
+    directory of at most MAX_DIRECTORY_BYTES. ``what`` names the expected format ("an .npz (zip) archive"). The
+    caller closes it (``with``) and turns :data:`ZIP_ERRORS` (raised here too, for a corrupt directory) into
+    ``error``."""
+    head, size = file_head(path, 4, error)
+    if not is_zip(head):
+        raise error(path, f"not {what}")
+    if size > MAX_FILE_BYTES:
+        raise error(path, f"file is {size} bytes, more than the {MAX_FILE_BYTES} byte limit")
+    _check_zip_directory(path, error, size)
+    return zipfile.ZipFile(path)
+
+
+def check_zip_members(path, members, error):
+    """Refuse encrypted members, compression methods other than stored / deflate / bzip2 / lzma, and members whose
+    declared sizes add up to more than MAX_ARCHIVE_BYTES (zip bombs): ``members`` are the ``ZipInfo`` objects the
+    caller will read."""
+    for info in members:
+        if info.flag_bits & 0x1:
+            raise error(path, f"member {info.filename!r} is encrypted")
+        if info.compress_type not in _COMPRESSIONS:
+            raise error(
+                path,
+                f"member {info.filename!r} uses zip compression method {info.compress_type}, "
+                "which is not supported (stored, deflate, bzip2, lzma are)",
+            )
+    total = sum(info.file_size for info in members)
+    if total > MAX_ARCHIVE_BYTES:
+        raise error(path, f"archive expands to {total} bytes, more than the {MAX_ARCHIVE_BYTES} byte limit")
+
+
+# What zipfile, zlib, lzma and numpy's header parser raise for a corrupt archive.
+ZIP_ERRORS = (
+    zipfile.BadZipFile,
+    zipfile.LargeZipFile,
+    zlib.error,
+    LZMAError,
+    OSError,
+    EOFError,
+    ValueError,
+    KeyError,
+    struct.error,
+    NotImplementedError,
+    RuntimeError,
+)
+
+
 def read_npz(path, error, names=None):
     """The arrays of an ``.npz`` archive (also Meshcapade ``.smpl``), checked before anything is allocated.
 
@@ -168,32 +217,15 @@ def read_npz(path, error, names=None):
     items, or more than MAX_ARRAY_BYTES in a member or MAX_ARCHIVE_BYTES in all of them.
     """
     path = os.fspath(path)
-    head, size = file_head(path, 4, error)
-    if not is_zip(head):
-        raise error(path, "not an .npz (zip) archive")
-    if size > MAX_FILE_BYTES:
-        raise error(path, f"file is {size} bytes, more than the {MAX_FILE_BYTES} byte limit")
-    _check_zip_directory(path, error, size)
     arrays, skipped = {}, []
     try:
-        with zipfile.ZipFile(path) as archive:
+        with open_zip_checked(path, error, "an .npz (zip) archive") as archive:
             members = [
                 info
                 for info in archive.infolist()
                 if info.filename.endswith(".npy") and (names is None or info.filename[:-4] in names)
             ]
-            for info in members:
-                if info.flag_bits & 0x1:
-                    raise error(path, f"member {info.filename!r} is encrypted")
-                if info.compress_type not in _COMPRESSIONS:
-                    raise error(
-                        path,
-                        f"member {info.filename!r} uses zip compression method {info.compress_type}, "
-                        "which is not supported (stored, deflate, bzip2, lzma are)",
-                    )
-            total = sum(info.file_size for info in members)
-            if total > MAX_ARCHIVE_BYTES:
-                raise error(path, f"archive expands to {total} bytes, more than the {MAX_ARCHIVE_BYTES} byte limit")
+            check_zip_members(path, members, error)
             for info in members:
                 name = info.filename[:-4]
                 with archive.open(info) as member:
@@ -211,20 +243,8 @@ def read_npz(path, error, names=None):
                             f"member {name!r} declares {nbytes} bytes of data but holds "
                             f"{info.file_size}: truncated or corrupt",
                         )
-                    arrays[name] = _read_data(member, shape, fortran, dtype, nbytes)
-    except (
-        zipfile.BadZipFile,
-        zipfile.LargeZipFile,
-        zlib.error,
-        LZMAError,
-        OSError,
-        EOFError,
-        ValueError,
-        KeyError,
-        struct.error,
-        NotImplementedError,
-        RuntimeError,
-    ) as exc:  # zipfile / zlib / numpy header: corrupt
+                    arrays[name] = read_into_array(member, shape, dtype, nbytes, fortran)
+    except ZIP_ERRORS as exc:  # zipfile / zlib / numpy header: corrupt
         if isinstance(exc, error):
             raise
         raise error(path, f"not a readable .npz archive (truncated or corrupt?): {type(exc).__name__}: {exc}") from None
@@ -233,8 +253,9 @@ def read_npz(path, error, names=None):
     return arrays, skipped
 
 
-def _read_data(stream, shape, fortran, dtype, nbytes):
-    """The data of one checked ``.npy`` stream (positioned after its header), read straight into a new array."""
+def read_into_array(stream, shape, dtype, nbytes, fortran=False):
+    """``nbytes`` (checked by the caller) of ``stream`` read straight into a new array of ``shape`` / ``dtype``, in
+    pieces; EOFError when the stream ends early. ``fortran``: the bytes are in column-major order (``.npy``)."""
     array = np.empty(shape[::-1] if fortran else shape, dtype=dtype)
     view = memoryview(array.reshape(-1).view(np.uint8)) if nbytes else memoryview(b"")
     filled = 0
@@ -259,7 +280,7 @@ def read_npy(path, error):
             nbytes = dtype.itemsize * int(np.prod(shape, dtype=np.int64))
             if nbytes > size:
                 raise error(path, f"header declares {nbytes} bytes of data in a {size} byte file: truncated or corrupt")
-            return _read_data(stream, shape, fortran, dtype, nbytes)
+            return read_into_array(stream, shape, dtype, nbytes, fortran)
     except (OSError, EOFError, ValueError) as exc:
         if isinstance(exc, error):
             raise

@@ -395,15 +395,29 @@ def load_pickle_dict(path, error=ModelFileError):
     if size > MAX_FILE_BYTES:
         raise error(path, f"file is {size} bytes, more than the {MAX_FILE_BYTES} byte limit for a pickle")
     try:
-        with (
-            open(path, "rb") as file,
-            mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) as mapped,
-            warnings.catch_warnings(),
-        ):
+        with open(path, "rb") as file, mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+            evaluated = load_checked(mapped, path, error, RestrictedUnpickler(mapped, encoding="latin1"))
+    except OSError as exc:
+        raise error(path, f"cannot read file ({exc.strerror or exc})") from None
+    for key in evaluated:
+        if not isinstance(key, str):
+            raise error(path, f"dict key {key!r} is not a string")
+    return evaluated
+
+
+def load_checked(data, path, error, unpickler, what="a dict of model arrays"):
+    """The dict pickled in ``data`` (bytes or a memory map), run through ``unpickler`` (a
+    :class:`RestrictedUnpickler`, or a subclass with more globals, reading ``data``) only after the opcode scan,
+    then evaluated (stand-ins to arrays, containers to plain ``dict`` / ``list`` / ``tuple``, reference bombs
+    refused). Any failure is ``error(path, problem)``; ``what`` names the expected content in the message for a
+    non-dict."""
+    try:
+        with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)  # bad escapes in corrupt protocol-0 strings
-            _scan_opcodes(mapped)
-            mapped.seek(0)
-            raw = RestrictedUnpickler(mapped, encoding="latin1").load()
+            _scan_opcodes(data)
+            if hasattr(data, "seek"):
+                data.seek(0)
+            raw = unpickler.load()
     except UnsafePickleError as exc:
         raise error(path, f"unsafe or unsupported pickle content refused: {exc}") from None
     except EOFError:
@@ -413,16 +427,14 @@ def load_pickle_dict(path, error=ModelFileError):
     except OSError as exc:
         raise error(path, f"cannot read file ({exc.strerror or exc})") from None
     except Exception as exc:  # any other failure while decoding untrusted bytes means the file is corrupt
+        if isinstance(exc, error):
+            raise
         raise error(path, f"not a readable pickle ({type(exc).__name__}: {exc})") from None
     if not isinstance(raw, dict):
-        raise error(path, f"pickle holds a {type(raw).__name__}, expected a dict of model arrays")
+        raise error(path, f"pickle holds a {type(raw).__name__}, expected {what}")
     try:
-        evaluated = _Evaluation().value(raw)
+        return _Evaluation().value(raw)
     except RecursionError:
         raise error(path, "object nesting too deep") from None
     except Exception as exc:
         raise error(path, f"cannot evaluate the stored values ({exc})") from None
-    for key in evaluated:
-        if not isinstance(key, str):
-            raise error(path, f"dict key {key!r} is not a string")
-    return evaluated
