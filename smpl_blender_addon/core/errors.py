@@ -6,13 +6,15 @@
 API_CONTROLS = {
     "fps": "pass fps= (the capture's frames per second)",
     "model": "pass model= (the body model the data was fitted with)",
+    "vposer": "pass vposer= (the VPoser the fit was made with: a VPoser object or its checkpoint path)",
 }
 
 
 class SMPLFileError(ValueError):
     """A file could not be used. ``str(err)`` starts with the file's path and says what is wrong.
 
-    ``needs`` is ``"fps"`` or ``"model"`` when the file is fine but incomplete without that input from the caller.
+    ``needs`` is ``"fps"``, ``"model"`` or ``"vposer"`` when the file is fine but incomplete without that input from
+    the caller.
     """
 
     def __init__(self, path, problem, needs=None):
@@ -22,10 +24,11 @@ class SMPLFileError(ValueError):
         super().__init__(self.describe(API_CONTROLS))
 
     def describe(self, controls):
-        """The message, ending with ``controls[self.needs]`` (how this front end gives the missing input)."""
+        """The message, ending with ``controls[self.needs]`` (how this front end gives the missing input; the API's
+        words when the front end has none for it)."""
         text = f"{self.path}: {self.problem}" if self.path else self.problem
         if self.needs is not None:
-            text += f": {controls[self.needs]}"
+            text += f": {controls.get(self.needs, API_CONTROLS[self.needs])}"
         return text
 
 
@@ -35,3 +38,7 @@ class ModelFileError(SMPLFileError):
 
 class MotionFileError(SMPLFileError):
     """A motion or pose file is missing, unreadable, unsafe, malformed or does not fit the model."""
+
+
+class WeightsFileError(SMPLFileError):
+    """A network weights file (a PyTorch checkpoint such as VPoser's) is missing, unreadable, unsafe or malformed."""

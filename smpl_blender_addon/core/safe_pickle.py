@@ -167,7 +167,7 @@ def _check_shape_bytes(shape, itemsize):
         raise UnsafePickleError(problem)
 
 
-class _Guarded:
+class Guarded:
     """Callable wrapper for the guarded functions: a BUILD opcode aimed at it is refused, so a stream cannot set
     attributes (``__defaults__``...) on the module's own functions."""
 
@@ -197,18 +197,18 @@ ALLOWED_GLOBALS = {
     ("chumpy.reordering", "Select"): ChumpySelect,
     ("scipy.sparse.csc", "csc_matrix"): SparseCSC,
     ("scipy.sparse._csc", "csc_matrix"): SparseCSC,
-    ("copy_reg", "_reconstructor"): _Guarded(_guarded_reconstructor),
-    ("copyreg", "_reconstructor"): _Guarded(_guarded_reconstructor),
+    ("copy_reg", "_reconstructor"): Guarded(_guarded_reconstructor),
+    ("copyreg", "_reconstructor"): Guarded(_guarded_reconstructor),
     ("__builtin__", "set"): set,
     ("builtins", "set"): set,
     ("__builtin__", "object"): object,
     ("builtins", "object"): object,
-    ("_codecs", "encode"): _Guarded(_latin1_encode),
+    ("_codecs", "encode"): Guarded(_latin1_encode),
 }
 for _core in _CORE_NAMES:
-    ALLOWED_GLOBALS[(f"{_core}.multiarray", "_reconstruct")] = _Guarded(_guarded_ndarray_reconstruct)
-    ALLOWED_GLOBALS[(f"{_core}.multiarray", "scalar")] = _Guarded(_guarded_scalar)
-    ALLOWED_GLOBALS[(f"{_core}.numeric", "_frombuffer")] = _Guarded(_guarded_frombuffer)
+    ALLOWED_GLOBALS[(f"{_core}.multiarray", "_reconstruct")] = Guarded(_guarded_ndarray_reconstruct)
+    ALLOWED_GLOBALS[(f"{_core}.multiarray", "scalar")] = Guarded(_guarded_scalar)
+    ALLOWED_GLOBALS[(f"{_core}.numeric", "_frombuffer")] = Guarded(_guarded_frombuffer)
 
 
 class RestrictedUnpickler(pickle.Unpickler):
