@@ -11,7 +11,7 @@ from . import amass, checks, easymocap, pose_files, smpl_codec, smplify
 __all__ = ["read_motion"]
 
 
-def read_motion(path, model=None, fps=None, gender=None, kind=None, person=None, up_axis=None):
+def read_motion(path, model=None, fps=None, gender=None, kind=None, person=None, up_axis=None, vposer=None):
     """Read a motion (or a single pose as a 1-frame motion) from ``path``.
 
     Args:
@@ -29,6 +29,10 @@ def read_motion(path, model=None, fps=None, gender=None, kind=None, person=None,
             EasyMocap ``"Z"`` (the calibration's world: often Z-up, not guaranteed), pose files ``"Y"``. For
             SMPLify-X fits the default ``"camera"`` applies the fit's camera and ``CAMERA_TO_Y_UP`` (result Y-up);
             ``"Y"``/``"Z"`` take the parameters as they are.
+        vposer: a :class:`~..vposer.VPoser` (or the path of its checkpoint / experiment folder, loaded when needed)
+            to decode a VPoser latent body pose (SMPLify-X fits with ``use_vposer: True`` store the 32-D latent code
+            as ``body_pose``). Use the VPoser the fit was made with. Without it such a file is refused
+            (``needs="vposer"``).
 
     Returns:
         :class:`~.motion.Motion`. Raises :class:`MotionFileError` for any bad input.
@@ -38,7 +42,7 @@ def read_motion(path, model=None, fps=None, gender=None, kind=None, person=None,
         raise ValueError(f"kind must be 'smpl', 'smplh' or 'smplx', got {kind!r}")
     if up_axis is not None and up_axis not in UP_AXES + ("camera",):
         raise ValueError(f"up_axis must be 'Y', 'Z' or 'camera', got {up_axis!r}")
-    options = dict(model=model, fps=fps, gender=gender, kind=kind, person=person, up_axis=up_axis)
+    options = dict(model=model, fps=fps, gender=gender, kind=kind, person=person, up_axis=up_axis, vposer=vposer)
     if os.path.isdir(path):
         motion = easymocap.read_easymocap(path, easymocap.frame_files(path), **options)
     else:

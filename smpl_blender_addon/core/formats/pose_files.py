@@ -23,6 +23,7 @@ from ..errors import MotionFileError
 from ..file_io import checked_floats, read_json, read_npy, read_npz
 from ..rotations import matrix_to_axis_angle
 from ..safe_pickle import load_pickle_dict
+from ..vposer import load_vposer
 from . import checks
 
 _FULL_POSE_KEYS = ("pose", "poses", "full_pose", "fullpose")
@@ -143,8 +144,9 @@ def check_split_pose(path, data):
     )
 
 
-def _assemble_split_pose(path, data, model):
-    """Full (3J,) pose from global_orient/body_pose/hands/jaw/eyes or MoSh split keys."""
+def _assemble_split_pose(path, data, model, vposer=None):
+    """Full (3J,) pose from global_orient/body_pose/hands/jaw/eyes or MoSh split keys (a VPoser latent body pose is
+    decoded through ``vposer``)."""
     kind, num_joints = model.kind, model.num_joints
     names = list(model.joint_names)
     pose = np.zeros(3 * num_joints)
@@ -164,11 +166,7 @@ def _assemble_split_pose(path, data, model):
     body_size = 3 * (num_joints - 1) if kind == "smpl" else 63
     body = _first_frame_rotvecs(path, body_key, data[body_key], expected=body_size)
     if body.size == checks.VPOSER_LATENT:
-        raise MotionFileError(
-            path,
-            f"'{body_key}' has 32 values: this is a VPoser latent code (SMPLify-X default), "
-            "not axis-angle; decode it with VPoser first (or fit with use_vposer: False)",
-        )
+        body = decode_latent_body(path, body_key, body, vposer)
     if kind == "smpl" and body.size == 63:
         body = np.concatenate([body, np.zeros(6)])  # SMPL-H/X body: SMPL hands stay at identity
     _check_length(path, body_key, body, body_size, model, "body pose")
@@ -197,6 +195,24 @@ def _assemble_split_pose(path, data, model):
     return pose
 
 
+def decode_latent_body(path, key, latent, vposer):
+    """The ``(63,)`` axis-angle body pose of a VPoser latent code ``latent`` (a file's ``key``) through ``vposer`` (a
+    :class:`~..vposer.VPoser` or its checkpoint path); without one, a MotionFileError with ``needs="vposer"``."""
+    if vposer is None:
+        raise MotionFileError(
+            path,
+            f"'{key}' has {latent.size} values: this is a VPoser latent code (SMPLify-X default use_vposer: True), "
+            "not axis-angle; it is decoded with the VPoser it was fitted with",
+            needs="vposer",
+        )
+    vposer = load_vposer(vposer)
+    if latent.size != vposer.latent_dim:
+        raise MotionFileError(
+            path, f"'{key}' has {latent.size} values but the VPoser's latent codes have {vposer.latent_dim}"
+        )
+    return vposer.decode(latent[None])[0].astype(np.float64)
+
+
 def _optional_vector(path, data, keys, size=None):
     for key in keys:
         if key in data and data[key] is not None:
@@ -210,8 +226,10 @@ def _optional_vector(path, data, keys, size=None):
     return None
 
 
-def read_pose_file(path, model):
-    """One pose from ``path`` for ``model``.
+def read_pose_file(path, model, vposer=None):
+    """One pose from ``path`` for ``model``; a VPoser latent ``body_pose`` / ``pose_body`` (32 values, as SMPLify-X
+    writes with ``use_vposer: True``) is decoded through ``vposer`` (a :class:`~..vposer.VPoser` or its checkpoint
+    path), and refused without it (``needs="vposer"``).
 
     Returns dict(pose=(3J,) float64 axis-angle in the model layout (flat-hand reference), transl=(3,) or None,
     betas=(n,) or None, expression=(n,) or None). Multi-frame files give frame 0.
@@ -228,7 +246,7 @@ def read_pose_file(path, model):
             )
         _check_length(path, full_key, pose, size, model, "full pose")
     else:
-        pose = _assemble_split_pose(path, data, model)
+        pose = _assemble_split_pose(path, data, model, vposer)
     return {
         "pose": pose.astype(np.float64),
         "transl": _optional_vector(path, data, _TRANSL_KEYS, size=3),
@@ -308,7 +326,7 @@ def _full_pose_kind(path, data, kind):
     return found
 
 
-def read_pose_motion(path, data, model, fps, gender, kind, up_axis, **_):
+def read_pose_motion(path, data, model, fps, gender, kind, up_axis, vposer=None, **_):
     """A pose file's ``data`` (already read by the dispatcher) as a 1-frame Motion."""
     found = _full_pose_kind(path, data, kind)
     if found is None:
@@ -321,5 +339,5 @@ def read_pose_motion(path, data, model, fps, gender, kind, up_axis, **_):
         layout = model
     else:
         layout = _PoseLayout(found)
-    record = read_pose_file(path, layout)
+    record = read_pose_file(path, layout, vposer)
     return single_pose_motion(path, record, model, fps, gender, kind, up_axis, file_gender=data.get("gender"))

@@ -10,21 +10,18 @@ from ..safe_pickle import load_pickle_dict
 from . import checks, pose_files
 
 
-def read_smplify(path, model, fps, gender, kind, up_axis, **_):
-    """SMPLify-X result (camera frame, y down) or AGORA-style fit, read only through the allow-list unpickler."""
+def read_smplify(path, model, fps, gender, kind, up_axis, vposer=None, **_):
+    """SMPLify-X result (camera frame, y down) or AGORA-style fit, read only through the allow-list unpickler; a VPoser
+    latent ``body_pose`` is decoded through ``vposer`` (refused without it, ``needs="vposer"``)."""
     data = load_pickle_dict(path, error=MotionFileError)
     for key, value in data.items():
         if isinstance(value, np.ndarray) and value.ndim >= 2 and value.shape[0] > 1 and key.endswith("_pose"):
             raise MotionFileError(path, f"'{key}' holds {value.shape[0]} fits; only single-frame fits are supported")
     body = data.get("body_pose")
-    if body is not None and np.size(body) == checks.VPOSER_LATENT:
-        raise MotionFileError(
-            path,
-            "'body_pose' has 32 values: this is a VPoser latent code (SMPLify-X default "
-            "use_vposer: True), not axis-angle; decode it with VPoser first",
-        )
+    if body is not None and np.size(body) == checks.VPOSER_LATENT and vposer is None:
+        pose_files.decode_latent_body(path, "body_pose", np.asarray(body), None)  # raises, naming vposer=
     checks.require_model(path, model, "SMPLify-X fits need the model for the hand PCA, the relaxed hand mean and J_0")
-    record = pose_files.read_pose_file(path, model)
+    record = pose_files.read_pose_file(path, model, vposer)
     motion = pose_files.single_pose_motion(
         path,
         record,
