@@ -451,7 +451,7 @@ def _smoothstep_keys(frame, first, last, start_value, end_value):
 
 
 def test_export_motion_writes_the_keyed_animation(model_files, tmp_path):
-    from smpl_blender_addon.blender.animation import channelbag
+    from smpl_blender_addon.blender.fcurves import channelbag
 
     bpy.ops.smpl.add_body(model=str(model_files["smpl"]))
     arm = bpy.context.active_object
