@@ -16,6 +16,7 @@ See docs/batch.md (resume, --jobs, --shard, --timeout, Slurm).
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -141,6 +142,7 @@ def cmd_export(args):
             "model": args.model,
             "gender": args.gender,
             "fps": args.fps,
+            "vposer": os.path.abspath(args.vposer) if args.vposer else None,
             "target": args.target,
             "correctives": args.correctives,
             "max_influences": limit,
@@ -205,6 +207,12 @@ def _add_export_parser(sub, command):
         default=None,
         metavar="N",
         help="resample to N frames per second, by time (default: each motion's own rate)",
+    )
+    p.add_argument(
+        "--vposer",
+        default=None,
+        metavar="PATH",
+        help="your VPoser v2 checkpoint or experiment folder: decodes SMPLify-X fits whose body pose is a latent code",
     )
     p.add_argument("--target", default="blender", choices=("blender", "unity", "unreal"), help="exporter preset")
     p.add_argument(

@@ -7,6 +7,7 @@ from ..core.errors import SMPLFileError
 CLI_CONTROLS = {
     "fps": "pass --fps N (the capture's frames per second)",
     "model": "pass --model NAME|PATH (the body model the data was fitted with)",
+    "vposer": "pass --vposer PATH (the VPoser checkpoint the fit was made with)",
 }
 
 

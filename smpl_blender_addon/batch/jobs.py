@@ -43,7 +43,12 @@ def export_scene(source, output, options):
     os.makedirs(os.path.dirname(output), exist_ok=True)
     keys = options["correctives"] == "keys"
     arm = import_motion(
-        source, model=options["model"], gender=options["gender"], fps=options["fps"] or "source", correctives=keys
+        source,
+        model=options["model"],
+        gender=options["gender"],
+        fps=options["fps"] or "source",
+        correctives=keys,
+        vposer=options.get("vposer"),
     )
     export = EXPORTERS[options["format"]]
     scene = bpy.context.scene

@@ -67,23 +67,24 @@ def _fit_coefficients(values, count, what, source):
     return out
 
 
-def prepare_motion(filepath, model, fps, up_axis=None, rig_betas=None, rig_expression=None, file_fps=None):
+def prepare_motion(filepath, model, fps, reading=None, rig_betas=None, rig_expression=None):
     """Read and convert a motion for a body of ``model``: everything an import needs, before the scene changes.
 
     Args:
         filepath: motion file or EasyMocap folder.
         model: core model of the body that plays the motion.
         fps: target frame rate (resampled by time); ``None`` keeps the motion's own rate.
-        up_axis: overrides the world the file's data is in.
+        reading: keyword arguments of ``core.read_motion``: ``up_axis`` (overrides the world the file's data is in),
+            ``fps`` (the rate of a file that stores none: EasyMocap, some .npz; such a file is an error without it),
+            ``vposer`` (decodes SMPLify-X latent body poses).
         rig_betas (nb,) / rig_expression (ne,): the static shape of an existing body's rig; ``None`` for a new body,
             which takes the motion's betas when the shape spaces match (the motion's kind and an official model).
-        file_fps: the rate of a file that stores none (EasyMocap, some .npz); such a file is an error without it.
     Returns:
         dict(motion: Motion (Y-up, ``model.kind``, ``fps``), betas: (nb,) of the rig, expression: (F, ne) or None,
         gender: the motion's gender or None, source_fps, source_frames).
     """
     source = os.fspath(filepath)
-    raw = _read(source, model, up_axis, file_fps)
+    raw = _read(source, model, reading or {})
     if raw.num_frames == 0:
         raise core.MotionFileError(source, "the motion has no frames")
     with warnings.catch_warnings():
@@ -123,18 +124,18 @@ def prepare_motion(filepath, model, fps, up_axis=None, rig_betas=None, rig_expre
     )
 
 
-def _read(source, model, up_axis, file_fps=None):
+def _read(source, model, reading):
     """The motion as the file has it (its own kind and betas); EasyMocap data and SMPLify-X fits, which can only be
     read with the body model (J_0, hand PCA), are read with ``model``."""
     with warnings.catch_warnings():  # read_motion's beta warning is replaced by one that knows the model
         warnings.filterwarnings("ignore", message=".*betas")
         if not (os.path.isdir(source) or os.path.splitext(source)[1].lower() == ".pkl"):
             try:
-                return read_motion(source, up_axis=up_axis, fps=file_fps)
+                return read_motion(source, **reading)
             except core.MotionFileError as err:
                 if err.needs != "model":
                     raise
-        return read_motion(source, model=model, up_axis=up_axis, fps=file_fps)
+        return read_motion(source, model=model, **reading)
 
 
 def _to_rig_world(motion, model, betas, expression):
@@ -191,6 +192,7 @@ def import_motion(
     name=None,
     frame_start=1,
     up_axis=None,
+    vposer=None,
     progress=None,
 ):
     """Import a motion file as an animation of a new body (``body=None``) or of an existing body.
@@ -208,6 +210,8 @@ def import_motion(
         name: name of a new body (default: the file's name).
         frame_start: scene frame of the motion's first frame.
         up_axis: the world the data is in, overriding the format's default ("Y", "Z", "camera" for fits).
+        vposer: VPoser weights (a checkpoint, its experiment folder or a ``core.vposer.VPoser``) that decode the
+            32-value latent body poses of SMPLify-X fits; such a fit is an error without them.
         progress: ``progress(fraction)`` callback, fraction in [0, 1].
     Returns:
         the armature object. Bad input raises a ``ValueError`` (``MotionFileError`` / ``ModelFileError`` naming the
@@ -216,7 +220,7 @@ def import_motion(
     report = progress or (lambda fraction: None)
     scene = bpy.context.scene
     source = os.fspath(filepath)
-    file_fps = fps if fps not in (None, "source") else None
+    reading = dict(up_axis=up_axis, fps=fps if fps not in (None, "source") else None, vposer=vposer)
     if fps == "source":
         fps = None
     else:
@@ -228,9 +232,9 @@ def import_motion(
     if body is not None:
         body = Body.of(body)
         arm, model_obj = body.armature, body.model
-        prepared = prepare_motion(source, model_obj, fps, up_axis, body.betas, body.expression, file_fps)
+        prepared = prepare_motion(source, model_obj, fps, reading, body.betas, body.expression)
     else:
-        prepared = _prepare_new(source, model, gender, fps, up_axis, file_fps)
+        prepared = _prepare_new(source, model, gender, fps, reading)
         model_obj = prepared["model"]
     report(0.2)
     motion = prepared["motion"]
@@ -275,25 +279,25 @@ def import_motion(
     return arm
 
 
-def _prepare_new(source, model, gender, fps, up_axis, file_fps):
+def _prepare_new(source, model, gender, fps, reading):
     """Prepare a motion for a new body of ``model``: of ``gender``, else of the motion's own gender."""
     spec = model if isinstance(model, (str, os.PathLike)) else None
     if spec is None or gender is not None:
         model_obj, gender = _new_body_model(model, gender, source)
     else:
-        model_obj, gender = _model_of_motion_gender(spec, _motion_gender(source, up_axis, file_fps), source)
-    prepared = prepare_motion(source, model_obj, fps, up_axis, file_fps=file_fps)
+        model_obj, gender = _model_of_motion_gender(spec, _motion_gender(source, reading), source)
+    prepared = prepare_motion(source, model_obj, fps, reading)
     prepared.update(model=model_obj, gender=gender, model_spec=spec)
     return prepared
 
 
-def _motion_gender(source, up_axis, file_fps):
+def _motion_gender(source, reading):
     """The gender a motion file states, or None (none stated, or a format that needs the model to be read; a bad
     file is reported by the full read that follows)."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return read_motion(source, up_axis=up_axis, fps=file_fps).gender
+            return read_motion(source, **reading).gender
     except ValueError:
         return None
 

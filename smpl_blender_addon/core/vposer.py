@@ -24,8 +24,10 @@ import re
 
 import numpy as np
 
+from . import rotations
 from .errors import WeightsFileError
 from .file_io import walk_files
+from .motion import slerp
 from .rotations import matrix_to_axis_angle
 from .torch_checkpoint import load_checkpoint
 
@@ -312,6 +314,35 @@ class VPoser:
             raise ValueError("pose_a and pose_b must be one pose each")
         w = np.asarray(weights, dtype=self.dtype).reshape(-1, 1)
         return self.decode((1 - w) * means[0] + w * means[1])
+
+    def inbetweens(self, pose_a, pose_b, weights):
+        """Body poses between two poses through the latent space that start and end exactly at the two poses.
+
+        VPoser reconstructs a pose only approximately, so :meth:`interpolate` jumps at its ends. Here each joint of
+        the decoded line ``D(z_w)`` is corrected by the two ends' reconstruction residuals, blended on the shortest
+        arc: ``R(w) = D(z_w) slerp(D(z_a)^T R_a, D(z_b)^T R_b, w)``, so ``R(0) = R_a`` and ``R(1) = R_b``.
+
+        Args:
+            pose_a, pose_b: ``(63,)`` axis-angle body poses.
+            weights: ``(K,)`` blend weights in [0, 1].
+
+        Returns:
+            ``(K, 63)`` float64 canonical axis-angle.
+        """
+        ends = np.concatenate(
+            [_rows(pose_a, POSE_SIZE, "pose_a", np.float64), _rows(pose_b, POSE_SIZE, "pose_b", np.float64)]
+        )
+        if len(ends) != 2:
+            raise ValueError("pose_a and pose_b must be one pose each")
+        means, _ = self.encode(ends)
+        w = np.asarray(weights, dtype=np.float64).reshape(-1)
+        line = self.decode_matrices((1 - w[:, None]) * means[0] + w[:, None] * means[1]).astype(np.float64)
+        decoded_ends = self.decode_matrices(means).astype(np.float64)
+        residual = np.swapaxes(decoded_ends, -1, -2) @ rotations.axis_angle_to_matrix(ends.reshape(2, -1, 3))
+        q = rotations.matrix_to_quaternion(residual)  # (2, 21, 4)
+        blended = slerp(q[0][None], q[1][None], np.broadcast_to(w[:, None], (len(w), q.shape[1])))
+        out = line @ rotations.quaternion_to_matrix(blended)
+        return rotations.canonical_axis_angle(rotations.matrix_to_axis_angle(out)).reshape(len(w), -1)
 
     def __repr__(self):
         return f"VPoser(latent_dim={self.latent_dim}, hidden={self.hidden}, dtype={self.dtype}, source={self.source!r})"

@@ -14,6 +14,7 @@ from ..core.errors import SMPLFileError
 UI_CONTROLS = {
     "fps": "set Frame rate to Custom and enter the capture's FPS",
     "model": "choose the Model the data was fitted with",
+    "vposer": "set the VPoser weights (the fit's VPoser checkpoint) in the add-on's preferences",
 }
 
 

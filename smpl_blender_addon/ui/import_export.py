@@ -23,6 +23,7 @@ from ..blender import motion as motion_api
 from ..blender import motion_export as motion_export_api
 from . import properties
 from .common import BodyOperator, ObjectModeOperator, active_body, make_active, progress, registration, run_reported
+from .preferences import vposer_weights
 
 MOTION_GLOB = "*.npz;*.smpl;*.pkl;*.json"
 UP_AXES = {"DEFAULT": None, "Y": "Y", "Z": "Z", "CAMERA": "camera"}  # import_motion's up_axis argument
@@ -147,6 +148,7 @@ class SMPL_OT_import_motion(ObjectModeOperator, ImportHelper, Operator):  # type
                 frame_start=self.frame_start,
                 progress=update,
                 up_axis=UP_AXES[self.up_axis],
+                vposer=vposer_weights(context) or None,  # SMPLify-X latent body poses
             )
         _report_warnings(self, caught)
         make_active(context, arm)

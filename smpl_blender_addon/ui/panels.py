@@ -11,6 +11,7 @@ from ..blender import body as body_api
 from ..blender import compat
 from . import body, import_export, pose, properties, shape
 from .common import active_body, registration
+from .preferences import vposer_weights
 
 
 def body_description(arm):
@@ -124,6 +125,12 @@ class SMPL_PT_pose(_BodySubPanel):
         column.operator(pose.SMPL_OT_reset_pose.bl_idname, icon="ARMATURE_DATA")
         column.operator(pose.SMPL_OT_set_pose.bl_idname, text="Set Pose from Numbers...")
         column.operator(pose.SMPL_OT_load_pose.bl_idname, text="Load Pose...", icon="FILEBROWSER")
+        row = layout.row(align=True)
+        if vposer_weights(context):
+            row.operator(pose.SMPL_OT_random_pose_vposer.bl_idname, text="Random (VPoser)", icon="OUTLINER_OB_ARMATURE")
+            row.operator(pose.SMPL_OT_vposer_inbetweens.bl_idname, text="In-betweens", icon="IPO_EASE_IN_OUT")
+        else:
+            row.label(text="VPoser: set its weights in Preferences", icon="INFO")
         layout.label(text="Write pose")
         row = layout.row(align=True)
         for target, label in (("CONSOLE", "Console"), ("JSON", "JSON..."), ("NPZ", "NPZ...")):

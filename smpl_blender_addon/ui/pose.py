@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Pose operators on the active body: set a pose from numbers or a pose file (File › Import), reset it, preset hands,
-write it out (console, JSON, .npz), and update the pose correctives (for the current pose or keyed over frames).
+write it out (console, JSON, .npz), update the pose correctives (for the current pose or keyed over frames), and
+VPoser: a random plausible pose, in-betweens of two keyed poses through its latent space (weights in preferences).
 
 Poses come in as text, e.g. ``bpy.ops.smpl.set_pose(pose="pose = [0.0, 0.1, ...]")``: what Write Pose prints can be
 pasted back (``parsing.parse_numbers``).
@@ -13,8 +14,10 @@ from bpy_extras.io_utils import ExportHelper, ImportHelper
 
 from ..blender import correctives as correctives_api
 from ..blender import pose as pose_api
+from ..blender import vposer as vposer_api
 from .common import BodyOperator, active_body, progress, registration
 from .parsing import parse_numbers
+from .preferences import vposer_weights
 
 POSE_SIZES = (72, 156, 165)  # SMPL, SMPL-H, SMPL-X full axis-angle poses
 WRITE_POSE_EXTENSIONS = {"CONSOLE": "", "JSON": ".json", "NPZ": ".npz"}
@@ -92,6 +95,56 @@ class SMPL_OT_hand_pose(BodyOperator, Operator):
 
     def apply(self, context, arm):
         pose_api.set_hand_pose(arm, preset=self.preset)
+
+
+class _VPoserOperator(BodyOperator):
+    weights: StringProperty(
+        name="VPoser weights",
+        subtype="FILE_PATH",
+        description="A VPoser v2 checkpoint or experiment folder; empty: the one set in the add-on's preferences",
+    )
+
+    def vposer(self, context):
+        path = bpy.path.abspath(self.weights) if self.weights else vposer_weights(context)
+        if not path:
+            raise ValueError("no VPoser weights: set them in the add-on's preferences (or pass weights=)")
+        return vposer_api.cached_vposer(path)
+
+
+class SMPL_OT_random_pose_vposer(_VPoserOperator, Operator):
+    """Give the active body a random plausible body pose drawn from VPoser (pelvis, hands and face keep theirs)"""
+
+    bl_idname = "smpl.random_pose_vposer"
+    bl_label = "Random Pose (VPoser)"
+    bl_options = {"REGISTER", "UNDO"}
+
+    seed: IntProperty(name="Seed", default=-1, min=-1, description="The same seed gives the same pose; -1: a new one")
+
+    def apply(self, context, arm):
+        vposer_api.random_vposer_pose(arm, self.vposer(context), seed=None if self.seed < 0 else self.seed)
+
+
+class SMPL_OT_vposer_inbetweens(_VPoserOperator, Operator):
+    """Key the frames between two keyed poses of the active body with poses from VPoser's latent space (a straight
+    line between the two poses' codes), other joints on the shortest arc; the correctives are keyed too"""
+
+    bl_idname = "smpl.vposer_inbetweens"
+    bl_label = "VPoser In-betweens"
+    bl_options = {"REGISTER", "UNDO"}
+
+    use_range: BoolProperty(
+        name="Frames below",
+        default=False,
+        description="Between these two frames (else the keys around the current one)",
+    )
+    frame_start: IntProperty(name="From", default=1)
+    frame_end: IntProperty(name="To", default=250)
+    correctives: BoolProperty(name="Key correctives", default=True)
+
+    def apply(self, context, arm):
+        span = (self.frame_start, self.frame_end) if self.use_range else (None, None)
+        frames = vposer_api.vposer_inbetweens(arm, self.vposer(context), *span, correctives=self.correctives)
+        self.report({"INFO"}, f"Keyed {len(frames)} in-between frames from VPoser")
 
 
 def print_to_python_consoles(context, text):
@@ -198,6 +251,8 @@ CLASSES = (
     SMPL_OT_hand_pose,
     SMPL_OT_write_pose,
     SMPL_OT_update_correctives,
+    SMPL_OT_random_pose_vposer,
+    SMPL_OT_vposer_inbetweens,
 )
 MENUS = ((bpy.types.TOPBAR_MT_file_import, menu_import_pose),)
 

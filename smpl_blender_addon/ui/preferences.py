@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Add-on preferences: folders where the user keeps official SMPL / SMPL-H / SMPL-X model files.
+"""Add-on preferences: folders where the user keeps official SMPL / SMPL-H / SMPL-X model files, and the user's
+VPoser weights (Random Pose (VPoser), VPoser in-betweens).
 
 "Scan" walks those folders and lists every model file it can read, identified by its CONTENT (kind and gender as the
 core loader reads them, not guessed from the file name). The found files then appear in the "Add body" model menu.
@@ -35,6 +36,12 @@ def identify_model_file(path):
     return arrays["kind"], (arrays.get("gender") or "unknown gender")
 
 
+def vposer_weights(context):
+    """The VPoser weights path set in the preferences ('' when none, or when the add-on is not enabled)."""
+    prefs = addon_preferences(context)
+    return bpy.path.abspath(prefs.vposer_path) if prefs is not None and prefs.vposer_path else ""
+
+
 def found_model_items(context):
     """EnumProperty items (path, label, description) for the model files found by the last scan."""
     prefs = addon_preferences(context)
@@ -59,9 +66,16 @@ class SMPL_AP_preferences(AddonPreferences):
     model_folders: CollectionProperty(type=SMPL_PG_model_folder, name="Model folders")
     found_models: CollectionProperty(type=SMPL_PG_found_model, name="Found models")
     scan_problems: StringProperty(name="Files not read", description="Files skipped by the last scan, one per line")
+    vposer_path: StringProperty(
+        name="VPoser weights",
+        subtype="FILE_PATH",
+        description="Your VPoser v2 checkpoint (.ckpt, e.g. V02_05/snapshots/*.ckpt) or its experiment folder: "
+        "enables Random Pose (VPoser) and VPoser in-betweens",
+    )
 
     def draw(self, context):
         layout = self.layout
+        layout.prop(self, "vposer_path")
         layout.label(text="Folders with official SMPL / SMPL-H / SMPL-X model files (.npz / .pkl):")
         for index, folder in enumerate(self.model_folders):
             row = layout.row(align=True)

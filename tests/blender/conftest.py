@@ -36,3 +36,20 @@ def official_npz(tmp_path_factory):
     path = tmp_path_factory.mktemp("models") / "SMPLX_NEUTRAL.npz"
     np.savez(path, **official_layout_arrays(synthetic_arrays("smplx", seed=3)))
     return path
+
+
+@pytest.fixture
+def registered_add_on():
+    """The add-on registered (operators, panels, properties) for the test; unregistered after unless it already was.
+    Yields ``ui.import_export``."""
+    import bpy
+
+    import smpl_blender_addon
+    from smpl_blender_addon.ui import import_export
+
+    registered = hasattr(bpy.types, "SMPL_OT_import_motion")
+    if not registered:
+        smpl_blender_addon.register()
+    yield import_export
+    if not registered:
+        smpl_blender_addon.unregister()

@@ -168,20 +168,7 @@ def test_missing_frame_rate_is_an_error_naming_the_file(tmp_path):
     assert scene_state() == before
 
 
-# -- operators (ui/import_export.py, registered with the add-on) ---------------------------------------------------
-
-
-@pytest.fixture
-def registered_add_on():
-    import smpl_blender_addon
-    from smpl_blender_addon.ui import import_export
-
-    registered = hasattr(bpy.types, "SMPL_OT_import_motion")
-    if not registered:
-        smpl_blender_addon.register()
-    yield import_export
-    if not registered:
-        smpl_blender_addon.unregister()
+# -- operators (ui/import_export.py, registered with the add-on: the registered_add_on fixture) -----------------
 
 
 def test_import_operator_new_body_then_selected_body(registered_add_on, tmp_path):

@@ -200,6 +200,15 @@ def test_panels_of_a_body_of_each_kind(model_files, kind, sliders, select):
     )
 
 
+def test_pose_panel_offers_vposer_once_its_weights_are_set(model_files, monkeypatch):
+    assert bpy.ops.smpl.add_body(model=str(model_files["smpl"])) == {"FINISHED"}
+    without = drawn_operators(draw_panel(panels.SMPL_PT_pose, bpy.context))
+    monkeypatch.setattr(panels, "vposer_weights", lambda context: "/weights/V02_05.ckpt")
+    with_weights = drawn_operators(draw_panel(panels.SMPL_PT_pose, bpy.context))
+    vposer = {"smpl.random_pose_vposer", "smpl.vposer_inbetweens"}
+    assert not vposer & set(without) and vposer <= set(with_weights)
+
+
 def test_operator_dialogs_draw_every_variant(model_files, monkeypatch):
     assert bpy.ops.smpl.add_body(model=str(model_files["smplx"])) == {"FINISHED"}
     context = bpy.context

@@ -5,7 +5,6 @@ decode, sample, interpolate and prior agree to 1e-5; checkpoints in every accept
 checkpoints are refused naming the file, with nothing executed. SMPLify-X fits with a latent body pose decode
 through ``vposer=``."""
 
-import copy
 import io
 import json
 import os
@@ -19,6 +18,7 @@ import numpy as np
 import pytest
 from core.random_model import random_arrays
 from references import reference_module
+from vposer_reference import lightning_checkpoint, reference
 
 from smpl_blender_addon import core
 from smpl_blender_addon.core import file_io, rotations
@@ -30,109 +30,6 @@ from smpl_blender_addon.core.vposer import VPoser
 torch = reference_module("torch")
 nn = torch.nn
 TOL = 1e-5
-
-
-# --------------------------------------------------------------------------------------------------------------------
-# The reference: VPoser V02_05 from torch.nn primitives, as its architecture is documented.
-
-
-class BatchFlatten(nn.Module):
-    def forward(self, x):
-        return x.reshape(x.shape[0], -1)
-
-
-class NormalHeads(nn.Module):
-    def __init__(self, hidden, latent):
-        super().__init__()
-        self.mu = nn.Linear(hidden, latent)
-        self.logvar = nn.Linear(hidden, latent)
-
-    def forward(self, x):
-        return torch.distributions.Normal(self.mu(x), nn.functional.softplus(self.logvar(x)))
-
-
-class SixDToMatrix(nn.Module):
-    def forward(self, x):
-        cols = x.reshape(-1, 3, 2)
-        b1 = nn.functional.normalize(cols[:, :, 0], dim=1)
-        b2 = cols[:, :, 1] - (b1 * cols[:, :, 1]).sum(dim=1, keepdim=True) * b1
-        b2 = nn.functional.normalize(b2, dim=1)
-        return torch.stack([b1, b2, torch.cross(b1, b2, dim=1)], dim=-1)
-
-
-class ReferenceVPoser(nn.Module):
-    def __init__(self, hidden=512, latent=32):
-        super().__init__()
-        self.latent = latent
-        self.encoder_net = nn.Sequential(
-            BatchFlatten(),
-            nn.BatchNorm1d(63),
-            nn.Linear(63, hidden),
-            nn.LeakyReLU(),
-            nn.BatchNorm1d(hidden),
-            nn.Dropout(0.1),
-            nn.Linear(hidden, hidden),
-            nn.Linear(hidden, hidden),
-            NormalHeads(hidden, latent),
-        )
-        self.decoder_net = nn.Sequential(
-            nn.Linear(latent, hidden),
-            nn.LeakyReLU(),
-            nn.Dropout(0.1),
-            nn.Linear(hidden, hidden),
-            nn.LeakyReLU(),
-            nn.Linear(hidden, 126),
-            SixDToMatrix(),
-        )
-
-    def encode(self, pose_body):
-        return self.encoder_net(pose_body)
-
-    def decode(self, z):
-        matrices = self.decoder_net(z).reshape(z.shape[0], 21, 3, 3)
-        return {"pose_body_matrot": matrices.reshape(z.shape[0], 21, 9)}
-
-
-def reference(seed=0, hidden=512, latent=32, conditioned=True):
-    """A reference module in eval mode with random weights and BatchNorm running statistics."""
-    torch.manual_seed(seed)
-    module = ReferenceVPoser(hidden, latent)
-    with torch.no_grad():
-        for bn in (module.encoder_net[1], module.encoder_net[4]):
-            n = bn.num_features
-            bn.weight.copy_(1 + 0.3 * torch.randn(n))
-            bn.bias.copy_(0.2 * torch.randn(n))
-            bn.running_mean.copy_(0.5 * torch.randn(n))
-            bn.running_var.copy_(torch.rand(n) * 2 + 0.1)
-            bn.num_batches_tracked.fill_(1234)
-        if conditioned:
-            # With default initialisation some 6-D outputs have nearly parallel columns, where the Gram-Schmidt
-            # amplifies float32 rounding: torch's own float32 result is then 3e-5 from its float64 one. Columns
-            # near (e1, e2) plus the random part (joint angles 0.2 rad on average, up to 0.9) keep a float32
-            # comparison about the network; the float64 test uses the unconditioned outputs (angles up to pi).
-            module.decoder_net[5].bias.copy_(torch.tensor([1.0, 0.0, 0.0, 1.0, 0.0, 0.0]).repeat(21))
-    return module.eval()
-
-
-def lightning_checkpoint(module):
-    """A dict shaped like a PyTorch Lightning .ckpt of human_body_prior's trainer (``module``'s weights; the
-    optimizer state of a training step on a copy)."""
-    trained = copy.deepcopy(module).train()
-    optimizer = torch.optim.Adam(trained.parameters(), lr=1e-3)
-    loss = trained.decoder_net(torch.randn(4, module.latent)).sum() + trained.encode(torch.randn(4, 63)).mean.sum()
-    loss.backward()
-    optimizer.step()
-    state = {"vp_model." + key: value for key, value in module.state_dict().items()}
-    state["body_model.v_template"] = torch.zeros(10, 3)  # other buffers of the Lightning module: ignored
-    return {
-        "epoch": 1,
-        "global_step": 1234,
-        "pytorch-lightning_version": "1.2.0",
-        "state_dict": state,
-        "hyper_parameters": {"latentD": module.latent, "lr": 1e-3, "name": "V02_05"},
-        "optimizer_states": [optimizer.state_dict()],
-        "lr_schedulers": [{"patience": 5, "factor": 0.1, "best": 0.25}],
-    }
 
 
 @pytest.fixture(scope="module")
@@ -217,6 +114,32 @@ def test_interpolate_matches_torch(vposer, ref):
     assert got.shape == (7, 63)
     assert_close(rotations.axis_angle_to_matrix(got.reshape(7, 21, 3).astype(np.float64)), want)
     np.testing.assert_allclose(got[0], vposer.decode(vposer.encode(x[0])[0])[0], atol=1e-6)
+
+
+def test_inbetweens_end_exactly_at_the_two_poses(vposer):
+    a, b = poses(2, seed=5)
+    w = np.array([0.0, 0.25, 0.5, 1.0])
+    got = vposer.inbetweens(a, b, w)
+    np.testing.assert_allclose(
+        rotations.axis_angle_to_matrix(got[0].reshape(21, 3)),
+        rotations.axis_angle_to_matrix(a.reshape(21, 3).astype(np.float64)),
+        atol=1e-5,
+    )
+    np.testing.assert_allclose(
+        rotations.axis_angle_to_matrix(got[3].reshape(21, 3)),
+        rotations.axis_angle_to_matrix(b.reshape(21, 3).astype(np.float64)),
+        atol=1e-5,
+    )
+    # in between: the decoded line, off by a blend of the two ends' reconstruction residuals (nonzero here)
+    line = rotations.axis_angle_to_matrix(vposer.interpolate(a, b, w).reshape(4, 21, 3).astype(np.float64))
+    mid = rotations.axis_angle_to_matrix(got.reshape(4, 21, 3))
+    assert np.abs(line[0] - rotations.axis_angle_to_matrix(a.reshape(21, 3).astype(np.float64))).max() > 1e-2
+    residual_a = np.swapaxes(line[0], -1, -2) @ rotations.axis_angle_to_matrix(a.reshape(21, 3).astype(np.float64))
+    residual_b = np.swapaxes(line[3], -1, -2) @ rotations.axis_angle_to_matrix(b.reshape(21, 3).astype(np.float64))
+    # half-way, the correction R_mid^T... is the rotation half-way between the residuals: its square maps a to b
+    half = np.swapaxes(line[2], -1, -2) @ mid[2]
+    step = np.swapaxes(residual_a, -1, -2) @ half
+    np.testing.assert_allclose(step @ step, np.swapaxes(residual_a, -1, -2) @ residual_b, atol=1e-4)
 
 
 def test_float64_and_other_sizes(tmp_path):

@@ -312,3 +312,26 @@ def test_progress_bar_on_a_terminal_and_lines_otherwise():
     lines = log.getvalue().splitlines()
     assert len(lines) == 2 and lines[0].startswith("[1/2] ok") and "b.npz: corrupt" in lines[1]
     assert "\r" not in log.getvalue()
+
+
+def test_vposer_decodes_smplify_x_latent_fits(tmp_path):
+    pytest.importorskip("bpy")
+    if os.environ.get("SMPL_REAL_BLENDER"):
+        pytest.skip("the VPoser reference weights need PyTorch, absent from this Blender's Python")
+    import pickle
+
+    from vposer_reference import save_checkpoint
+
+    weights = tmp_path / "V02_05.ckpt"
+    save_checkpoint(weights, seed=2)
+    fit = {"body_pose": np.random.default_rng(6).normal(0, 1, (1, 32)).astype(np.float32)}
+    fit.update({k: np.zeros((1, n), np.float32) for k, n in (("global_orient", 3), ("betas", 10), ("jaw_pose", 3))})
+    fit.update({k: np.zeros((1, 12), np.float32) for k in ("left_hand_pose", "right_hand_pose")})
+    (tmp_path / "fits").mkdir()
+    (tmp_path / "fits" / "fit.pkl").write_bytes(pickle.dumps(fit, protocol=2))
+    args = ["export-fbx", tmp_path / "fits", "--out", tmp_path / "out", "--model", "open-smplx", "--fps", 30]
+    refused = run(args)
+    assert refused.returncode == 1 and "pass --vposer PATH" in refused.stderr, refused.stderr
+    done = run(args + ["--vposer", weights, "--force"])
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "out" / "fit.pkl.fbx").stat().st_size > 0
