@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """VPoser on a body (real bpy): a random pose is VPoser's sample on the 21 body joints, in-betweens of two keyed
-poses are the decoded straight line between their codes, the operators read the weights from the preferences or
-``weights=``, and an SMPLify-X fit with a latent body pose imports through them. Weights: a random torch reference."""
+poses come from VPoser and keep both keys, the operators read the weights from the preferences or ``weights=``, and
+an SMPLify-X fit with a latent body pose imports through them. Weights: random, written without torch (so this also
+runs in a Blender whose Python has no torch)."""
 
 import pickle
 
@@ -9,7 +10,7 @@ import bpy
 import numpy as np
 import pytest
 from blender_helpers import evaluated_world_vertices, synthetic_model
-from vposer_reference import save_checkpoint
+from vposer_reference import random_state, write_checkpoint
 
 from smpl_blender_addon import core
 from smpl_blender_addon.blender import add_body, animation, body_mesh, get_pose, set_pose
@@ -24,8 +25,7 @@ from smpl_blender_addon.core.vposer import VPoser
 @pytest.fixture(scope="module")
 def weights(tmp_path_factory):
     path = tmp_path_factory.mktemp("vposer") / "V02_05.ckpt"
-    save_checkpoint(path, seed=3)
-    return path
+    return write_checkpoint(path, random_state(seed=3))
 
 
 def matrices(pose):

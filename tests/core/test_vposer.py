@@ -9,7 +9,6 @@ import io
 import json
 import os
 import pickle
-import struct
 import sys
 import types
 import zipfile
@@ -18,7 +17,15 @@ import numpy as np
 import pytest
 from core.random_model import random_arrays
 from references import reference_module
-from vposer_reference import lightning_checkpoint, reference
+from vposer_reference import (
+    _unicode,
+    lightning_checkpoint,
+    random_state,
+    reference,
+    tensor_opcodes,
+    write_checkpoint,
+    write_zip,
+)
 
 from smpl_blender_addon import core
 from smpl_blender_addon.core import file_io, rotations
@@ -142,6 +149,16 @@ def test_inbetweens_end_exactly_at_the_two_poses(vposer):
     np.testing.assert_allclose(step @ step, np.swapaxes(residual_a, -1, -2) @ residual_b, atol=1e-4)
 
 
+def test_the_hand_written_checkpoint_is_what_torch_reads(tmp_path):
+    state = random_state(seed=4)
+    path = write_checkpoint(tmp_path / "numpy.ckpt", state)
+    read = torch.load(path, weights_only=True)["state_dict"]
+    assert sorted(read) == sorted("vp_model." + k for k in state)
+    for key, value in state.items():
+        np.testing.assert_array_equal(read["vp_model." + key].numpy(), value)
+    np.testing.assert_array_equal(VPoser.load(path).decode_matrices(np.zeros((1, 32), np.float32)).shape, (1, 21, 3, 3))
+
+
 def test_float64_and_other_sizes(tmp_path):
     module = reference(seed=4, hidden=64, latent=16, conditioned=False).double()
     path = tmp_path / "small.pt"
@@ -230,41 +247,9 @@ def test_lightning_objects_are_inert(tmp_path, ref):
 # Hostile and broken checkpoints: refused naming the file, nothing executed.
 
 
-def _binunicode(text):
-    data = text.encode()
-    return b"X" + struct.pack("<I", len(data)) + data
-
-
-def _int(value):
-    return b"\x8a" + bytes([8]) + struct.pack("<q", value)  # LONG1, 8 bytes
-
-
-def _tuple(items):
-    return b"(" + b"".join(items) + b"t"
-
-
 def tensor_pickle(key, numel, size, stride, offset=0, storage="FloatStorage"):
-    """data.pkl of ``{'w': tensor}``: _rebuild_tensor_v2 on the persistent storage ``key``, written by hand."""
-    pid = _tuple([_binunicode("storage"), b"ctorch\n" + storage.encode() + b"\n", _binunicode(key), _binunicode("cpu")])
-    pid = pid[:-1] + _int(numel) + b"t"
-    args = _tuple(
-        [
-            pid + b"Q",
-            _int(offset),
-            _tuple([_int(n) for n in size]),
-            _tuple([_int(n) for n in stride]),
-            b"\x89",
-            b"ccollections\nOrderedDict\n)R",
-        ]
-    )
-    return b"\x80\x02}" + _binunicode("w") + b"ctorch._utils\n_rebuild_tensor_v2\n" + args + b"Rs."
-
-
-def write_zip(path, members, prefix="archive/"):
-    with zipfile.ZipFile(path, "w") as archive:
-        for name, data in members.items():
-            archive.writestr(prefix + name, data)
-    return path
+    """data.pkl of ``{'w': tensor}``, written by hand."""
+    return b"\x80\x02}" + _unicode("w") + tensor_opcodes(key, numel, size, stride, offset, storage) + b"s."
 
 
 def refused(path, *needles, load=load_checkpoint):
@@ -294,12 +279,12 @@ def test_code_execution_is_refused(tmp_path):
         ("torch", "load", str(marker)),
         ("torch._utils", "_rebuild_device_tensor_from_numpy", "x"),
     ):
-        stream = b"\x80\x02c" + f"{module}\n{name}\n".encode() + _binunicode(arg) + b"\x85R."
+        stream = b"\x80\x02c" + f"{module}\n{name}\n".encode() + _unicode(arg) + b"\x85R."
         path = write_zip(tmp_path / f"{name}.ckpt", {"data.pkl": stream})
         refused(path, f"{module}.{name}", "not allowed")
         refused(path, load=VPoser.load)
     assert not marker.exists()
-    stream = pickle.dumps({"w": 1}, protocol=2)[:-2] + b"cposix\nsystem\n" + _binunicode(f"touch {marker}") + b"\x85Rs."
+    stream = pickle.dumps({"w": 1}, protocol=2)[:-2] + b"cposix\nsystem\n" + _unicode(f"touch {marker}") + b"\x85Rs."
     refused(write_zip(tmp_path / "nested.ckpt", {"data.pkl": stream}), "posix.system")
     assert not marker.exists()
 
