@@ -92,8 +92,9 @@ class InertObject:
         return f"<inert {self.global_name}>"
 
 
-class _StorageType:
-    """What ``torch.FloatStorage`` & co. resolve to: the numpy dtype of the storage's elements, nothing callable."""
+class _TorchToken:
+    """A torch name the stream may use as data: its name and numpy dtype, nothing callable. The subclasses keep a
+    storage type and a tensor dtype apart (one is never accepted where the other is expected)."""
 
     __slots__ = ("name", "dtype")
 
@@ -107,19 +108,16 @@ class _StorageType:
         return f"torch.{self.name}"
 
 
-class TorchDtype:
+class _StorageType(_TorchToken):
+    """What ``torch.FloatStorage`` & co. resolve to: the numpy dtype of the storage's elements."""
+
+    __slots__ = ()
+
+
+class TorchDtype(_TorchToken):
     """What ``torch.float32`` & co. resolve to: the name, and the numpy dtype (``None`` where numpy has none)."""
 
-    __slots__ = ("name", "dtype")
-
-    def __init__(self, name, dtype):
-        self.name, self.dtype = name, dtype
-
-    def __reduce__(self):
-        raise TypeError("not picklable")
-
-    def __repr__(self):
-        return f"torch.{self.name}"
+    __slots__ = ()
 
 
 class _StorageArray(np.ndarray):
