@@ -160,7 +160,34 @@ class SMPL_OT_import_motion(ObjectModeOperator, ImportHelper, Operator):  # type
         )
 
 
-class SMPL_OT_export_motion(BodyOperator, ExportHelper, Operator):  # type: ignore[misc]  # (stubs: helper vs Operator signatures)
+class _BodyExport(BodyOperator, ExportHelper):
+    """Mix-in of the body exports: the frame range, a file name from the body, the checked output path."""
+
+    use_action_range: BoolProperty(
+        name="Action range", description="Export the frames of the body's action (else the range below)", default=True
+    )
+    frame_start: IntProperty(name="Start", default=1)
+    frame_end: IntProperty(name="End", default=250)
+
+    def default_name(self, arm):
+        return arm.name
+
+    def invoke(self, context, event):
+        if not self.filepath:
+            self.filepath = bpy.path.ensure_ext(self.default_name(active_body(context)), self.filename_ext)
+        return ExportHelper.invoke(self, context, event)
+
+    def frame_span(self):
+        """(frame_start, frame_end) for the blender/ export: (None, None) is the body's action range."""
+        return (None, None) if self.use_action_range else (self.frame_start, self.frame_end)
+
+    def output_path(self):
+        if not self.filepath:
+            raise ValueError(f"{self.bl_label}: a file path is needed")
+        return bpy.path.ensure_ext(bpy.path.abspath(self.filepath), self.filename_ext)
+
+
+class SMPL_OT_export_motion(_BodyExport, Operator):  # type: ignore[misc]  # (stubs: helper vs Operator signatures)
     """Write the active body's animation as SMPL parameters: AMASS .npz (Z-up) or Meshcapade .smpl (Y-up)"""
 
     bl_idname = "smpl.export_motion"
@@ -176,11 +203,6 @@ class SMPL_OT_export_motion(BodyOperator, ExportHelper, Operator):  # type: igno
         ),
         default="AMASS",
     )
-    use_action_range: BoolProperty(
-        name="Action range", description="Export the frames of the body's action (else the range below)", default=True
-    )
-    frame_start: IntProperty(name="Start", default=1)
-    frame_end: IntProperty(name="End", default=250)
     fps: FloatProperty(
         name="Frame rate", description="Resample to this rate; 0 keeps the scene's", default=0.0, min=0.0
     )
@@ -189,18 +211,11 @@ class SMPL_OT_export_motion(BodyOperator, ExportHelper, Operator):  # type: igno
     def filename_ext(self):
         return MOTION_EXTENSIONS[self.format]
 
-    def invoke(self, context, event):
-        if not self.filepath:
-            self.filepath = bpy.path.ensure_ext(active_body(context).name, self.filename_ext)
-        return ExportHelper.invoke(self, context, event)
-
     def apply(self, context, arm):
-        if not self.filepath:
-            raise ValueError("export motion: a file path is needed")
-        start, end = (None, None) if self.use_action_range else (self.frame_start, self.frame_end)
+        start, end = self.frame_span()
         path = motion_export_api.export_motion(
             arm,
-            bpy.path.abspath(self.filepath),
+            self.output_path(),
             format=self.format,
             frame_start=start,
             frame_end=end,
@@ -209,7 +224,7 @@ class SMPL_OT_export_motion(BodyOperator, ExportHelper, Operator):  # type: igno
         self.report({"INFO"}, f"Wrote {path}")
 
 
-class SMPL_OT_export_body(BodyOperator, ExportHelper, Operator):  # type: ignore[misc]  # (stubs: helper vs Operator signatures)
+class SMPL_OT_export_body(_BodyExport, Operator):  # type: ignore[misc]  # (stubs: helper vs Operator signatures)
     """Export the active body to glTF (.glb: skin, morph targets, sampled animation) or Alembic (deformed mesh per
     frame). FBX is smpl.export_fbx"""
 
@@ -242,9 +257,6 @@ class SMPL_OT_export_body(BodyOperator, ExportHelper, Operator):  # type: ignore
         description="At most this many joints per vertex, the largest kept and renormalised "
         "(4 for three.js and most web viewers); 0: every influence (exact)",
     )
-    use_action_range: BoolProperty(name="Action range", description="Export the body's action range", default=True)
-    frame_start: IntProperty(name="Start", default=1)
-    frame_end: IntProperty(name="End", default=250)
 
     def draw(self, context):
         layout = self.layout
@@ -265,16 +277,9 @@ class SMPL_OT_export_body(BodyOperator, ExportHelper, Operator):  # type: ignore
     def filename_ext(self):
         return BODY_EXTENSIONS[self.format]
 
-    def invoke(self, context, event):
-        if not self.filepath:
-            self.filepath = bpy.path.ensure_ext(active_body(context).name, self.filename_ext)
-        return ExportHelper.invoke(self, context, event)
-
     def apply(self, context, arm):
-        if not self.filepath:
-            raise ValueError(f"export {self.format}: a file path is needed")
-        path = bpy.path.ensure_ext(bpy.path.abspath(self.filepath), self.filename_ext)
-        start, end = (None, None) if self.use_action_range else (self.frame_start, self.frame_end)
+        path = self.output_path()
+        start, end = self.frame_span()
         with progress(context) as update:
             common = dict(frame_start=start, frame_end=end, progress=update)
             if self.format == "GLB":
@@ -286,7 +291,7 @@ class SMPL_OT_export_body(BodyOperator, ExportHelper, Operator):  # type: ignore
         self.report({"INFO"}, f"Wrote {done['path']}: {done['frames']} frames in {done['seconds']:.1f} s")
 
 
-class SMPL_OT_export_fbx(BodyOperator, ExportHelper, Operator):  # type: ignore[misc]  # (stubs: helper vs Operator signatures)
+class SMPL_OT_export_fbx(_BodyExport, Operator):  # type: ignore[misc]  # (stubs: helper vs Operator signatures)
     """Export the selected SMPL body with its animation (and keyed correctives) to FBX"""
 
     bl_idname = "smpl.export_fbx"
@@ -321,24 +326,14 @@ class SMPL_OT_export_fbx(BodyOperator, ExportHelper, Operator):  # type: ignore[
         "(4 for engines that blend 4, e.g. Unity's default); 0: every influence "
         "(exact)",
     )
-    use_action_range: BoolProperty(
-        name="Animation range", default=True, description="Export the body's animation range (else the frames below)"
-    )
-    frame_start: IntProperty(name="Start", default=1)
-    frame_end: IntProperty(name="End", default=250)
 
-    def invoke(self, context, event):
-        if not self.filepath:
-            arm = active_body(context)
-            action = arm.animation_data.action if arm.animation_data else None
-            self.filepath = bpy.path.ensure_ext(bpy.path.clean_name(action.name if action else arm.name), ".fbx")
-        return ExportHelper.invoke(self, context, event)
+    def default_name(self, arm):  # the take's name: the motion's
+        action = arm.animation_data.action if arm.animation_data else None
+        return bpy.path.clean_name(action.name if action else arm.name)
 
     def apply(self, context, arm):
-        if not self.filepath:
-            raise ValueError("export FBX: a file path is needed")
-        filepath = bpy.path.ensure_ext(bpy.path.abspath(self.filepath), ".fbx")
-        start, end = (None, None) if self.use_action_range else (self.frame_start, self.frame_end)
+        filepath = self.output_path()
+        start, end = self.frame_span()
         with progress(context) as update:
             result = export_api.export_fbx(
                 arm,

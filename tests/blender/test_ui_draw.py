@@ -301,7 +301,10 @@ def test_invoke_opens_the_file_browser_with_a_name_from_the_body(operator, value
     context.blend_data = bpy.data
     rna = getattr(bpy.ops.smpl, operator.bl_idname.split(".")[1]).get_rna_type()
     defaults = {p.identifier: p.default for p in rna.properties if p.type == "STRING" and p.identifier != "rna_type"}
-    python_side = {name: value for name, value in vars(operator).items() if isinstance(value, property)}
+    python_side = {}  # the operator's Python attributes, properties and methods (its own and its mix-ins'), no bpy base
+    for cls in reversed(operator.__mro__):
+        if cls.__module__.startswith("smpl_blender_addon"):
+            python_side.update({n: v for n, v in vars(cls).items() if n[:2] != "__"})
     stand_in = type("OperatorStandIn", (), python_side)()
     stand_in.__dict__.update(defaults, body="NEW", **values)
     assert operator.invoke(stand_in, context, None) == {"RUNNING_MODAL"}
