@@ -163,6 +163,7 @@ def run_worker(task_file):
     with open(task_file) as f:
         task = json.load(f)
     signal.signal(signal.SIGTERM, _exit_on_sigterm)  # unwind: temporary files are removed, nothing half written
+    _load_jobs()
     with os.fdopen(task["result_fd"], "w") as results:
         for source, output in task["items"]:
             results.write(json.dumps({"input": source, "start": True}) + "\n")
@@ -171,6 +172,13 @@ def run_worker(task_file):
             results.write(json.dumps(dict(result, input=source)) + "\n")
             results.flush()
     return 0
+
+
+def _load_jobs():
+    """Load Blender and the jobs before the first input starts: ``--timeout`` times the inputs, not the worker's
+    start-up (seconds for bpy). A failure here is left to :func:`.commands.process`, which reports it per input."""
+    with contextlib.suppress(Exception):
+        from . import jobs  # noqa: F401  (imported here: the parent of the workers must not load bpy)
 
 
 def _exit_on_sigterm(signum, _frame):
