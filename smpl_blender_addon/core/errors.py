@@ -7,13 +7,15 @@ API_CONTROLS = {
     "fps": "pass fps= (the capture's frames per second)",
     "model": "pass model= (the body model the data was fitted with)",
     "vposer": "pass vposer= (the VPoser the fit was made with: a VPoser object or its checkpoint path)",
+    "layout": "pass layout= (the point names: a layout such as 'body25', or one name per point)",
+    "markers": "pass markers= (the marker layout: its file or {name: ((vertex, weight), ...)})",
 }
 
 
 class SMPLFileError(ValueError):
     """A file could not be used. ``str(err)`` starts with the file's path and says what is wrong.
 
-    ``needs`` is ``"fps"``, ``"model"`` or ``"vposer"`` when the file is fine but incomplete without that input from
+    ``needs`` is a key of :data:`API_CONTROLS` (``"fps"``, ``"model"``, ...) when the file is fine but incomplete without that input from
     the caller.
     """
 

@@ -21,10 +21,11 @@ from . import checks
 EASYMOCAP_SIZES = {72: "smpl", 78: "smplh", 87: "smplx"}
 
 
-def frame_files(folder):
-    """Sorted ``*.json`` frames of an EasyMocap output folder (``<out>/smpl/`` or the ``smpl`` folder itself)."""
-    sub = os.path.join(folder, "smpl")
-    base = sub if os.path.isdir(sub) else folder
+def frame_files(folder, sub="smpl"):
+    """Sorted ``*.json`` frames of an EasyMocap output folder (``<out>/<sub>/`` or that folder itself; ``sub``:
+    ``"smpl"`` for fits, ``"keypoints3d"`` for triangulated keypoints)."""
+    inner = os.path.join(folder, sub)
+    base = inner if os.path.isdir(inner) else folder
     try:
         names = [n for n in os.listdir(base) if n.lower().endswith(".json")]
     except OSError as err:
@@ -32,9 +33,9 @@ def frame_files(folder):
     if not names:
         raise MotionFileError(
             folder,
-            "no EasyMocap frames: expected <folder>/smpl/000000.json ... (or the .json files directly in the folder)",
+            f"no EasyMocap frames: expected <folder>/{sub}/000000.json ... (or the .json files directly in the folder)",
         )
-    checks.check_frames(folder, len(names), "smpl/*.json")
+    checks.check_frames(folder, len(names), f"{sub}/*.json")
 
     def order(name):
         digits = re.findall(r"\d+", name)
@@ -43,25 +44,26 @@ def frame_files(folder):
     return [os.path.join(base, n) for n in sorted(names, key=order)]
 
 
-def people_of_frame(data):
-    """The person list of one EasyMocap frame (list, or ``{"annots": [...]}``), or ``None`` if it is not one."""
+def people_of_frame(data, keys=("Rh", "poses")):
+    """The person list of one EasyMocap frame (list, or ``{"annots": [...]}``) whose records all hold ``keys``
+    (``("keypoints3d",)`` for keypoints), or ``None`` if it is not one."""
     if isinstance(data, dict) and isinstance(data.get("annots"), list):
         data = data["annots"]
-    if isinstance(data, list) and data and all(isinstance(p, dict) and "Rh" in p and "poses" in p for p in data):
+    if isinstance(data, list) and data and all(isinstance(p, dict) and all(k in p for k in keys) for p in data):
         return data
     if isinstance(data, list) and not data:
         return data
     return None
 
 
-def _pick_person(path, people, person):
+def pick_person(path, people, person):
     """The record of person id ``person`` (``None``: the lowest id) in one frame, or ``None``."""
     if person is None:
-        return min(people, key=lambda p: _person_id(path, p)) if people else None
-    return next((p for p in people if _person_id(path, p) == person), None)
+        return min(people, key=lambda p: person_id(path, p)) if people else None
+    return next((p for p in people if person_id(path, p) == person), None)
 
 
-def _person_id(path, record):
+def person_id(path, record):
     try:
         return int(record.get("id", 0))
     except (TypeError, ValueError):
@@ -83,8 +85,8 @@ def read_easymocap(source, files, model, fps, gender, kind, person, up_axis, pre
                     "'poses' (or {\"annots\": [...]})",
                 )
         if person is None and records == [] and people:
-            person = _person_id(file, _pick_person(file, people, None))
-        record = _pick_person(file, people, person)
+            person = person_id(file, pick_person(file, people, None))
+        record = pick_person(file, people, person)
         if record is None:
             raise MotionFileError(
                 file, f"person id {person} is not in this frame" if person is not None else "no person in this frame"
