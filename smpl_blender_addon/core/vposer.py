@@ -234,6 +234,25 @@ class VPoser:
         mean, raw = out[:, : self.latent_dim], out[:, self.latent_dim :]
         return np.ascontiguousarray(mean), np.logaddexp(raw, self.dtype.type(0))
 
+    def encode_jacobian(self, pose_body):
+        """The posterior mean of body poses and its derivative, for fitting.
+
+        Args:
+            pose_body: ``(63,)`` or ``(N, 63)`` axis-angle of the 21 body joints.
+
+        Returns:
+            ``(mean (N, L), jacobian (N, L, 63))`` in :attr:`dtype`: ``jacobian[n, l, i] = d mean[n, l] / d pose[n, i]``
+            (the encoder is piecewise linear: one LeakyReLU between two affine maps).
+        """
+        x = _rows(pose_body, POSE_SIZE, "pose_body", self.dtype)
+        pre = x @ self._enc1[0] + self._enc1[1]
+        slope = np.where(pre > 0, self.dtype.type(1), self.dtype.type(LEAKY_SLOPE))
+        tail = self._enc2[0] @ self._heads[0][:, : self.latent_dim]  # (H, L): the affine maps after the activation
+        mean = _leaky_relu(pre) @ tail + (self._enc2[1] @ self._heads[0][:, : self.latent_dim])
+        mean += self._heads[1][: self.latent_dim]
+        jacobian = np.einsum("ih,nh,hl->nli", self._enc1[0], slope, tail, optimize=True)
+        return mean, jacobian
+
     def decode_matrices(self, z):
         """Rotation matrices of latent codes.
 

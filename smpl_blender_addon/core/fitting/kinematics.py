@@ -1,0 +1,192 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The fitted body's target points and their analytic Jacobians, batched over frames.
+
+A target point is a fixed linear combination of posed joints and posed mesh vertices (:class:`.landmarks.
+PointDefinitions`): a joint, a keypoint on the mesh, a marker. The pose is updated by local rotations
+``R_j <- R_j exp([d_j]x)``; a change ``d_j`` turns everything below joint ``j`` about the posed joint ``p_j`` by the
+world rotation ``Rg_j d_j``, so a point ``x`` moved by it changes by ``(Rg_j d_j) x (x - p_j) = -[x - p_j]x Rg_j d_j``.
+Joints follow ``smplx.lbs`` (regressed from the shaped mesh, no pose blend shapes); vertices are skinned with pose
+blend shapes in their positions, whose small pose dependence the Jacobian leaves out (the fixed point is unchanged).
+"""
+
+import numpy as np
+
+__all__ = ["PointModel", "Evaluation"]
+
+
+def _ancestry(parents):
+    """``A[j, k]`` is True when joint ``j`` is ``k`` or one of its ancestors."""
+    J = len(parents)
+    A = np.eye(J, dtype=bool)
+    for k in range(J):
+        j = parents[k]
+        while j >= 0:
+            A[j, k] = True
+            j = parents[j]
+    return A
+
+
+def tree_levels(parents):
+    """Joint indices grouped by depth below the root (the root excluded)."""
+    depth = np.zeros(len(parents), dtype=np.int64)
+    for j in range(1, len(parents)):
+        depth[j] = depth[parents[j]] + 1
+    return [np.flatnonzero(depth == d) for d in range(1, int(depth.max(initial=0)) + 1)]
+
+
+def _skew_times(v, M):
+    """``-[v]x M`` for ``v (..., 3)`` and ``M (..., 3, 3)``: the columns of ``M`` crossed with ``v``."""
+    x, y, z = v[..., 0, None], v[..., 1, None], v[..., 2, None]
+    out = np.empty(np.broadcast_shapes(v.shape[:-1], M.shape[:-2]) + (3, 3))
+    out[..., 0, :] = z * M[..., 1, :] - y * M[..., 2, :]
+    out[..., 1, :] = x * M[..., 2, :] - z * M[..., 0, :]
+    out[..., 2, :] = y * M[..., 0, :] - x * M[..., 1, :]
+    return out
+
+
+class Evaluation:
+    """Posed targets of a set of frames. ``points (F, K, 3)``; ``Rg (F, J, 3, 3)`` global rotations; ``joints (F, J, 3)``;
+    with Jacobians: ``pose (F, K, 3, P)`` over ``[d of each free joint, translation]`` and ``shape (F, K, 3, nb)``."""
+
+    __slots__ = ("points", "Rg", "joints", "pose", "shape")
+
+    def __init__(self, points, Rg, joints, pose=None, shape=None):
+        self.points, self.Rg, self.joints, self.pose, self.shape = points, Rg, joints, pose, shape
+
+
+class PointModel:
+    """A body model reduced to what a fit needs: the joints, the few vertices the targets use, ``nb`` betas.
+
+    Args:
+        model: a :class:`~..model.BodyModel`.
+        definitions: :class:`.landmarks.PointDefinitions` of the ``K`` targets.
+        num_betas: how many betas are fitted (the model's first ones).
+        fixed: joint indices that keep their rotation (e.g. fingers when only the body is targeted).
+    """
+
+    def __init__(self, model, definitions, num_betas, fixed=()):
+        J = model.num_joints
+        self.parents = np.asarray(model.parents, dtype=np.int64)
+        self.levels = tree_levels(self.parents)
+        self.num_joints, self.num_betas = J, int(num_betas)
+        nb = self.num_betas
+        regressor = np.asarray(model.J_regressor, dtype=np.float64)
+        self.j_template = regressor @ model.v_template
+        shapedirs = np.asarray(model.shapedirs[:, :, :nb], dtype=np.float64)
+        self.joint_dirs = np.einsum("jv,vcn->jcn", regressor, shapedirs)  # (J, 3, nb)
+
+        self.joint_coeffs = np.asarray(definitions.joint_coeffs, dtype=np.float64)
+        self.vertex_coeffs = np.asarray(definitions.vertex_coeffs, dtype=np.float64)
+        ids = np.asarray(definitions.vertex_ids, dtype=np.int64)
+        self.num_targets = self.joint_coeffs.shape[0]
+        self.used = np.flatnonzero(np.any(self.joint_coeffs != 0, axis=0))  # joints the targets use
+        self.joint_part = self.joint_coeffs[:, self.used]
+        self.selects = (  # every target is exactly one joint: index instead of a product
+            ids.size == 0 and np.all(np.sum(self.joint_part != 0, axis=1) == 1) and np.all(self.joint_part.max(1) == 1)
+        )
+        self.selected = self.used[np.argmax(self.joint_part, axis=1)] if self.selects else None
+
+        ancestry = _ancestry(self.parents)
+        weights = np.asarray(model.weights, dtype=np.float64)[ids]  # (U, J)
+        width = max(1, int(np.max(np.sum(weights > 0, axis=1), initial=1)))
+        order = np.argsort(-weights, axis=1, kind="stable")[:, :width]
+        self.vertex_bones = order  # (U, b): the bones that move each vertex
+        self.vertex_weights = np.take_along_axis(weights, order, axis=1)
+        self.vertex_template = np.asarray(model.v_template, dtype=np.float64)[ids]
+        self.vertex_dirs = shapedirs[ids]  # (U, 3, nb)
+        posedirs = np.asarray(model.posedirs, dtype=np.float64)
+        self.vertex_posedirs = posedirs.reshape(model.num_vertices, 3, -1)[ids] if ids.size else None
+
+        moved = np.zeros(J, dtype=bool)  # joints whose rotation moves some target
+        for m in self.used:
+            moved |= ancestry[:, m] & (np.arange(J) != m)
+        for u in range(ids.size):
+            for k in order[u][self.vertex_weights[u] > 0]:
+                moved |= ancestry[:, k]
+        moved[list(fixed)] = False
+        self.free = np.flatnonzero(moved)
+        self.pose_size = 3 * self.free.size + 3
+        # (used joint m, free joint j) pairs with j strictly above m: the only non-zero joint Jacobian blocks
+        self.pair_used, self.pair_free = np.nonzero(
+            (ancestry[np.ix_(self.free, self.used)] & (self.free[:, None] != self.used)).T
+        )
+        # vertex u, bone slot b, free joint j: is the bone at or below j
+        self.vertex_ancestry = ancestry[self.free][:, order].transpose(1, 2, 0) if ids.size else None  # (U, b, Jf)
+
+    # ------------------------------------------------------------------------------------------------------------
+    def rest_joints(self, betas):
+        """``(J, 3)`` rest joints of ``betas`` and their derivative ``(J, 3, nb)``."""
+        return self.j_template + self.joint_dirs @ betas, self.joint_dirs
+
+    def chain(self, R, transl, rest):
+        """Global rotations ``(F, J, 3, 3)`` and posed joints ``(F, J, 3)`` of local rotations ``R (F, J, 3, 3)``."""
+        Rg = np.empty_like(R)
+        p = np.empty(R.shape[:2] + (3,))
+        Rg[:, 0] = R[:, 0]
+        p[:, 0] = rest[0] + transl
+        for idx in self.levels:
+            par = self.parents[idx]
+            Rg[:, idx] = np.matmul(Rg[:, par], R[:, idx])
+            p[:, idx] = np.einsum("fjab,jb->fja", Rg[:, par], rest[idx] - rest[par]) + p[:, par]
+        return Rg, p
+
+    def evaluate(self, R, transl, betas, jacobians=True):
+        """The targets of local rotations ``R (F, J, 3, 3)``, translations ``(F, 3)`` and ``betas (nb,)``."""
+        F = R.shape[0]
+        rest, drest = self.rest_joints(betas)
+        Rg, p = self.chain(R, transl, rest)
+        if self.selects:
+            points = p[:, self.selected]
+        else:
+            points = np.einsum("km,fma->fka", self.joint_part, p[:, self.used])
+        U = self.vertex_template.shape[0]
+        if U:
+            feature = (R[:, 1:] - np.eye(3)).reshape(F, -1)
+            X = (
+                self.vertex_template
+                + self.vertex_dirs @ betas
+                + np.einsum("ucp,fp->fuc", self.vertex_posedirs, feature)
+            )
+            bones = self.vertex_bones
+            # y[f, u, b] = Rg_k (X_u - rest_k) + p_k for the b-th bone k of vertex u
+            y = np.einsum("fubcd,fubd->fubc", Rg[:, bones], X[:, :, None, :] - rest[bones]) + p[:, bones]
+            vertices = np.einsum("ub,fubc->fuc", self.vertex_weights, y)
+            points = points + np.einsum("ku,fuc->fkc", self.vertex_coeffs, vertices)
+        result = Evaluation(points, Rg, p)
+        if not jacobians:
+            return result
+
+        Jf, nb, K = self.free.size, self.num_betas, self.num_targets
+        # joints: d p_m / d d_j = -[p_m - p_j]x Rg_j for j strictly above m
+        M = self.used.size
+        lever = p[:, self.used[self.pair_used]] - p[:, self.free[self.pair_free]]  # (F, pairs, 3)
+        joint_pose = np.zeros((F, M, 3, Jf, 3))
+        blocks = _skew_times(lever, Rg[:, self.free[self.pair_free]])  # (F, pairs, 3, 3)
+        joint_pose[:, self.pair_used, :, self.pair_free, :] = blocks.transpose(1, 0, 2, 3)
+        joint_pose = joint_pose.reshape(F, M, 3, 3 * Jf)
+        # shape: D_k = d p_k / d betas along the chain
+        D = np.empty((F, self.num_joints, 3, nb))
+        D[:, 0] = drest[0]
+        for idx in self.levels:
+            par = self.parents[idx]
+            D[:, idx] = np.einsum("fjab,jbn->fjan", Rg[:, par], drest[idx] - drest[par]) + D[:, par]
+        if self.selects:
+            rows = np.searchsorted(self.used, self.selected)
+            pose = joint_pose[:, rows]
+            shape = D[:, self.selected]
+        else:
+            pose = np.einsum("km,fmcp->fkcp", self.joint_part, joint_pose)
+            shape = np.einsum("km,fmcn->fkcn", self.joint_part, D[:, self.used])
+        if U:
+            w = self.vertex_weights[:, :, None] * self.vertex_ancestry  # (U, b, Jf)
+            c = np.einsum("ubj,fubc->fujc", w, y) - np.einsum("uj,fjc->fujc", w.sum(axis=1), p[:, self.free])
+            vertex_pose = _skew_times(c, Rg[:, None, self.free])  # (F, U, Jf, 3, 3)
+            vertex_pose = vertex_pose.transpose(0, 1, 3, 2, 4).reshape(F, U, 3, 3 * Jf)
+            pose = pose + np.einsum("ku,fucp->fkcp", self.vertex_coeffs, vertex_pose)
+            dX = self.vertex_dirs[:, None] - drest[bones]  # (U, b, 3, nb)
+            vertex_shape = np.einsum("ub,fubcd,ubdn->fucn", self.vertex_weights, Rg[:, bones], dX)
+            vertex_shape += np.einsum("ub,fubcn->fucn", self.vertex_weights, D[:, bones])
+            shape = shape + np.einsum("ku,fucn->fkcn", self.vertex_coeffs, vertex_shape)
+        result.pose = np.concatenate([pose, np.broadcast_to(np.eye(3), (F, K, 3, 3))], axis=3)
+        result.shape = shape
+        return result
