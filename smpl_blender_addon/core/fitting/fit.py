@@ -8,6 +8,7 @@ Levenberg-Marquardt over everything with robust data, smoothness and priors (:mo
 
 import dataclasses
 import time
+import warnings
 
 import numpy as np
 
@@ -15,7 +16,7 @@ from ..errors import MotionFileError
 from ..motion import Motion
 from ..rotations import matrix_to_axis_angle
 from .kinematics import PointModel
-from .landmarks import point_definitions
+from .landmarks import known_point, point_definitions
 from .priors import rotation_priors, vposer_prior
 from .solver import Terms, solve
 
@@ -92,6 +93,7 @@ def fit_points(model, points, options=None, fps=None, progress=None):
         rate = 30.0
     if F == 0 or not np.any(points.confidence > 0):
         raise MotionFileError(points.source, "no target point is present in any frame")
+    points = _placeable(model, points)
     definitions = point_definitions(model, points.names, points.markers)
     nb = min(int(options.num_betas), model.num_betas)
     names = list(model.joint_names)
@@ -163,6 +165,30 @@ def fit_points(model, points, options=None, fps=None, progress=None):
     )
     report("done", 1.0)
     return FitResult(motion, errors, costs, time.perf_counter() - t0)
+
+
+def _placeable(model, points):
+    """``points`` without those the model has no place for (e.g. SMPL's hand joints on SMPL-X), named in a warning;
+    an error when none is left."""
+    keep = [k for k, name in enumerate(points.names) if known_point(model, name, points.markers)]
+    if len(keep) == len(points.names):
+        return points
+    dropped = [name for name in points.names if not known_point(model, name, points.markers)]
+    label = f"the {model.name or model.kind} model"
+    if not keep:
+        raise MotionFileError(points.source, f"none of the points is on {label}: {', '.join(dropped[:6])}")
+    warnings.warn(
+        f"{points.source or 'points'}: {len(dropped)} points are not on {label} and are not fitted: "
+        + ", ".join(dropped[:6])
+        + (f" and {len(dropped) - 6} more" if len(dropped) > 6 else ""),
+        stacklevel=3,
+    )
+    return dataclasses.replace(
+        points,
+        points=points.points[:, keep],
+        confidence=points.confidence[:, keep],
+        names=[points.names[k] for k in keep],
+    )
 
 
 # -- stage 1: the shape from the limb lengths -----------------------------------------------------------------------

@@ -139,6 +139,17 @@ def marker_problem(name, pairs, num_vertices=None):
     return None
 
 
+def known_point(model, name, markers=None):
+    """Whether :func:`point_definitions` can place the point ``name`` on ``model``."""
+    return (
+        (markers is not None and name in markers)
+        or name in model.joint_names
+        or (KEYPOINT_JOINTS.get(name) in model.joint_names)
+        or bool(_VERTEX_NAME.fullmatch(str(name)))
+        or (name in LANDMARKS and model.num_vertices in LANDMARK_VERTICES)
+    )
+
+
 def point_definitions(model, names, markers=None):
     """The linear maps that give the target points ``names`` from ``model.forward``'s joints and vertices.
 
