@@ -15,9 +15,10 @@ import numpy as np
 from ..errors import MotionFileError
 from ..motion import Motion
 from ..rotations import matrix_to_axis_angle
+from ..vposer import load_vposer
 from .kinematics import PointModel
 from .landmarks import known_point, point_definitions
-from .priors import rotation_priors, vposer_prior
+from .priors import GaussianMixturePrior, rotation_priors, vposer_prior
 from .solver import Terms, solve
 
 __all__ = ["FitOptions", "FitResult", "fit_points"]
@@ -39,7 +40,10 @@ class FitOptions:
         pose_prior: pull towards the rest pose; twist: against turning about a bone's own axis; limits: hinge
             joints (knees, elbows) bend one way only.
         shape_prior: pull of the betas towards the mean shape.
-        vposer: a :class:`~..vposer.VPoser` whose prior (``vposer_weight``) joins the pose priors.
+        vposer: a :class:`~..vposer.VPoser` (or its checkpoint path) whose prior (``vposer_weight``) joins the pose
+            priors.
+        gmm: a :class:`.priors.GaussianMixturePrior` (or its file, SMPLify's ``gmm_08.pkl``) whose prior
+            (``gmm_weight``) joins the pose priors.
         iterations: most Levenberg-Marquardt steps.
         fixed_joints: joint names that keep the rest rotation (e.g. fingers).
     """
@@ -56,6 +60,8 @@ class FitOptions:
     shape_prior: float = 0.002
     vposer: object = None
     vposer_weight: float = 0.002
+    gmm: object = None
+    gmm_weight: float = 0.0005
     iterations: int = 30
     fixed_joints: tuple = ()
 
@@ -123,14 +129,25 @@ def fit_points(model, points, options=None, fps=None, progress=None):
 
     weights = {"pose": options.pose_prior, "twist": options.twist, "limits": options.limits}
 
+    learned = []  # the user's priors: dense terms over the body joints
+    if options.vposer is not None and options.vposer_weight:
+        vposer = load_vposer(options.vposer, dtype=np.float64)
+        learned.append(lambda rotations: vposer_prior(rotations, pm, vposer, options.vposer_weight))
+    if options.gmm is not None and options.gmm_weight:
+        gmm = options.gmm if isinstance(options.gmm, GaussianMixturePrior) else GaussianMixturePrior.load(options.gmm)
+        learned.append(lambda rotations: gmm.terms(rotations, pm, options.gmm_weight))
+
     def priors(rotations):
         value, gradient, blocks = rotation_priors(rotations, pm, names, weights)
-        if options.vposer is None or not options.vposer_weight:
+        if not learned:
             return value, gradient, blocks
-        more, more_gradient, hessian = vposer_prior(rotations, pm, options.vposer, options.vposer_weight)
+        hessian = np.zeros((F, pm.pose_size, pm.pose_size))
         for i in range(pm.free.size):
-            hessian[:, 3 * i : 3 * i + 3, 3 * i : 3 * i + 3] += blocks[:, i]
-        return value + more, gradient + more_gradient, hessian
+            hessian[:, 3 * i : 3 * i + 3, 3 * i : 3 * i + 3] = blocks[:, i]
+        for terms in learned:
+            more, more_gradient, more_hessian = terms(rotations)
+            value, gradient, hessian = value + more, gradient + more_gradient, hessian + more_hessian
+        return value, gradient, hessian
 
     terms = Terms(
         targets=targets,
