@@ -167,7 +167,8 @@ class _System:
 
 class _Preconditioner:
     """The normal equations without the smoothness coupling, solved exactly: each frame's block ``G^T (W +
-    smoothness diagonal) G + priors + damping`` inverted, and the betas by the Schur complement of the frames."""
+    smoothness diagonal) G + priors + damping`` by its Cholesky factor, and the betas by the Schur complement of the
+    frames."""
 
     def __init__(self, system, damping):
         S, F, P = system, system.F, system.P
@@ -179,20 +180,33 @@ class _Preconditioner:
         elif S.Hp is not None:
             blocks += S.Hp
         blocks[:, np.arange(P), np.arange(P)] += damping * S.diag
-        self.inverse = np.linalg.inv(blocks)
+        self.factor = np.linalg.cholesky(blocks)  # symmetric positive definite: the diagonal is damped
         self.nb = S.nb
         if S.nb:
             self.coupling = np.matmul(np.swapaxes(S.G * S.wd[:, :, None], 1, 2), S.B)  # (F, P, nb)
-            self.reduced = np.matmul(self.inverse, self.coupling)  # D^-1 C
+            self.reduced = _cholesky_solve(self.factor, self.coupling)  # D^-1 C
             beta_block = np.einsum("fin,fi,fim->nm", S.B, S.wd, S.B) + np.diag(S.shape + damping * S.beta_diag)
             self.schur_inverse = np.linalg.inv(beta_block - np.einsum("fpn,fpm->nm", self.coupling, self.reduced))
 
     def __call__(self, r, rb):
-        x = np.matmul(self.inverse, r[:, :, None])[:, :, 0]
+        x = _cholesky_solve(self.factor, r[:, :, None])[:, :, 0]
         if not self.nb:
             return x, rb
         xb = self.schur_inverse @ (rb - np.einsum("fpn,fp->n", self.coupling, x))
         return x - np.matmul(self.reduced, xb), xb
+
+
+def _cholesky_solve(L, b):
+    """``(L L^T)^-1 b`` for lower-triangular ``L (F, P, P)`` and ``b (F, P, m)``: forward and back substitution, one
+    row at a time for all frames at once (numpy has no batched triangular solve; a batched inverse costs twice as
+    much)."""
+    y = np.empty_like(b)
+    for i in range(L.shape[1]):
+        y[:, i] = (b[:, i] - np.matmul(L[:, i, None, :i], y[:, :i])[:, 0]) / L[:, i, i, None]
+    Lt = np.swapaxes(L, 1, 2)
+    for i in range(L.shape[1] - 1, -1, -1):
+        y[:, i] = (y[:, i] - np.matmul(Lt[:, i, None, i + 1 :], y[:, i + 1 :])[:, 0]) / L[:, i, i, None]
+    return y
 
 
 def _pcg(system, precondition, damping, max_iterations=60, tolerance=1e-4):
