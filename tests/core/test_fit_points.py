@@ -353,3 +353,25 @@ def test_gaussian_mixture_prior_files_and_terms(tmp_path):
         f.write(b"cos\nsystem\n(S'echo hi'\ntR.")
     with pytest.raises(WeightsFileError, match="evil.pkl: unsafe or unsupported pickle content refused"):
         GaussianMixturePrior.load(tmp_path / "evil.pkl")
+
+
+def test_long_sequences_are_fitted_in_windows_with_one_shape():
+    model = load_model("open-smpl")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        motion = read_motion(DEMO, model=model).reframe("Y", model)
+    poses = np.concatenate([motion.poses, motion.poses[::-1], motion.poses])  # 360 frames
+    transl = np.concatenate([motion.trans, motion.trans[::-1], motion.trans])
+    betas = np.random.default_rng(10).normal(0, 1, 10)
+    _, joints = reference_forward(model, betas, poses, transl)
+    names = list(KEYPOINT_LAYOUTS["humanml3d"])
+    points = PointSequence(joints[:, :22], names=names, fps=motion.fps)
+    seen = []
+    whole = fit_points(model, points)
+    windows = fit_points(model, points, FitOptions(window=100), progress=lambda stage, f: seen.append(f))
+    _, fit_joints = fitted(model, windows)
+    assert np.linalg.norm(fit_joints[:, :22] - joints[:, :22], axis=-1).mean() < 1e-3
+    rest = model.rest_joints(np.r_[betas, np.zeros(6)])[:22]
+    for result in (whole, windows):  # the same shape, as far as the joints show it
+        assert np.abs(model.rest_joints(result.motion.betas)[:22] - rest).max() < 2e-3
+    assert seen == sorted(seen) and seen[-1] == 1.0 and len(seen) > 5  # progress through the windows
