@@ -210,8 +210,7 @@ def _fit_frames(pm, names, targets, confidence, rate, betas, options, priors, fi
     F = len(targets)
     R = np.broadcast_to(np.eye(3), (F, pm.num_joints, 3, 3)).copy()
     transl = np.zeros((F, 3))
-    R, transl = _aligned_start(pm, names, targets, confidence, R, transl, betas)
-    R, transl = _fill_empty_frames(confidence, R, transl)
+    R, transl = _aligned_start(pm, names, *_bridged(targets, confidence), R, transl, betas)
     terms = Terms(
         targets=targets,
         confidence=confidence,
@@ -383,13 +382,16 @@ def _aligned_start(pm, names, targets, confidence, R, transl, betas):
     return R, transl
 
 
-def _fill_empty_frames(confidence, R, transl):
-    """Frames without any target take the pose of the nearest frame that has some."""
-    seen = np.flatnonzero(np.any(confidence > 0, axis=1))
-    if seen.size == len(confidence):
-        return R, transl
-    nearest = seen[np.clip(np.searchsorted(seen, np.arange(len(confidence))), 0, seen.size - 1)]
-    before = seen[np.clip(np.searchsorted(seen, np.arange(len(confidence))) - 1, 0, seen.size - 1)]
-    frames = np.arange(len(confidence))
-    nearest = np.where(np.abs(before - frames) < np.abs(nearest - frames), before, nearest)
-    return R[nearest].copy(), transl[nearest].copy()
+def _bridged(targets, confidence):
+    """Targets for the start only: a point missing in a frame is interpolated over time between the frames that have
+    it (held before the first and after the last), with half weight; points never seen stay missing."""
+    filled, weight = targets.copy(), confidence.copy()
+    frames = np.arange(len(targets))
+    for k in range(targets.shape[1]):
+        seen = confidence[:, k] > 0
+        if seen.all() or not seen.any():
+            continue
+        for c in range(3):
+            filled[~seen, k, c] = np.interp(frames[~seen], frames[seen], targets[seen, k, c])
+        weight[~seen, k] = 0.5 * confidence[seen, k].mean()
+    return filled, weight
