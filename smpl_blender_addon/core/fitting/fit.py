@@ -24,6 +24,8 @@ from .solver import Terms, solve
 __all__ = ["FitOptions", "FitResult", "fit_points"]
 
 WINDOW_OVERLAP = 16  # frames shared by neighbouring windows of a long sequence
+WINDOW_BYTES = 1 << 30  # the memory a window's Jacobians may take ...
+WORKING_COPIES = 8  # ... counting the solver's copies of them
 
 # bones whose targets place the root (a straight torso in the rest pose)
 TORSO = ("pelvis", "spine1", "spine2", "spine3", "neck", "left_collar", "right_collar")
@@ -48,8 +50,9 @@ class FitOptions:
             (``gmm_weight``) joins the pose priors.
         iterations: most Levenberg-Marquardt steps.
         fixed_joints: joint names that keep the rest rotation (e.g. fingers).
-        window: most frames solved together (memory grows with it): longer sequences are fitted in windows that
-            overlap by 16 frames, with one shape fitted first on frames spread over the whole sequence.
+        window: most frames solved together (``None``: as many as fit in about 1 GiB, e.g. 4000 frames of 22 joints,
+            600 of 60 markers): longer sequences are fitted in windows that overlap by 16 frames, with one shape
+            fitted first on frames spread over the whole sequence.
     """
 
     num_betas: int = 10
@@ -68,7 +71,7 @@ class FitOptions:
     gmm_weight: float = 0.0005
     iterations: int = 30
     fixed_joints: tuple = ()
-    window: int = 1000
+    window: int = None
 
 
 @dataclasses.dataclass
@@ -131,7 +134,8 @@ def fit_points(model, points, options=None, fps=None, progress=None):
     elif fit_shape:
         betas = _shape_from_limbs(pm, targets, confidence, options.shape_prior, betas)
     priors = _priors(pm, names, options)
-    window = max(int(options.window), 2 * WINDOW_OVERLAP + 1)
+    window = options.window or WINDOW_BYTES // (3 * pm.num_targets * pm.pose_size * 8 * WORKING_COPIES)
+    window = max(int(window), 2 * WINDOW_OVERLAP + 1)
     if fit_shape and F > window:  # one shape for all windows: fitted first on frames spread over the sequence
         frames = np.unique(np.linspace(0, F - 1, window).round().astype(np.int64))
         *_, betas = _fit_frames(pm, names, targets[frames], confidence[frames], rate, betas, options, priors, True, [])
