@@ -51,7 +51,7 @@ class FitOptions:
     velocity: float = 0.0
     acceleration: float = 0.0001
     pose_prior: float = 0.002
-    twist: float = 0.02
+    twist: float = 0.005
     limits: float = 0.05
     shape_prior: float = 0.002
     vposer: object = None
@@ -245,13 +245,7 @@ def _owners(pm):
     contribution = np.zeros((pm.num_targets, pm.num_joints))
     for m in range(pm.num_joints):
         contribution[:, max(int(pm.parents[m]), 0)] += np.abs(pm.joint_coeffs[:, m])
-    if pm.vertex_coeffs.size:
-        for slot in range(pm.vertex_bones.shape[1]):
-            np.add.at(
-                contribution.T,
-                pm.vertex_bones[:, slot],
-                (np.abs(pm.vertex_coeffs) * pm.vertex_weights[:, slot]).T,
-            )
+    np.add.at(contribution, (np.arange(pm.num_targets)[:, None], pm.slot_bone), np.abs(pm.slot_weight))
     return np.argmax(contribution, axis=1)
 
 
