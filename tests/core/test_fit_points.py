@@ -11,11 +11,16 @@ from references import reference_module
 from vposer_reference import random_state
 
 from smpl_blender_addon.core import load_model
-from smpl_blender_addon.core.errors import MotionFileError
+from smpl_blender_addon.core.errors import MotionFileError, WeightsFileError
 from smpl_blender_addon.core.fitting import FitOptions, PointSequence, fit_points, point_definitions
 from smpl_blender_addon.core.fitting.kinematics import PointModel
 from smpl_blender_addon.core.fitting.landmarks import KEYPOINT_LAYOUTS
-from smpl_blender_addon.core.fitting.priors import right_jacobian_inverse, rotation_priors, vposer_prior
+from smpl_blender_addon.core.fitting.priors import (
+    GaussianMixturePrior,
+    right_jacobian_inverse,
+    rotation_priors,
+    vposer_prior,
+)
 from smpl_blender_addon.core.formats import read_motion
 from smpl_blender_addon.core.rotations import axis_angle_to_matrix, matrix_to_axis_angle
 from smpl_blender_addon.core.vposer import VPoser
@@ -282,3 +287,91 @@ def test_bad_requests_are_named():
         UserWarning, match="hands.npy: 1 points are not on the open-smplx model and are not fitted: left_hand"
     ):
         fit_points(load_model("open-smplx"), smplx_hands)
+
+
+def random_mixture(seed=0, M=4, D=69):
+    rng = np.random.default_rng(seed)
+    A = rng.normal(0, 0.2, (M, D, D))
+    return rng.normal(0, 0.2, (M, D)), A @ np.swapaxes(A, 1, 2) + 0.05 * np.eye(D), rng.uniform(0.5, 2.0, M)
+
+
+def test_gaussian_mixture_prior_files_and_terms(tmp_path):
+    import pickle
+
+    means, covars, weights = random_mixture()
+    with open(tmp_path / "gmm_08.pkl", "wb") as f:
+        pickle.dump({"means": means, "covars": covars, "weights": weights}, f, protocol=2)
+    np.savez(tmp_path / "gmm.npz", means=means, covars=covars, weights=weights)
+    from_pickle = GaussianMixturePrior.load(tmp_path / "gmm_08.pkl")
+    from_npz = GaussianMixturePrior.load(tmp_path / "gmm.npz")
+    rng = np.random.default_rng(9)
+    pose = rng.normal(0, 0.3, (5, 63))
+    # the value is the most likely component's negative log density (x2, up to a constant), marginal over 63 dims
+    expected = []
+    for p in pose:
+        d = p - means[:, :63]
+        inv = np.linalg.inv(covars[:, :63, :63])
+        expected.append(
+            min(
+                d[m] @ inv[m] @ d[m]
+                + np.linalg.slogdet(covars[m, :63, :63])[1]
+                - 2 * np.log(weights[m] / weights.sum())
+                for m in range(len(weights))
+            )
+        )
+    np.testing.assert_allclose(from_pickle.value(pose), expected, rtol=1e-9)
+    np.testing.assert_allclose(from_npz.value(pose), expected, rtol=1e-9)
+
+    model = load_model("open-smpl")
+    pm = PointModel(model, point_definitions(model, list(KEYPOINT_LAYOUTS["humanml3d"])), 10)
+    R = axis_angle_to_matrix(rng.normal(0, 0.3, (2, 24, 3)))
+    value, gradient, hessian = from_pickle.terms(R, pm, 0.5)
+    eps = 1e-7
+    i = int(np.flatnonzero(pm.free == 5)[0])
+    turned = R.copy()
+    turned[:, 5] = R[:, 5] @ axis_angle_to_matrix(np.array([0, eps, 0]))
+    numeric = (from_pickle.terms(turned, pm, 0.5)[0] - value) / eps
+    assert abs(numeric - 2 * gradient[:, 3 * i + 1].sum()) < 1e-4 * max(1, abs(numeric))
+    assert hessian.shape == (2, pm.pose_size, pm.pose_size)
+
+    # in a fit: the mixture pulls the unobservable twists and noisy poses towards its modes
+    _, joints = reference_forward(model, np.zeros(10), rng.normal(0, 0.2, (4, 24, 3)), np.zeros((4, 3)))
+    points = PointSequence(
+        joints[:, :22] + rng.normal(0, 0.005, (4, 22, 3)), names=KEYPOINT_LAYOUTS["humanml3d"], fps=30
+    )
+    plain = fit_points(model, points, FitOptions(fit_shape=False))
+    pulled = fit_points(model, points, FitOptions(fit_shape=False, gmm=tmp_path / "gmm_08.pkl", gmm_weight=0.05))
+    body = lambda r: r.motion.poses[:, 3:66]  # noqa: E731
+    assert from_pickle.value(body(pulled)).mean() < from_pickle.value(body(plain)).mean()
+
+    with pytest.raises(WeightsFileError, match="not a pose mixture: no covars"):
+        np.savez(tmp_path / "bad.npz", means=means, weights=weights)
+        GaussianMixturePrior.load(tmp_path / "bad.npz")
+    with pytest.raises(WeightsFileError, match="not positive definite"):
+        GaussianMixturePrior(means, -covars, weights, source="neg.pkl")
+    with open(tmp_path / "evil.pkl", "wb") as f:
+        f.write(b"cos\nsystem\n(S'echo hi'\ntR.")
+    with pytest.raises(WeightsFileError, match="evil.pkl: unsafe or unsupported pickle content refused"):
+        GaussianMixturePrior.load(tmp_path / "evil.pkl")
+
+
+def test_long_sequences_are_fitted_in_windows_with_one_shape():
+    model = load_model("open-smpl")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        motion = read_motion(DEMO, model=model).reframe("Y", model)
+    poses = np.concatenate([motion.poses, motion.poses[::-1], motion.poses])  # 360 frames
+    transl = np.concatenate([motion.trans, motion.trans[::-1], motion.trans])
+    betas = np.random.default_rng(10).normal(0, 1, 10)
+    _, joints = reference_forward(model, betas, poses, transl)
+    names = list(KEYPOINT_LAYOUTS["humanml3d"])
+    points = PointSequence(joints[:, :22], names=names, fps=motion.fps)
+    seen = []
+    whole = fit_points(model, points)
+    windows = fit_points(model, points, FitOptions(window=100), progress=lambda stage, f: seen.append(f))
+    _, fit_joints = fitted(model, windows)
+    assert np.linalg.norm(fit_joints[:, :22] - joints[:, :22], axis=-1).mean() < 1e-3
+    rest = model.rest_joints(np.r_[betas, np.zeros(6)])[:22]
+    for result in (whole, windows):  # the same shape, as far as the joints show it
+        assert np.abs(model.rest_joints(result.motion.betas)[:22] - rest).max() < 2e-3
+    assert seen == sorted(seen) and seen[-1] == 1.0 and len(seen) > 5  # progress through the windows

@@ -108,10 +108,13 @@ class PointModel:
         moved[list(fixed)] = False
         self.free = np.flatnonzero(moved)
         self.pose_size = 3 * self.free.size + 3
-        # (used joint m, free joint j) pairs with j strictly above m: the only non-zero joint Jacobian blocks
-        self.pair_used, self.pair_free = np.nonzero(
-            (ancestry[np.ix_(self.free, self.used)] & (self.free[:, None] != self.used)).T
-        )
+        # (target k, joint m it uses, free joint j strictly above m): the non-zero joint Jacobian blocks
+        below = ancestry[self.free] & (self.free[:, None] != np.arange(J))  # (Jf, J): j strictly above m
+        k, m = np.nonzero(self.joint_coeffs)
+        pairs = [(kk, mm, jj) for kk, mm in zip(k, m, strict=True) for jj in np.flatnonzero(below[:, mm])]
+        self.pair_target, self.pair_joint, self.pair_free = np.array(pairs, dtype=np.int64).reshape(-1, 3).T
+        self.pair_coeff = self.joint_coeffs[self.pair_target, self.pair_joint]
+        self.pairs_unique = len({(a, b) for a, b in zip(self.pair_target, self.pair_free, strict=True)}) == len(pairs)
         # slot weights of the bones at or below each free joint: (K, Jf, S)
         self.slot_lever = ancestry[self.free][:, self.slot_bone].transpose(1, 0, 2) * self.slot_weight[:, None, :]
 
@@ -154,13 +157,15 @@ class PointModel:
             return result
 
         Jf, nb, K = self.free.size, self.num_betas, self.num_targets
+        pose = np.zeros((F, K, 3, Jf + 1, 3))  # over [d of each free joint, translation]
+        pose[:, :, :, Jf, :] = np.eye(3)
         # joints: d p_m / d d_j = -[p_m - p_j]x Rg_j for j strictly above m
-        M = self.used.size
-        lever = p[:, self.used[self.pair_used]] - p[:, self.free[self.pair_free]]  # (F, pairs, 3)
-        joint_pose = np.zeros((F, M, 3, Jf, 3))
-        blocks = _skew_times(lever, Rg[:, self.free[self.pair_free]])  # (F, pairs, 3, 3)
-        joint_pose[:, self.pair_used, :, self.pair_free, :] = blocks.transpose(1, 0, 2, 3)
-        joint_pose = joint_pose.reshape(F, M, 3, 3 * Jf)
+        lever = p[:, self.pair_joint] - p[:, self.free[self.pair_free]]  # (F, pairs, 3)
+        blocks = _skew_times(lever * self.pair_coeff[:, None], Rg[:, self.free[self.pair_free]])  # (F, pairs, 3, 3)
+        if self.pairs_unique:
+            pose[:, self.pair_target, :, self.pair_free, :] = blocks.transpose(1, 0, 2, 3)
+        else:  # a target that mixes joints
+            np.add.at(pose, (slice(None), self.pair_target, slice(None), self.pair_free), blocks)
         # shape: D_k = d p_k / d betas along the chain
         D = np.empty((F, self.num_joints, 3, nb))
         D[:, 0] = drest[0]
@@ -168,11 +173,8 @@ class PointModel:
             par = self.parents[idx]
             D[:, idx] = np.einsum("fjab,jbn->fjan", Rg[:, par], drest[idx] - drest[par]) + D[:, par]
         if self.selects:
-            rows = np.searchsorted(self.used, self.selected)
-            pose = joint_pose[:, rows]
             shape = D[:, self.selected]
         else:
-            pose = np.einsum("km,fmcp->fkcp", self.joint_part, joint_pose)
             shape = np.einsum("km,fmcn->fkcn", self.joint_part, D[:, self.used])
         if U:
             # d y / d d_j = -[c_kj]x Rg_j with c_kj = sum over the slots below j of weight (y - p_j)
@@ -180,11 +182,10 @@ class PointModel:
             c = np.matmul(self.slot_lever, y.transpose(1, 2, 0, 3).reshape(K, S, 3 * F))  # (K, Jf, F*3)
             c = c.reshape(K, Jf, F, 3).transpose(2, 0, 1, 3)
             c -= self.slot_lever.sum(axis=2)[..., None] * p[:, None, self.free]
-            vertex_pose = _skew_times(c, Rg[:, None, self.free])  # (F, K, Jf, 3, 3)
-            pose = pose + vertex_pose.transpose(0, 1, 3, 2, 4).reshape(F, K, 3, 3 * Jf)
+            pose[:, :, :, :Jf, :] += _skew_times(c, Rg[:, None, self.free]).transpose(0, 1, 3, 2, 4)
             dX = self.vertex_dirs[self.slot_vertex] - drest[bones]  # (K, S, 3, nb)
             slot_shape = np.matmul(Rg[:, bones], dX) + D[:, bones]  # (F, K, S, 3, nb)
             shape = shape + np.einsum("ks,fkscn->fkcn", self.slot_weight, slot_shape)
-        result.pose = np.concatenate([pose, np.broadcast_to(np.eye(3), (F, K, 3, 3))], axis=3)
+        result.pose = pose.reshape(F, K, 3, 3 * Jf + 3)
         result.shape = shape
         return result
