@@ -478,16 +478,18 @@ def main(argv=None):
     fitter = None
     try:
         if torch is not None:
-            print(
-                f"torch {torch.__version__}: own LBS vs core forward, max |difference| "
-                f"{check_torch_body(torch, model, vertex_ids):.1e} m (float64)"
-            )
+            difference = check_torch_body(torch, model, vertex_ids)
+            print(f"torch {torch.__version__}: own LBS vs core forward, max |difference| {difference:.1e} m (float64)")
+            if difference > 1e-5:
+                raise SystemExit("the torch baseline's forward pass differs from ours: not comparable")
         if smplfitter is not None:
             fitter = SmplFitter(model, folder, vertex_ids)
             print(
                 f"smplfitter {getattr(smplfitter, '__version__', '?')} (NumPy) on our body: its forward vs ours, max "
                 f"|difference| {fitter.check:.1e} m (float32)"
             )
+            if fitter.check > 1e-5:
+                raise SystemExit("smplfitter's forward pass of our body differs from ours: the model file is wrong")
         print()
 
         kinds = ["joints22", "body25"] + ([] if args.quick else ["verts"])
