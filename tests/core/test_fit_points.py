@@ -375,3 +375,26 @@ def test_long_sequences_are_fitted_in_windows_with_one_shape():
     for result in (whole, windows):  # the same shape, as far as the joints show it
         assert np.abs(model.rest_joints(result.motion.betas)[:22] - rest).max() < 2e-3
     assert seen == sorted(seen) and seen[-1] == 1.0 and len(seen) > 5  # progress through the windows
+
+
+def test_turning_terms_are_the_gradient_and_product_of_their_value():
+    from smpl_blender_addon.core.fitting.solver import _Turning
+
+    rng = np.random.default_rng(11)
+    R = axis_angle_to_matrix(rng.normal(0, 0.5, (5, 4, 3)))
+    weights = np.array([0.0, 0.5, 1.0, 2.0])
+    turning = _Turning(R, weights)
+    eps = 1e-7
+    gradient = turning.gradient()
+    for f, j, a in [(0, 1, 0), (2, 2, 1), (4, 3, 2), (3, 0, 2)]:
+        turned = R.copy()
+        turned[f, j] = R[f, j] @ axis_angle_to_matrix(eps * np.eye(3)[a])
+        numeric = (_Turning(turned, weights).value - turning.value) / eps
+        assert abs(numeric - 2 * gradient[f, 3 * j + a]) < 1e-4 * max(1, abs(numeric))
+    x, y = rng.normal(size=(2, 5, 12))
+    assert np.isclose(np.sum(x * turning.product(y)), np.sum(y * turning.product(x)))  # J^T J: symmetric
+    assert np.sum(x * turning.product(x)) > 0
+    blocks = turning.blocks()
+    e = np.zeros((5, 12))
+    e[2, 7] = 1.0
+    assert np.isclose(turning.product(e)[2, 6:9] @ np.eye(3)[1], blocks[2, 2][1, 1])  # the diagonal blocks

@@ -41,6 +41,8 @@ class FitOptions:
         fit_shape: fit the betas (one shape for the whole sequence).
         robust: Geman-McClure scale in metres (0: plain least squares).
         velocity, acceleration: smoothness of the target points over time (in s and s^2).
+        turning: smoothness over time of the rotations of joints that carry no target themselves (metres per radian
+            per second): steadies what the targets barely see (a spine between BODY25's hips and neck).
         pose_prior: pull towards the rest pose; twist: against turning about a bone's own axis; limits: hinge
             joints (knees, elbows) bend one way only.
         shape_prior: pull of the betas towards the mean shape.
@@ -61,6 +63,7 @@ class FitOptions:
     robust: float = 0.05
     velocity: float = 0.0
     acceleration: float = 0.0001
+    turning: float = 0.003
     pose_prior: float = 0.002
     twist: float = 0.005
     limits: float = 0.05
@@ -222,6 +225,7 @@ def _fit_frames(pm, names, targets, confidence, rate, betas, options, priors, fi
         robust=options.robust,
         velocity=options.velocity,
         acceleration=options.acceleration,
+        turning=options.turning * ~np.isin(pm.free, _owners(pm)),  # only joints that carry no target themselves
         shape=options.shape_prior,
         priors=priors,
         fit_shape=fit_shape,

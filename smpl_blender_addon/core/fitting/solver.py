@@ -12,7 +12,8 @@ import dataclasses
 
 import numpy as np
 
-from ..rotations import axis_angle_to_matrix
+from ..rotations import axis_angle_to_matrix, matrix_to_axis_angle
+from .priors import right_jacobian_inverse
 
 __all__ = ["Terms", "solve"]
 
@@ -23,7 +24,9 @@ class Terms:
 
     ``targets (F, K, 3)`` with ``confidence (F, K)`` (0: missing); ``robust``: Geman-McClure scale in metres (0:
     plain least squares); ``velocity`` / ``acceleration``: weights of the target points' speed and acceleration in
-    seconds and seconds squared (``fps`` converts); ``shape``: weight of ``||betas||``; ``priors(R) -> (value, gradient
+    seconds and seconds squared (``fps`` converts); ``turning``: weights of the free joints' angular speeds, one
+    or one per free joint (metres per radian per second: it steadies joints the targets barely see, e.g. a spine
+    between hips and neck); ``shape``: weight of ``||betas||``; ``priors(R) -> (value, gradient
     (F, P), hessian)``: the per-frame pose priors' Gauss-Newton terms, the hessian dense ``(F, P, P)`` or as 3x3
     blocks on the diagonal ``(F, n, 3, 3)`` for the first ``3n`` values; ``fit_shape``: False keeps the betas.
     """
@@ -34,6 +37,7 @@ class Terms:
     robust: float = 0.05
     velocity: float = 0.0
     acceleration: float = 0.0
+    turning: object = 0.0
     shape: float = 0.01
     priors: object = None
     fit_shape: bool = True
@@ -104,12 +108,56 @@ class _Cost:
         self.error = e
         self.smooth = [_apply(st, w, self.eval.points) for st, w in stencils if len(self.eval.points) >= len(st)]
         self.prior = terms.priors(R) if terms.priors else None  # (value, gradient, hessian)
+        turning = np.broadcast_to(np.asarray(terms.turning, dtype=np.float64), point_model.free.shape)
+        self.turning = _Turning(R[:, point_model.free], turning * terms.fps) if turning.any() else None
         self.total = 0.5 * (
             data.sum()
             + sum(float(np.sum(s * s)) for s in self.smooth)
             + (self.prior[0] if self.prior is not None else 0.0)
+            + (self.turning.value if self.turning is not None else 0.0)
             + (terms.shape**2) * float(betas @ betas)
         )
+
+
+class _Turning:
+    """The angular speed of each free joint between neighbouring frames: ``r_t = w log(R_t^T R_{t+1})``, with the
+    Jacobians ``-Jr^-1(r)^T`` over frame ``t``'s update and ``Jr^-1(r)`` over frame ``t+1``'s (3x3 per joint)."""
+
+    def __init__(self, R, weight):  # weight (Jf,): one per joint
+        F, Jf = R.shape[:2]
+        weight = weight[:, None, None]
+        self.size = 3 * Jf
+        if F < 2:
+            self.value, self.r = 0.0, np.zeros((0, Jf, 3))
+            self.A = self.B = np.zeros((0, Jf, 3, 3))
+            return
+        relative = matrix_to_axis_angle(np.matmul(np.swapaxes(R[:-1], 2, 3), R[1:]))  # (F-1, Jf, 3)
+        inverse = right_jacobian_inverse(relative)
+        self.r = weight[..., 0] * relative
+        self.A, self.B = -weight * np.swapaxes(inverse, 2, 3), weight * inverse
+        self.value = float(np.sum(self.r * self.r))
+
+    def _over_frames(self, e):
+        """``J^T e`` for residual-shaped ``e (F-1, Jf, 3)``: ``(F, 3 Jf)``."""
+        out = np.zeros((len(e) + 1,) + e.shape[1:])
+        out[:-1] += np.matmul(np.swapaxes(self.A, 2, 3), e[..., None])[..., 0]
+        out[1:] += np.matmul(np.swapaxes(self.B, 2, 3), e[..., None])[..., 0]
+        return out.reshape(len(out), -1)
+
+    def gradient(self):
+        return self._over_frames(self.r)
+
+    def product(self, x):
+        """``J^T J x`` for the joints' part of the updates ``x (F, 3 Jf)``."""
+        x = x.reshape(len(x), -1, 3, 1)
+        return self._over_frames((np.matmul(self.A, x[:-1]) + np.matmul(self.B, x[1:]))[..., 0])
+
+    def blocks(self):
+        """The 3x3 diagonal blocks of ``J^T J`` per frame and joint: ``(F, Jf, 3, 3)``."""
+        out = np.zeros((len(self.r) + 1,) + self.A.shape[1:])
+        out[:-1] += np.matmul(np.swapaxes(self.A, 2, 3), self.A)
+        out[1:] += np.matmul(np.swapaxes(self.B, 2, 3), self.B)
+        return out
 
 
 class _System:
@@ -137,6 +185,20 @@ class _System:
         if cost.prior is not None:
             self.g += cost.prior[1]
             self.Hp = cost.prior[2]
+        self.turning = cost.turning
+        if self.turning is not None:
+            n = self.turning.size
+            self.g[:, :n] += self.turning.gradient()
+            self.turning_blocks = blocks = self.turning.blocks()
+            if self.Hp is None:
+                self.Hp = blocks
+            elif self.Hp.ndim == 4:
+                self.Hp = self.Hp + blocks
+            else:
+                self.Hp = self.Hp.copy()
+                view = self.Hp.reshape(F, P // 3, 3, P // 3, 3)
+                j = np.arange(blocks.shape[1])
+                view[:, j, :, j, :] += blocks.transpose(1, 0, 2, 3)
         # the diagonal, for Levenberg-Marquardt's damping
         self.diag = np.einsum("fip,fi,fip->fp", self.G, self.wd, self.G) + 1e-6
         if self.Hp is not None and self.Hp.ndim == 4:
@@ -154,6 +216,11 @@ class _System:
         if self.stencils:
             u += _smooth_normal(self.stencils, z.reshape(F, K, 3)).reshape(F, 3 * K)
         out = np.matmul(u[:, None, :], self.G)[:, 0] + damping * self.diag * x
+        if self.turning is not None:  # its diagonal blocks are in Hp: only the coupling between frames here
+            n = self.turning.size
+            coupled = self.turning.product(x[:, :n])
+            coupled -= np.matmul(self.turning_blocks, x[:, :n].reshape(F, -1, 3, 1)).reshape(F, n)
+            out[:, :n] += coupled
         Hp = self.Hp
         if Hp is not None and Hp.ndim == 4:
             n = 3 * Hp.shape[1]
@@ -209,7 +276,7 @@ def _cholesky_solve(L, b):
     return y
 
 
-def _pcg(system, precondition, damping, max_iterations=60, tolerance=1e-4):
+def _pcg(system, precondition, damping, max_iterations=60, tolerance=1e-3):
     """The damped step ``(dx (F, P), dbetas (nb,))`` by preconditioned conjugate gradients."""
     x, xb = np.zeros((system.F, system.P)), np.zeros(system.nb)
     r, rb = -system.g, -system.gb
