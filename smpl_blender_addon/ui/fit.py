@@ -199,7 +199,7 @@ class SMPL_OT_fit_to_selected(ObjectModeOperator, _FitSettings, Operator):
 
 def _sources(context, besides=None):
     """The selected objects that can give points (empties, armatures), except ``besides`` (the body fitted)."""
-    return [o for o in context.selected_objects if o.type in ("EMPTY", "ARMATURE") and o != besides]
+    return [o for o in context.view_layer.objects.selected if o.type in ("EMPTY", "ARMATURE") and o != besides]
 
 
 def menu_fit_to_points(self, context):

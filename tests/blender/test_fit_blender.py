@@ -160,6 +160,15 @@ def test_fit_to_selected_empties_operator(registered_add_on, truth, model):
     arm = bpy.context.view_layer.objects.active
     assert Body.of(arm).kind == "smpl" and arm.animation_data.action.name == "fit"
     assert mean_distance(world_joints(arm, np.arange(1, FRAMES + 1))[:, :22], world) < 0.002
+    # again onto that body, now active among the selected empties: its poses are fitted, its shape kept
+    betas = np.asarray(arm["smpl_betas"])
+    for empty in empties:
+        empty.select_set(True)
+    assert bpy.ops.smpl.fit_to_selected(body="SELECTED", correctives=False) == {"FINISHED"}
+    assert bpy.context.view_layer.objects.active == arm and len(bpy.data.armatures) == 1
+    np.testing.assert_array_equal(np.asarray(arm["smpl_betas"]), betas)
+    assert arm.animation_data.action.name == "fit.001"
+    assert mean_distance(world_joints(arm, np.arange(1, FRAMES + 1))[:, :22], world) < 0.002
 
 
 def foreign_rig(truth, model):
