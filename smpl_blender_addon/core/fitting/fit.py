@@ -15,12 +15,15 @@ import numpy as np
 from ..errors import MotionFileError
 from ..motion import Motion
 from ..rotations import matrix_to_axis_angle
+from ..vposer import load_vposer
 from .kinematics import PointModel
 from .landmarks import known_point, point_definitions
-from .priors import rotation_priors, vposer_prior
+from .priors import GaussianMixturePrior, rotation_priors, vposer_prior
 from .solver import Terms, solve
 
 __all__ = ["FitOptions", "FitResult", "fit_points"]
+
+WINDOW_OVERLAP = 16  # frames shared by neighbouring windows of a long sequence
 
 # bones whose targets place the root (a straight torso in the rest pose)
 TORSO = ("pelvis", "spine1", "spine2", "spine3", "neck", "left_collar", "right_collar")
@@ -39,9 +42,14 @@ class FitOptions:
         pose_prior: pull towards the rest pose; twist: against turning about a bone's own axis; limits: hinge
             joints (knees, elbows) bend one way only.
         shape_prior: pull of the betas towards the mean shape.
-        vposer: a :class:`~..vposer.VPoser` whose prior (``vposer_weight``) joins the pose priors.
+        vposer: a :class:`~..vposer.VPoser` (or its checkpoint path) whose prior (``vposer_weight``) joins the pose
+            priors.
+        gmm: a :class:`.priors.GaussianMixturePrior` (or its file, SMPLify's ``gmm_08.pkl``) whose prior
+            (``gmm_weight``) joins the pose priors.
         iterations: most Levenberg-Marquardt steps.
         fixed_joints: joint names that keep the rest rotation (e.g. fingers).
+        window: most frames solved together (memory grows with it): longer sequences are fitted in windows that
+            overlap by 16 frames, with one shape fitted first on frames spread over the whole sequence.
     """
 
     num_betas: int = 10
@@ -51,20 +59,23 @@ class FitOptions:
     velocity: float = 0.0
     acceleration: float = 0.0001
     pose_prior: float = 0.002
-    twist: float = 0.02
+    twist: float = 0.005
     limits: float = 0.05
     shape_prior: float = 0.002
     vposer: object = None
     vposer_weight: float = 0.002
+    gmm: object = None
+    gmm_weight: float = 0.0005
     iterations: int = 30
     fixed_joints: tuple = ()
+    window: int = 1000
 
 
 @dataclasses.dataclass
 class FitResult:
     """A fit: ``motion`` (the model's kind and gender, Y-up world, ``fps`` of the points), ``errors (F, K)`` the
-    distance in metres of each fitted target point to its target (NaN where missing), ``costs`` per accepted step,
-    ``seconds`` of work."""
+    distance in metres of each fitted target point to its target (NaN where missing), ``costs`` of the accepted
+    steps (window after window for long sequences), ``seconds`` of work."""
 
     motion: Motion
     errors: np.ndarray
@@ -104,50 +115,49 @@ def fit_points(model, points, options=None, fps=None, progress=None):
     targets = np.where(points.confidence[..., None] > 0, points.points, 0.0)
     confidence = points.confidence
 
-    def report(stage, fraction):
+    reached = [0.0]
+
+    def report(stage, fraction):  # never backwards (windows overlap)
+        reached[0] = max(reached[0], fraction)
         if progress:
-            progress(stage, fraction)
+            progress(stage, reached[0])
 
     report("shape", 0.0)
     betas = np.zeros(nb)
+    fit_shape = options.fit_shape and options.betas is None
     if options.betas is not None:
         given = np.asarray(options.betas, dtype=np.float64).reshape(-1)[:nb]
         betas[: given.size] = given
-    elif options.fit_shape:
+    elif fit_shape:
         betas = _shape_from_limbs(pm, targets, confidence, options.shape_prior, betas)
-    report("start", 0.1)
-    R = np.broadcast_to(np.eye(3), (F, model.num_joints, 3, 3)).copy()
-    transl = np.zeros((F, 3))
-    R, transl = _aligned_start(pm, names, targets, confidence, R, transl, betas)
-    R, transl = _fill_empty_frames(confidence, R, transl)
+    priors = _priors(pm, names, options)
+    window = max(int(options.window), 2 * WINDOW_OVERLAP + 1)
+    if fit_shape and F > window:  # one shape for all windows: fitted first on frames spread over the sequence
+        frames = np.unique(np.linspace(0, F - 1, window).round().astype(np.int64))
+        *_, betas = _fit_frames(pm, names, targets[frames], confidence[frames], rate, betas, options, priors, True, [])
+        fit_shape = False
+    report("fit", 0.1)
+    R = np.empty((F, model.num_joints, 3, 3))
+    transl = np.empty((F, 3))
+    costs = []
+    start = 0
+    while start < F:  # windows overlapping by WINDOW_OVERLAP frames; each keeps its frames but half the overlaps
+        stop = F if F - start <= window else start + window
+        part = slice(start, stop)
+        done, share = 0.1 + 0.9 * start / F, 0.9 * (stop - start) / F
 
-    weights = {"pose": options.pose_prior, "twist": options.twist, "limits": options.limits}
+        def on_step(i, cost, done=done, share=share):
+            report("fit", done + share * min(1.0, (i + 1) / max(int(options.iterations), 1)))
 
-    def priors(rotations):
-        value, gradient, blocks = rotation_priors(rotations, pm, names, weights)
-        if options.vposer is None or not options.vposer_weight:
-            return value, gradient, blocks
-        more, more_gradient, hessian = vposer_prior(rotations, pm, options.vposer, options.vposer_weight)
-        for i in range(pm.free.size):
-            hessian[:, 3 * i : 3 * i + 3, 3 * i : 3 * i + 3] += blocks[:, i]
-        return value + more, gradient + more_gradient, hessian
-
-    terms = Terms(
-        targets=targets,
-        confidence=confidence,
-        fps=float(rate),
-        robust=options.robust,
-        velocity=options.velocity,
-        acceleration=options.acceleration,
-        shape=options.shape_prior,
-        priors=priors,
-        fit_shape=options.fit_shape,
-    )
-    iterations = max(int(options.iterations), 0)
-    state, costs = solve(
-        pm, terms, (R, transl, betas), iterations, progress=lambda i, c: report("fit", 0.2 + 0.8 * (i + 1) / iterations)
-    )
-    R, transl, betas = state
+        R_part, t_part, fitted_betas = _fit_frames(
+            pm, names, targets[part], confidence[part], rate, betas, options, priors, fit_shape, costs, on_step
+        )
+        keep = 0 if start == 0 else WINDOW_OVERLAP // 2
+        R[start + keep : stop], transl[start + keep : stop] = R_part[keep:], t_part[keep:]
+        if fit_shape:
+            betas = fitted_betas
+        report("fit", 0.1 + 0.9 * stop / F)
+        start = stop - WINDOW_OVERLAP if stop < F else F
     fitted = pm.evaluate(R, transl, betas, jacobians=False).points
     errors = np.linalg.norm(fitted - points.points, axis=2)  # NaN where missing
     full_betas = np.zeros(model.num_betas)
@@ -165,6 +175,56 @@ def fit_points(model, points, options=None, fps=None, progress=None):
     )
     report("done", 1.0)
     return FitResult(motion, errors, costs, time.perf_counter() - t0)
+
+
+def _priors(pm, names, options):
+    """The pose priors of ``options`` as one function of the local rotations: ``R (F, J, 3, 3)`` -> the Gauss-Newton
+    terms (block-diagonal without the user's priors, dense with them)."""
+    weights = {"pose": options.pose_prior, "twist": options.twist, "limits": options.limits}
+    learned = []  # the user's priors: dense terms over the body joints
+    if options.vposer is not None and options.vposer_weight:
+        vposer = load_vposer(options.vposer, dtype=np.float64)
+        learned.append(lambda rotations: vposer_prior(rotations, pm, vposer, options.vposer_weight))
+    if options.gmm is not None and options.gmm_weight:
+        gmm = options.gmm if isinstance(options.gmm, GaussianMixturePrior) else GaussianMixturePrior.load(options.gmm)
+        learned.append(lambda rotations: gmm.terms(rotations, pm, options.gmm_weight))
+
+    def priors(rotations):
+        value, gradient, blocks = rotation_priors(rotations, pm, names, weights)
+        if not learned:
+            return value, gradient, blocks
+        hessian = np.zeros((len(rotations), pm.pose_size, pm.pose_size))
+        for i in range(pm.free.size):
+            hessian[:, 3 * i : 3 * i + 3, 3 * i : 3 * i + 3] = blocks[:, i]
+        for terms in learned:
+            more, more_gradient, more_hessian = terms(rotations)
+            value, gradient, hessian = value + more, gradient + more_gradient, hessian + more_hessian
+        return value, gradient, hessian
+
+    return priors
+
+
+def _fit_frames(pm, names, targets, confidence, rate, betas, options, priors, fit_shape, costs, on_step=None):
+    """Stages 2 and 3 on a run of frames: the aligned start, then Levenberg-Marquardt. Appends the accepted costs
+    to ``costs``; returns ``(R (F, J, 3, 3), transl (F, 3), betas)``."""
+    F = len(targets)
+    R = np.broadcast_to(np.eye(3), (F, pm.num_joints, 3, 3)).copy()
+    transl = np.zeros((F, 3))
+    R, transl = _aligned_start(pm, names, *_bridged(targets, confidence), R, transl, betas)
+    terms = Terms(
+        targets=targets,
+        confidence=confidence,
+        fps=float(rate),
+        robust=options.robust,
+        velocity=options.velocity,
+        acceleration=options.acceleration,
+        shape=options.shape_prior,
+        priors=priors,
+        fit_shape=fit_shape,
+    )
+    (R, transl, betas), step_costs = solve(pm, terms, (R, transl, betas), max(int(options.iterations), 0), on_step)
+    costs.extend(step_costs)
+    return R, transl, betas
 
 
 def _placeable(model, points):
@@ -245,13 +305,7 @@ def _owners(pm):
     contribution = np.zeros((pm.num_targets, pm.num_joints))
     for m in range(pm.num_joints):
         contribution[:, max(int(pm.parents[m]), 0)] += np.abs(pm.joint_coeffs[:, m])
-    if pm.vertex_coeffs.size:
-        for slot in range(pm.vertex_bones.shape[1]):
-            np.add.at(
-                contribution.T,
-                pm.vertex_bones[:, slot],
-                (np.abs(pm.vertex_coeffs) * pm.vertex_weights[:, slot]).T,
-            )
+    np.add.at(contribution, (np.arange(pm.num_targets)[:, None], pm.slot_bone), np.abs(pm.slot_weight))
     return np.argmax(contribution, axis=1)
 
 
@@ -328,13 +382,16 @@ def _aligned_start(pm, names, targets, confidence, R, transl, betas):
     return R, transl
 
 
-def _fill_empty_frames(confidence, R, transl):
-    """Frames without any target take the pose of the nearest frame that has some."""
-    seen = np.flatnonzero(np.any(confidence > 0, axis=1))
-    if seen.size == len(confidence):
-        return R, transl
-    nearest = seen[np.clip(np.searchsorted(seen, np.arange(len(confidence))), 0, seen.size - 1)]
-    before = seen[np.clip(np.searchsorted(seen, np.arange(len(confidence))) - 1, 0, seen.size - 1)]
-    frames = np.arange(len(confidence))
-    nearest = np.where(np.abs(before - frames) < np.abs(nearest - frames), before, nearest)
-    return R[nearest].copy(), transl[nearest].copy()
+def _bridged(targets, confidence):
+    """Targets for the start only: a point missing in a frame is interpolated over time between the frames that have
+    it (held before the first and after the last), with half weight; points never seen stay missing."""
+    filled, weight = targets.copy(), confidence.copy()
+    frames = np.arange(len(targets))
+    for k in range(targets.shape[1]):
+        seen = confidence[:, k] > 0
+        if seen.all() or not seen.any():
+            continue
+        for c in range(3):
+            filled[~seen, k, c] = np.interp(frames[~seen], frames[seen], targets[seen, k, c])
+        weight[~seen, k] = 0.5 * confidence[seen, k].mean()
+    return filled, weight

@@ -87,31 +87,36 @@ class PointModel:
         self.selected = self.used[np.argmax(self.joint_part, axis=1)] if self.selects else None
 
         ancestry = _ancestry(self.parents)
+        # the vertex part of each target as "slots": (vertex, bone) pairs with the target's weight times the skinning
+        # weight, padded with zero weights to the same count per target
         weights = np.asarray(model.weights, dtype=np.float64)[ids]  # (U, J)
-        width = max(1, int(np.max(np.sum(weights > 0, axis=1), initial=1)))
-        order = np.argsort(-weights, axis=1, kind="stable")[:, :width]
-        self.vertex_bones = order  # (U, b): the bones that move each vertex
-        self.vertex_weights = np.take_along_axis(weights, order, axis=1)
+        combined = np.einsum("ku,uj->kuj", self.vertex_coeffs, weights).reshape(self.num_targets, -1)
+        nonzero = combined != 0
+        width = int(nonzero.sum(axis=1).max(initial=0))
+        order = np.argsort(~nonzero, axis=1, kind="stable")[:, :width]  # the non-zero (u, j) of each target first
+        self.slot_vertex, self.slot_bone = np.divmod(order, J)  # (K, S)
+        self.slot_weight = np.take_along_axis(combined, order, axis=1)
         self.vertex_template = np.asarray(model.v_template, dtype=np.float64)[ids]
         self.vertex_dirs = shapedirs[ids]  # (U, 3, nb)
-        posedirs = np.asarray(model.posedirs, dtype=np.float64)
-        self.vertex_posedirs = posedirs.reshape(model.num_vertices, 3, -1)[ids] if ids.size else None
+        posedirs = np.asarray(model.posedirs, dtype=np.float64).reshape(model.num_vertices, 3, -1)
+        self.vertex_posedirs = np.ascontiguousarray(posedirs[ids].reshape(3 * ids.size, posedirs.shape[2]).T)
 
         moved = np.zeros(J, dtype=bool)  # joints whose rotation moves some target
         for m in self.used:
             moved |= ancestry[:, m] & (np.arange(J) != m)
-        for u in range(ids.size):
-            for k in order[u][self.vertex_weights[u] > 0]:
-                moved |= ancestry[:, k]
+        moved |= np.any(ancestry[:, self.slot_bone[self.slot_weight != 0]], axis=1)
         moved[list(fixed)] = False
         self.free = np.flatnonzero(moved)
         self.pose_size = 3 * self.free.size + 3
-        # (used joint m, free joint j) pairs with j strictly above m: the only non-zero joint Jacobian blocks
-        self.pair_used, self.pair_free = np.nonzero(
-            (ancestry[np.ix_(self.free, self.used)] & (self.free[:, None] != self.used)).T
-        )
-        # vertex u, bone slot b, free joint j: is the bone at or below j
-        self.vertex_ancestry = ancestry[self.free][:, order].transpose(1, 2, 0) if ids.size else None  # (U, b, Jf)
+        # (target k, joint m it uses, free joint j strictly above m): the non-zero joint Jacobian blocks
+        below = ancestry[self.free] & (self.free[:, None] != np.arange(J))  # (Jf, J): j strictly above m
+        k, m = np.nonzero(self.joint_coeffs)
+        pairs = [(kk, mm, jj) for kk, mm in zip(k, m, strict=True) for jj in np.flatnonzero(below[:, mm])]
+        self.pair_target, self.pair_joint, self.pair_free = np.array(pairs, dtype=np.int64).reshape(-1, 3).T
+        self.pair_coeff = self.joint_coeffs[self.pair_target, self.pair_joint]
+        self.pairs_unique = len({(a, b) for a, b in zip(self.pair_target, self.pair_free, strict=True)}) == len(pairs)
+        # slot weights of the bones at or below each free joint: (K, Jf, S)
+        self.slot_lever = ancestry[self.free][:, self.slot_bone].transpose(1, 0, 2) * self.slot_weight[:, None, :]
 
     # ------------------------------------------------------------------------------------------------------------
     def rest_joints(self, betas):
@@ -142,28 +147,25 @@ class PointModel:
         U = self.vertex_template.shape[0]
         if U:
             feature = (R[:, 1:] - np.eye(3)).reshape(F, -1)
-            X = (
-                self.vertex_template
-                + self.vertex_dirs @ betas
-                + np.einsum("ucp,fp->fuc", self.vertex_posedirs, feature)
-            )
-            bones = self.vertex_bones
-            # y[f, u, b] = Rg_k (X_u - rest_k) + p_k for the b-th bone k of vertex u
-            y = np.einsum("fubcd,fubd->fubc", Rg[:, bones], X[:, :, None, :] - rest[bones]) + p[:, bones]
-            vertices = np.einsum("ub,fubc->fuc", self.vertex_weights, y)
-            points = points + np.einsum("ku,fuc->fkc", self.vertex_coeffs, vertices)
+            X = self.vertex_template + self.vertex_dirs @ betas + (feature @ self.vertex_posedirs).reshape(F, U, 3)
+            bones = self.slot_bone
+            # y[f, k, s] = Rg_b (X_v - rest_b) + p_b for the vertex v and bone b of slot s of target k
+            y = np.matmul(Rg[:, bones], (X[:, self.slot_vertex] - rest[bones])[..., None])[..., 0] + p[:, bones]
+            points = points + np.einsum("ks,fksc->fkc", self.slot_weight, y)
         result = Evaluation(points, Rg, p)
         if not jacobians:
             return result
 
         Jf, nb, K = self.free.size, self.num_betas, self.num_targets
+        pose = np.zeros((F, K, 3, Jf + 1, 3))  # over [d of each free joint, translation]
+        pose[:, :, :, Jf, :] = np.eye(3)
         # joints: d p_m / d d_j = -[p_m - p_j]x Rg_j for j strictly above m
-        M = self.used.size
-        lever = p[:, self.used[self.pair_used]] - p[:, self.free[self.pair_free]]  # (F, pairs, 3)
-        joint_pose = np.zeros((F, M, 3, Jf, 3))
-        blocks = _skew_times(lever, Rg[:, self.free[self.pair_free]])  # (F, pairs, 3, 3)
-        joint_pose[:, self.pair_used, :, self.pair_free, :] = blocks.transpose(1, 0, 2, 3)
-        joint_pose = joint_pose.reshape(F, M, 3, 3 * Jf)
+        lever = p[:, self.pair_joint] - p[:, self.free[self.pair_free]]  # (F, pairs, 3)
+        blocks = _skew_times(lever * self.pair_coeff[:, None], Rg[:, self.free[self.pair_free]])  # (F, pairs, 3, 3)
+        if self.pairs_unique:
+            pose[:, self.pair_target, :, self.pair_free, :] = blocks.transpose(1, 0, 2, 3)
+        else:  # a target that mixes joints
+            np.add.at(pose, (slice(None), self.pair_target, slice(None), self.pair_free), blocks)
         # shape: D_k = d p_k / d betas along the chain
         D = np.empty((F, self.num_joints, 3, nb))
         D[:, 0] = drest[0]
@@ -171,22 +173,19 @@ class PointModel:
             par = self.parents[idx]
             D[:, idx] = np.einsum("fjab,jbn->fjan", Rg[:, par], drest[idx] - drest[par]) + D[:, par]
         if self.selects:
-            rows = np.searchsorted(self.used, self.selected)
-            pose = joint_pose[:, rows]
             shape = D[:, self.selected]
         else:
-            pose = np.einsum("km,fmcp->fkcp", self.joint_part, joint_pose)
             shape = np.einsum("km,fmcn->fkcn", self.joint_part, D[:, self.used])
         if U:
-            w = self.vertex_weights[:, :, None] * self.vertex_ancestry  # (U, b, Jf)
-            c = np.einsum("ubj,fubc->fujc", w, y) - np.einsum("uj,fjc->fujc", w.sum(axis=1), p[:, self.free])
-            vertex_pose = _skew_times(c, Rg[:, None, self.free])  # (F, U, Jf, 3, 3)
-            vertex_pose = vertex_pose.transpose(0, 1, 3, 2, 4).reshape(F, U, 3, 3 * Jf)
-            pose = pose + np.einsum("ku,fucp->fkcp", self.vertex_coeffs, vertex_pose)
-            dX = self.vertex_dirs[:, None] - drest[bones]  # (U, b, 3, nb)
-            vertex_shape = np.einsum("ub,fubcd,ubdn->fucn", self.vertex_weights, Rg[:, bones], dX)
-            vertex_shape += np.einsum("ub,fubcn->fucn", self.vertex_weights, D[:, bones])
-            shape = shape + np.einsum("ku,fucn->fkcn", self.vertex_coeffs, vertex_shape)
-        result.pose = np.concatenate([pose, np.broadcast_to(np.eye(3), (F, K, 3, 3))], axis=3)
+            # d y / d d_j = -[c_kj]x Rg_j with c_kj = sum over the slots below j of weight (y - p_j)
+            S = bones.shape[1]
+            c = np.matmul(self.slot_lever, y.transpose(1, 2, 0, 3).reshape(K, S, 3 * F))  # (K, Jf, F*3)
+            c = c.reshape(K, Jf, F, 3).transpose(2, 0, 1, 3)
+            c -= self.slot_lever.sum(axis=2)[..., None] * p[:, None, self.free]
+            pose[:, :, :, :Jf, :] += _skew_times(c, Rg[:, None, self.free]).transpose(0, 1, 3, 2, 4)
+            dX = self.vertex_dirs[self.slot_vertex] - drest[bones]  # (K, S, 3, nb)
+            slot_shape = np.matmul(Rg[:, bones], dX) + D[:, bones]  # (F, K, S, 3, nb)
+            shape = shape + np.einsum("ks,fkscn->fkcn", self.slot_weight, slot_shape)
+        result.pose = pose.reshape(F, K, 3, 3 * Jf + 3)
         result.shape = shape
         return result

@@ -2,16 +2,24 @@
 """Pose priors of a fit as weighted residuals with Jacobians over the local rotation updates ``d_j``.
 
 Without licensed files: a weak pull towards the rest pose, no twist about a bone's own axis (positions cannot see it),
-and hinge limits (knees bend one way about X, elbows one way about Y, neither turns about the other axes). With the
-user's VPoser weights: ``0.5 ||mu(theta)||^2``, the encoder mean of the body pose (:meth:`VPoser.encode_jacobian`).
+and hinge limits (knees bend one way about X, elbows one way about Y). With the
+user's VPoser weights: ``0.5 ||mu(theta)||^2``, the encoder mean of the body pose (:meth:`VPoser.encode_jacobian`);
+with the user's Gaussian mixture (SMPLify's ``gmm_08.pkl``): :class:`GaussianMixturePrior`.
 Each prior gives its Gauss-Newton terms over the fit's pose vector (``P`` values per frame).
 """
 
+import os
+
 import numpy as np
 
+from ..errors import WeightsFileError
+from ..file_io import read_npz
 from ..rotations import matrix_to_axis_angle
+from ..safe_pickle import load_pickle_dict
 
-__all__ = ["right_jacobian_inverse", "rotation_priors", "vposer_prior"]
+POSE_SIZE = 63  # the 21 body joints, SMPL joints 1..21
+
+__all__ = ["GaussianMixturePrior", "right_jacobian_inverse", "rotation_priors", "vposer_prior"]
 
 # hinge joints: the allowed sign of the bending component (+1: >= 0) and its axis, in the rest pose (T-pose, Y up,
 # facing +Z): knees bend backwards about +X, the left elbow forwards about -Y, the right one about +Y
@@ -88,13 +96,90 @@ def rotation_priors(R, point_model, joint_names, weights):
 def vposer_prior(R, point_model, vposer, weight):
     """``weight * mu(theta_body)``, VPoser's encoder mean of the body pose (joints 1..21), as
     :func:`rotation_priors` returns its terms (the hessian dense, ``(F, P, P)``)."""
-    F, P = R.shape[0], point_model.pose_size
+    F = R.shape[0]
     phi = matrix_to_axis_angle(R[:, 1:22])  # (F, 21, 3)
     mean, jac = vposer.encode_jacobian(phi.reshape(F, -1))  # (F, L), (F, L, 63)
-    jac = np.einsum("flja,fjab->fljb", jac.reshape(F, -1, 21, 3), right_jacobian_inverse(phi))
-    full = np.zeros((F, mean.shape[1], P))
+    return _dense_terms(weight * mean, weight * jac.reshape(F, -1, 21, 3), phi, point_model)
+
+
+class GaussianMixturePrior:
+    """A Gaussian mixture over body poses, as SMPLify's ``gmm_08.pkl`` holds one (``means (M, D)``, ``covars (M, D,
+    D)``, ``weights (M,)``; ``D = 69``: SMPL joints 1..23, or 63). Its marginal over the 21 body joints (1..21) is used
+    for every model kind; each frame takes its most likely component (SMPLify's max-mixture), the value is
+    ``(theta - mu)^T Sigma^-1 (theta - mu) - 2 log(w) + log det(Sigma)`` of that component.
+    """
+
+    def __init__(self, means, covars, weights, source=None):
+        label = source or "pose prior"
+        means, covars, weights = (np.asarray(a, dtype=np.float64) for a in (means, covars, weights))
+        M = len(weights)
+        if not (
+            M
+            and means.ndim == 2
+            and means.shape[0] == M
+            and means.shape[1] >= POSE_SIZE
+            and covars.shape == (M, means.shape[1], means.shape[1])
+        ):
+            raise WeightsFileError(
+                label,
+                f"a pose mixture needs means (M, D), covars (M, D, D) and weights (M,) with D >= {POSE_SIZE}; got "
+                f"{means.shape}, {covars.shape}, {weights.shape}",
+            )
+        if not (np.all(np.isfinite(means)) and np.all(np.isfinite(covars)) and np.all(weights > 0)):
+            raise WeightsFileError(label, "the mixture has non-finite values or weights that are not positive")
+        covars = covars[:, :POSE_SIZE, :POSE_SIZE]
+        try:
+            precision = np.linalg.inv(covars)
+            self.factors = np.linalg.cholesky(0.5 * (precision + np.swapaxes(precision, 1, 2)))  # (M, 63, 63)
+            logdet = 2 * np.log(np.diagonal(np.linalg.cholesky(covars), axis1=1, axis2=2)).sum(axis=1)
+        except np.linalg.LinAlgError:
+            raise WeightsFileError(label, "a covariance of the mixture is not positive definite") from None
+        self.means = means[:, :POSE_SIZE]
+        self.offsets = logdet - 2 * np.log(weights / weights.sum())  # (M,)
+        self.source = source
+
+    @classmethod
+    def load(cls, path):
+        """The mixture in ``path``: SMPLify's pickle (read by the restricted unpickler, nothing executed) or an
+        ``.npz`` with ``means``, ``covars`` and ``weights``."""
+        path = os.fspath(path)
+        if path.lower().endswith(".npz"):
+            data, _ = read_npz(path, WeightsFileError, names=("means", "covars", "weights"))
+        else:
+            data = load_pickle_dict(path, error=WeightsFileError)
+        missing = [k for k in ("means", "covars", "weights") if not isinstance(data.get(k), np.ndarray)]
+        if missing:
+            raise WeightsFileError(path, f"not a pose mixture: no {', '.join(missing)} array")
+        return cls(data["means"], data["covars"], data["weights"], source=path)
+
+    def value(self, pose_body):
+        """The prior of body poses ``(N, 63)`` (joints 1..21): ``(N,)``, lower is more plausible."""
+        r, best = self._residuals(np.asarray(pose_body, dtype=np.float64).reshape(-1, POSE_SIZE))
+        return np.einsum("nd,nd->n", r, r) + self.offsets[best]
+
+    def _residuals(self, theta):
+        r = np.einsum("nmd,mde->nme", theta[:, None, :] - self.means, self.factors)  # L^T (theta - mu)
+        best = np.argmin(np.einsum("nmd,nmd->nm", r, r) + self.offsets, axis=1)
+        return r[np.arange(len(theta)), best], best
+
+    def terms(self, R, point_model, weight):
+        """``weight``-scaled Gauss-Newton terms over the free joints, as :func:`rotation_priors` returns them (the
+        hessian dense, ``(F, P, P)``)."""
+        F = R.shape[0]
+        phi = matrix_to_axis_angle(R[:, 1:22])  # (F, 21, 3)
+        r, best = self._residuals(phi.reshape(F, -1))
+        jac = np.swapaxes(self.factors[best], 1, 2).reshape(F, POSE_SIZE, 21, 3)  # d r / d theta
+        return _dense_terms(weight * r, weight * jac, phi, point_model, extra=weight**2 * self.offsets[best].sum())
+
+
+def _dense_terms(r, jac, phi, point_model, extra=0.0):
+    """Terms of residuals ``r (F, n)`` over the body joints' rotation vectors (``jac (F, n, 21, 3)``, ``phi (F, 21,
+    3)``) as functions of the free joints' updates."""
+    F, P = r.shape[0], point_model.pose_size
+    jac = np.einsum("flja,fjab->fljb", jac, right_jacobian_inverse(phi))
+    full = np.zeros((F, r.shape[1], P))
     for i, j in enumerate(point_model.free):
         if 1 <= j <= 21:
             full[:, :, 3 * i : 3 * i + 3] = jac[:, :, j - 1]
-    r, Jr = weight * mean, weight * full
-    return float(np.sum(r * r)), np.einsum("flp,fl->fp", Jr, r), np.matmul(np.swapaxes(Jr, 1, 2), Jr)
+    value = float(np.sum(r * r)) + extra
+    return value, np.einsum("flp,fl->fp", full, r), np.matmul(np.swapaxes(full, 1, 2), full)

@@ -112,86 +112,115 @@ class _Cost:
         )
 
 
-def _step(cost, terms, stencils, betas, damping, max_cg=60, tolerance=1e-4):
-    """The damped Gauss-Newton step ``(dx (F, P), dbetas (nb,))`` by preconditioned conjugate gradients."""
-    G, B = cost.eval.pose, cost.eval.shape  # (F, K, 3, P), (F, K, 3, nb)
-    F, K, _, P = G.shape
-    G = G.reshape(F, 3 * K, P)
-    B = B.reshape(F, 3 * K, -1) if terms.fit_shape else np.zeros((F, 3 * K, 0))
-    nb = B.shape[2]
-    w = np.repeat(cost.weights, 3, axis=1)  # (F, 3K)
-    sdiag = _smooth_diagonal(stencils, F)[:, None]
+class _System:
+    """The Gauss-Newton normal equations at a state, matrix-free: ``H x = -g`` over ``[x (F, P), xb (nb,)]``."""
 
-    # right-hand side: -J^T r
-    u = w * cost.error.reshape(F, 3 * K)
-    if stencils:
-        grad_points = np.zeros((F, K, 3))
-        for (stencil, weight), e in zip(stencils, cost.smooth, strict=False):
-            grad_points += _apply_transposed(stencil, weight, e, F)
-        u = u + grad_points.reshape(F, 3 * K)
-    g = np.einsum("fip,fi->fp", G, u)
-    gb = np.einsum("fin,fi->n", B, u) + (terms.shape**2) * betas[:nb]
-    Hp = None
-    if cost.prior is not None:
-        g += cost.prior[1]
-        Hp = cost.prior[2]
-
-    # preconditioner: the frame blocks G^T (W + smoothness diagonal) G + priors + damping, and the betas' block and
-    # their coupling to the frames, inverted exactly (Schur complement of the betas); only smoothness is left to CG
-    Gw = G * (w + sdiag)[:, :, None]
-    blocks = np.matmul(np.swapaxes(G, 1, 2), Gw)
-    if Hp is not None and Hp.ndim == 4:  # 3x3 diagonal blocks
-        n = np.arange(Hp.shape[1])
-        view = blocks.reshape(F, P // 3, 3, P // 3, 3)  # a view: P = 3 (free joints + translation)
-        view[:, n, :, n, :] += Hp.transpose(1, 0, 2, 3)
-    elif Hp is not None:
-        blocks += Hp
-    diag_frames = np.einsum("fpp->fp", blocks) + 1e-6
-    blocks[:, np.arange(P), np.arange(P)] += damping * diag_frames
-    inv_blocks = np.linalg.inv(blocks)
-    if nb:
-        coupling = np.matmul(np.swapaxes(Gw, 1, 2), B)  # (F, P, nb)
-        beta_block = np.einsum("fin,fi,fim->nm", B, w + sdiag, B) + (terms.shape**2) * np.eye(nb)
-        beta_damping = damping * (np.diag(beta_block) + 1e-9)
-        reduced = np.matmul(inv_blocks, coupling)  # D^-1 C
-        schur = beta_block + np.diag(beta_damping) - np.einsum("fpn,fpm->nm", coupling, reduced)
-        inv_schur = np.linalg.inv(schur)
-
-    def precondition(r, rb):
-        x = np.matmul(inv_blocks, r[:, :, None])[:, :, 0]
-        if not nb:
-            return x, rb
-        xb = inv_schur @ (rb - np.einsum("fpn,fp->n", coupling, x))
-        return x - np.matmul(reduced, xb), xb
-
-    def matvec(x, xb):
-        z = np.matmul(G, x[:, :, None])[:, :, 0]
-        if nb:
-            z += B @ xb
-        u = w * z
+    def __init__(self, cost, terms, stencils, betas):
+        G, B = cost.eval.pose, cost.eval.shape  # (F, K, 3, P), (F, K, 3, nb)
+        F, K, _, P = G.shape
+        self.F, self.K, self.P, self.stencils = F, K, P, stencils
+        self.G = G.reshape(F, 3 * K, P)
+        self.B = B.reshape(F, 3 * K, -1) if terms.fit_shape else np.zeros((F, 3 * K, 0))
+        self.nb = self.B.shape[2]
+        self.w = np.repeat(cost.weights, 3, axis=1)  # (F, 3K)
+        self.wd = self.w + _smooth_diagonal(stencils, F)[:, None]  # with the diagonal of the smoothness terms
+        self.shape = terms.shape**2
+        u = self.w * cost.error.reshape(F, 3 * K)
         if stencils:
-            u += _smooth_normal(stencils, z.reshape(F, K, 3)).reshape(F, 3 * K)
-        out = np.matmul(u[:, None, :], G)[:, 0] + damping * diag_frames * x
+            grad_points = np.zeros((F, K, 3))
+            for (stencil, weight), e in zip(stencils, cost.smooth, strict=False):
+                grad_points += _apply_transposed(stencil, weight, e, F)
+            u = u + grad_points.reshape(F, 3 * K)
+        self.g = np.matmul(u[:, None, :], self.G)[:, 0]
+        self.gb = np.einsum("fin,fi->n", self.B, u) + self.shape * betas[: self.nb]
+        self.Hp = None
+        if cost.prior is not None:
+            self.g += cost.prior[1]
+            self.Hp = cost.prior[2]
+        # the diagonal, for Levenberg-Marquardt's damping
+        self.diag = np.einsum("fip,fi,fip->fp", self.G, self.wd, self.G) + 1e-6
+        if self.Hp is not None and self.Hp.ndim == 4:
+            self.diag[:, : 3 * self.Hp.shape[1]] += np.einsum("fjcc->fjc", self.Hp).reshape(F, -1)
+        elif self.Hp is not None:
+            self.diag += np.einsum("fpp->fp", self.Hp)
+        self.beta_diag = np.einsum("fin,fi,fin->n", self.B, self.wd, self.B) + self.shape + 1e-9
+
+    def matvec(self, x, xb, damping):
+        F, K = self.F, self.K
+        z = np.matmul(self.G, x[:, :, None])[:, :, 0]
+        if self.nb:
+            z += self.B @ xb
+        u = self.w * z
+        if self.stencils:
+            u += _smooth_normal(self.stencils, z.reshape(F, K, 3)).reshape(F, 3 * K)
+        out = np.matmul(u[:, None, :], self.G)[:, 0] + damping * self.diag * x
+        Hp = self.Hp
         if Hp is not None and Hp.ndim == 4:
-            n = Hp.shape[1]
-            out[:, : 3 * n] += np.matmul(Hp, x[:, : 3 * n].reshape(F, n, 3, 1)).reshape(F, 3 * n)
+            n = 3 * Hp.shape[1]
+            out[:, :n] += np.matmul(Hp, x[:, :n].reshape(F, -1, 3, 1)).reshape(F, n)
         elif Hp is not None:
             out += np.matmul(Hp, x[:, :, None])[:, :, 0]
-        if not nb:
+        if not self.nb:
             return out, xb
-        return out, np.einsum("fin,fi->n", B, u) + (terms.shape**2 + beta_damping) * xb
+        return out, np.einsum("fin,fi->n", self.B, u) + (self.shape + damping * self.beta_diag) * xb
 
-    # PCG on [x, xb]
-    x, xb = np.zeros((F, P)), np.zeros(nb)
-    r, rb = -g, -gb
+
+class _Preconditioner:
+    """The normal equations without the smoothness coupling, solved exactly: each frame's block ``G^T (W +
+    smoothness diagonal) G + priors + damping`` by its Cholesky factor, and the betas by the Schur complement of the
+    frames."""
+
+    def __init__(self, system, damping):
+        S, F, P = system, system.F, system.P
+        blocks = np.matmul(np.swapaxes(S.G, 1, 2), S.G * S.wd[:, :, None])
+        if S.Hp is not None and S.Hp.ndim == 4:  # 3x3 diagonal blocks
+            n = np.arange(S.Hp.shape[1])
+            view = blocks.reshape(F, P // 3, 3, P // 3, 3)  # a view: P = 3 (free joints + translation)
+            view[:, n, :, n, :] += S.Hp.transpose(1, 0, 2, 3)
+        elif S.Hp is not None:
+            blocks += S.Hp
+        blocks[:, np.arange(P), np.arange(P)] += damping * S.diag
+        self.factor = np.linalg.cholesky(blocks)  # symmetric positive definite: the diagonal is damped
+        self.nb = S.nb
+        if S.nb:
+            self.coupling = np.matmul(np.swapaxes(S.G * S.wd[:, :, None], 1, 2), S.B)  # (F, P, nb)
+            self.reduced = _cholesky_solve(self.factor, self.coupling)  # D^-1 C
+            beta_block = np.einsum("fin,fi,fim->nm", S.B, S.wd, S.B) + np.diag(S.shape + damping * S.beta_diag)
+            self.schur_inverse = np.linalg.inv(beta_block - np.einsum("fpn,fpm->nm", self.coupling, self.reduced))
+
+    def __call__(self, r, rb):
+        x = _cholesky_solve(self.factor, r[:, :, None])[:, :, 0]
+        if not self.nb:
+            return x, rb
+        xb = self.schur_inverse @ (rb - np.einsum("fpn,fp->n", self.coupling, x))
+        return x - np.matmul(self.reduced, xb), xb
+
+
+def _cholesky_solve(L, b):
+    """``(L L^T)^-1 b`` for lower-triangular ``L (F, P, P)`` and ``b (F, P, m)``: forward and back substitution, one
+    row at a time for all frames at once (numpy has no batched triangular solve; a batched inverse costs twice as
+    much)."""
+    y = np.empty_like(b)
+    for i in range(L.shape[1]):
+        y[:, i] = (b[:, i] - np.matmul(L[:, i, None, :i], y[:, :i])[:, 0]) / L[:, i, i, None]
+    Lt = np.swapaxes(L, 1, 2)
+    for i in range(L.shape[1] - 1, -1, -1):
+        y[:, i] = (y[:, i] - np.matmul(Lt[:, i, None, i + 1 :], y[:, i + 1 :])[:, 0]) / L[:, i, i, None]
+    return y
+
+
+def _pcg(system, precondition, damping, max_iterations=60, tolerance=1e-4):
+    """The damped step ``(dx (F, P), dbetas (nb,))`` by preconditioned conjugate gradients."""
+    x, xb = np.zeros((system.F, system.P)), np.zeros(system.nb)
+    r, rb = -system.g, -system.gb
     z, zb = precondition(r, rb)
     d, db = z.copy(), zb.copy()
     rz = float(np.sum(r * z) + rb @ zb)
     start = rz
-    for _ in range(max_cg):
+    for _ in range(max_iterations):
         if rz <= tolerance**2 * start or rz == 0:
             break
-        q, qb = matvec(d, db)
+        q, qb = system.matvec(d, db, damping)
         alpha = rz / float(np.sum(d * q) + db @ qb)
         x += alpha * d
         xb += alpha * db
@@ -217,7 +246,7 @@ def _moved(point_model, state, dx, dbetas, terms):
     return R, transl + dx[:, -3:], betas
 
 
-def solve(point_model, terms, state, iterations=20, progress=None, tolerance=1e-4):
+def solve(point_model, terms, state, iterations=20, progress=None, tolerance=1e-3):
     """Minimise the fit's cost from ``state = (R (F, J, 3, 3), transl (F, 3), betas (nb,))``.
 
     Levenberg-Marquardt: a step that does not lower the cost is taken back and the damping raised. Stops after
@@ -230,7 +259,8 @@ def solve(point_model, terms, state, iterations=20, progress=None, tolerance=1e-
     costs = [cost.total]
     damping = 1e-3
     for i in range(iterations):
-        dx, dbetas = _step(cost, terms, stencils, state[2], damping)
+        system = _System(cost, terms, stencils, state[2])
+        dx, dbetas = _pcg(system, _Preconditioner(system, damping), damping)
         trial_state = _moved(point_model, state, dx, dbetas, terms)
         trial = _Cost(point_model, terms, trial_state, stencils)
         if trial.total < cost.total:

@@ -162,7 +162,8 @@ def read_points(path, layout=None, fps=None, units="m", up_axis=None, person=Non
         values = values @ Z_UP_TO_Y_UP.T
     rate = found.rate
     if rate is None and (fps is not None or F > 1):
-        rate = checks.fps_or_ask(path, F, fps, "the file")
+        what = "the file (HumanML3D / MDM / MoMask joints are at 20 fps)" if layout == "humanml3d" else "the file"
+        rate = checks.fps_or_ask(path, F, fps, what)
     return PointSequence(values, confidence, names, rate, markers, layout, path)
 
 
