@@ -9,6 +9,8 @@ Commands:
   export-fbx INPUT... --out DIR    motion files / folders -> one FBX per input and DIR/report.json
   export-gltf, export-abc          the same, to glTF (.glb) and Alembic (.abc)
   export-motion INPUT... --out DIR .blend / .fbx scenes -> one AMASS .npz or .smpl file per SMPL body + report.json
+  fit INPUT... --out DIR           3D points (joints, keypoints, markers) -> a fitted body's AMASS .npz or .smpl per
+                                   input + report.json (NumPy only: no Blender needed)
 
 Exit codes: 0 success, 1 some input failed, 2 usage error, 128 + N stopped by signal N (SIGTERM 143, SIGINT 130).
 See docs/batch.md (resume, --jobs, --shard, --timeout, Slurm).
@@ -31,6 +33,7 @@ from .batch.errors import UsageError, describe_error  # noqa: E402
 from .batch.inputs import parse_shard  # noqa: E402
 from .batch.runner import run_batch  # noqa: E402
 from .batch.workers import run_worker  # noqa: E402
+from .core.fitting import POINT_LAYOUTS, FitOptions  # noqa: E402
 from .core.formats.checks import MAX_FPS, MIN_FPS  # noqa: E402
 
 
@@ -162,6 +165,34 @@ def cmd_export_motion(args):
             "fps": args.fps,
             "frame_start": args.frame_start,
             "frame_end": args.frame_end,
+        },
+    )
+
+
+def cmd_fit(args):
+    if not 1 <= args.betas <= 300:
+        raise UsageError("--betas must be between 1 and 300")
+    if not args.smooth >= 0:
+        raise UsageError("--smooth must be 0 or more")
+    if args.markers and not os.path.isfile(args.markers):
+        raise UsageError(f"--markers {args.markers}: no such file")
+    if args.vposer and not os.path.exists(args.vposer):
+        raise UsageError(f"--vposer {args.vposer}: not found")
+    return _run_batch(
+        args,
+        {
+            "format": args.format,
+            "model": args.model,
+            "gender": args.gender,
+            "layout": args.layout,
+            "markers": os.path.abspath(args.markers) if args.markers else None,
+            "units": args.units,
+            "up_axis": args.up_axis,
+            "fps": args.fps,
+            "person": args.person,
+            "betas": args.betas,
+            "smooth": args.smooth,
+            "vposer": os.path.abspath(args.vposer) if args.vposer else None,
         },
     )
 
@@ -310,6 +341,93 @@ def _add_export_motion_parser(sub):
     p.set_defaults(func=cmd_export_motion)
 
 
+FIT_HELP = "3D points -> SMPL parameters: a body fitted to each input, as AMASS .npz or .smpl + report.json"
+FIT_EPILOG = """\
+INPUT: point files or folders searched recursively for them: .npy joint arrays (F, K, 3) such as HumanML3D / MDM /
+MoMask output (22 joints, Y-up, 20 fps: pass --fps 20), .npz with joints / keypoints3d / points / marker_data
+(+ names, confidence, fps), EasyMocap keypoints3d .json frames, and EasyMocap output folders holding keypoints3d/
+(one input each). Points are named by --layout (default: by their count: 17 coco17, 22 humanml3d, 24 smpl,
+25 body25, 52 smplh, 55 smplx) or by the file; surface markers need --markers. No Blender is needed: the fit and its
+--jobs workers run in plain Python with NumPy.
+Output: DIR/<path relative to the inputs' common folder> + .npz (AMASS, Z-up) or .smpl (Y-up), e.g.
+walk.npy -> walk.npy.npz, written atomically. DIR/report.json lists every input: status, frames, fps,
+mean_error_mm (mean distance of the fitted points to the targets), seconds, fit_frames_per_second, warnings (e.g.
+points the body has no place for). A re-run skips finished outputs. Exit code: 0 if every input succeeded, 1 if
+any failed, 2 for usage errors, 128 + N when signal N stopped it.
+Example: python -m smpl_blender_addon fit humanml3d/joints/ --out fits/ --fps 20 --jobs 2"""
+
+
+def _add_fit_parser(sub):
+    p = sub.add_parser(
+        "fit",
+        help=FIT_HELP,
+        description=FIT_HELP,
+        epilog=FIT_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="point files, EasyMocap output folders, or folders")
+    p.add_argument("--out", required=True, metavar="DIR", help="output folder (created if needed)")
+    p.add_argument(
+        "--format",
+        default="amass",
+        choices=("amass", "smpl"),
+        help="amass: AMASS-style .npz, Z-up (default); smpl: Meshcapade .smpl (smplcodec), Y-up",
+    )
+    p.add_argument(
+        "--model",
+        default=None,
+        metavar="NAME|PATH",
+        help='body model: "open-smpl" (default; right for joints and keypoints), "open-smplx" (default for '
+        "points with finger joints: smplh / smplx layouts), or an official model file / folder",
+    )
+    p.add_argument(
+        "--gender", default=None, choices=("female", "male", "neutral"), help="body gender (default: the model's)"
+    )
+    p.add_argument(
+        "--layout",
+        default=None,
+        choices=(*POINT_LAYOUTS, "markers"),
+        help="the point names when the file does not store them (default: from the point count)",
+    )
+    p.add_argument(
+        "--markers",
+        default=None,
+        metavar="LAYOUT.json",
+        help="marker layout (SOMA / MoSh JSON, or {name: [[vertex, weight], ...]}): where markers sit on the body",
+    )
+    p.add_argument("--units", default="m", choices=("m", "cm", "mm"), help="the files' length unit (default m)")
+    p.add_argument(
+        "--up-axis",
+        default=None,
+        choices=("Y", "Z"),
+        help="the files' up axis (default: the format's: .npy / .npz joints Y, AMASS markers and EasyMocap Z)",
+    )
+    p.add_argument(
+        "--fps",
+        type=float,
+        default=None,
+        metavar="N",
+        help="frames per second of inputs that store no rate (HumanML3D: 20); not a resampling",
+    )
+    p.add_argument("--person", type=int, default=None, metavar="ID", help="EasyMocap person id (default: the first)")
+    p.add_argument("--betas", type=int, default=10, metavar="N", help="shape coefficients fitted (default 10)")
+    p.add_argument(
+        "--smooth",
+        type=float,
+        default=FitOptions.acceleration,
+        metavar="W",
+        help=f"weight of the points' acceleration (smoothness over time; default {FitOptions.acceleration:g}, 0: off)",
+    )
+    p.add_argument(
+        "--vposer",
+        default=None,
+        metavar="PATH",
+        help="your VPoser v2 checkpoint or experiment folder: its pose prior joins the fit (read without PyTorch)",
+    )
+    _add_batch_arguments(p, "redo inputs whose output already exists")
+    p.set_defaults(func=cmd_fit)
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="python -m smpl_blender_addon", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -334,6 +452,7 @@ def build_parser():
     for command in EXPORT_HELP:
         _add_export_parser(sub, command)
     _add_export_motion_parser(sub)
+    _add_fit_parser(sub)
     return parser
 
 

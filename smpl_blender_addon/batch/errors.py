@@ -8,6 +8,8 @@ CLI_CONTROLS = {
     "fps": "pass --fps N (the capture's frames per second)",
     "model": "pass --model NAME|PATH (the body model the data was fitted with)",
     "vposer": "pass --vposer PATH (the VPoser checkpoint the fit was made with)",
+    "layout": "pass --layout NAME (the point names: humanml3d, body25, coco17, smpl, smplh, smplx)",
+    "markers": "pass --markers LAYOUT.json (where each marker sits on the body)",
 }
 
 

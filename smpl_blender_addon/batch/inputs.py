@@ -11,6 +11,7 @@ from .errors import UsageError
 
 MOTION_EXTENSIONS = (".npz", ".smpl", ".pkl", ".json")
 SCENE_EXTENSIONS = (".blend", ".fbx")
+POINT_EXTENSIONS = (".npy", ".npz", ".json")
 REPORT_PATTERN = re.compile(r"report(\.shard-\d+-of-\d+)?\.json")  # our own reports are never inputs
 
 
@@ -26,26 +27,27 @@ def check_out_dir(out_dir):
         raise UsageError(f"--out {out_dir}: cannot write there ({exc.strerror or exc})") from None
 
 
-def is_easymocap_folder(folder):
-    """True for an EasyMocap output folder (``<out>/smpl/*.json``) or its ``smpl`` folder of per-frame JSON files."""
-    smpl = os.path.join(folder, "smpl")
-    if os.path.isdir(smpl) and any(n.endswith(".json") for n in os.listdir(smpl)):
+def is_easymocap_folder(folder, sub="smpl"):
+    """True for an EasyMocap output folder (``<out>/<sub>/*.json``) or its ``sub`` folder of per-frame JSON files
+    (``sub``: ``"smpl"`` for fitted parameters, ``"keypoints3d"`` for triangulated points)."""
+    frames = os.path.join(folder, sub)
+    if os.path.isdir(frames) and any(n.endswith(".json") for n in os.listdir(frames)):
         return True
-    return os.path.basename(os.path.normpath(folder)) == "smpl" and any(n.endswith(".json") for n in os.listdir(folder))
+    return os.path.basename(os.path.normpath(folder)) == sub and any(n.endswith(".json") for n in os.listdir(folder))
 
 
-def _walk_inputs(folder, exclude=None, extensions=MOTION_EXTENSIONS, easymocap=True):
-    """Inputs under ``folder``: files with one of ``extensions``, and EasyMocap folders (whose frames are not inputs
-    themselves) when ``easymocap``. ``exclude``: a folder not to enter (the output folder, when it lies inside an
-    input folder)."""
-    if easymocap and is_easymocap_folder(folder):
+def _walk_inputs(folder, exclude=None, extensions=MOTION_EXTENSIONS, easymocap="smpl"):
+    """Inputs under ``folder``: files with one of ``extensions``, and EasyMocap folders with an ``easymocap`` subfolder
+    (whose frames are not inputs themselves) unless ``easymocap`` is None. ``exclude``: a folder not to enter (the
+    output folder, when it lies inside an input folder)."""
+    if easymocap and is_easymocap_folder(folder, easymocap):
         return [folder]
     easymocap_folders = []
 
     def prune(path):
         if path == exclude:
             return True
-        if easymocap and is_easymocap_folder(path):
+        if easymocap and is_easymocap_folder(path, easymocap):
             easymocap_folders.append(path)
             return True
         return False
@@ -54,12 +56,13 @@ def _walk_inputs(folder, exclude=None, extensions=MOTION_EXTENSIONS, easymocap=T
     return easymocap_folders + [f for f in files if not REPORT_PATTERN.fullmatch(os.path.basename(f))]
 
 
-def collect_inputs(paths, extension, exclude=None, extensions=MOTION_EXTENSIONS, easymocap=True, what="motion files"):
+def collect_inputs(paths, extension, exclude=None, extensions=MOTION_EXTENSIONS, easymocap="smpl", what="motion files"):
     """``[(input path, output relative path), ...]`` sorted by the relative path; duplicates removed.
 
     The relative path is taken from the common root of the arguments (a folder argument counts as its own root, a file
     as its folder), so distinct inputs always get distinct outputs. Folders are searched for ``extensions`` (and
-    EasyMocap folders when ``easymocap``). Raises UsageError for a missing path or no input.
+    EasyMocap folders with an ``easymocap`` subfolder, unless it is None). Raises UsageError for a missing path or no
+    input.
     """
     paths = [os.path.abspath(p) for p in paths]
     missing = [p for p in paths if not os.path.exists(p)]

@@ -12,7 +12,7 @@ import subprocess
 import sys
 import time
 
-from .commands import process
+from .commands import job, process
 from .report import write_json_atomic
 
 STOP_GRACE_SECONDS = 10  # a stopped worker's time to remove its temporary files before it is killed
@@ -163,7 +163,7 @@ def run_worker(task_file):
     with open(task_file) as f:
         task = json.load(f)
     signal.signal(signal.SIGTERM, _exit_on_sigterm)  # unwind: temporary files are removed, nothing half written
-    _load_jobs()
+    _load_job(task["command"])
     with os.fdopen(task["result_fd"], "w") as results:
         for source, output in task["items"]:
             results.write(json.dumps({"input": source, "start": True}) + "\n")
@@ -174,11 +174,12 @@ def run_worker(task_file):
     return 0
 
 
-def _load_jobs():
-    """Load Blender and the jobs before the first input starts: ``--timeout`` times the inputs, not the worker's
-    start-up (seconds for bpy). A failure here is left to :func:`.commands.process`, which reports it per input."""
+def _load_job(command):
+    """Load the command's job (Blender, for the exports) before the first input starts: ``--timeout`` times the
+    inputs, not the worker's start-up (seconds for bpy). A failure here is left to :func:`.commands.process`, which
+    reports it per input."""
     with contextlib.suppress(Exception):
-        from . import jobs  # noqa: F401  (imported here: the parent of the workers must not load bpy)
+        job(command)
 
 
 def _exit_on_sigterm(signum, _frame):

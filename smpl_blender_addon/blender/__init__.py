@@ -4,6 +4,7 @@
 Used by ui/, the command line and scripts (also from Blender's Python console):
 
     from smpl_blender_addon.blender import add_body, set_pose, write_pose, update_correctives, import_motion, export_fbx
+    from smpl_blender_addon.blender import fit_to_points, points_from_objects
 """
 
 import bpy  # noqa: F401  (first: the bpy module provides bmesh and mathutils)
@@ -12,6 +13,7 @@ from .body import Body, body_mesh, body_model, find_body
 from .build import add_body
 from .correctives import update_correctives
 from .export import export_abc, export_fbx, export_gltf
+from .fitting import fit_to_points, points_from_objects
 from .motion import import_motion
 from .motion_export import export_motion
 from .pose import (
@@ -37,6 +39,8 @@ __all__ = [
     "export_fbx",
     "export_gltf",
     "export_motion",
+    "fit_to_points",
+    "points_from_objects",
     "import_motion",
     "format_pose_console",
     "get_pose",

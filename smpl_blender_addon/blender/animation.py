@@ -7,6 +7,8 @@ the frames it has no key at) and converted to SMPL rotations in NumPy, whatever 
 by Blender instead (with the body's mesh switched off meanwhile, since its shape keys dominate evaluation cost).
 """
 
+import contextlib
+
 import bpy
 import numpy as np
 from mathutils import Matrix
@@ -110,6 +112,30 @@ def read_pose_sequence(armature, frames, evaluate=None):
     return poses, transl
 
 
+@contextlib.contextmanager
+def stepping_frames(sources):
+    """For a block that steps the scene through frames to read ``sources`` (objects): every other mesh is switched
+    off meanwhile (shape keys dominate the evaluation cost) and the sources and their parents are switched on
+    (Blender does not evaluate hidden objects); the frame and the visibility are restored after."""
+    scene = bpy.context.scene
+    needed = set()
+    for obj in sources:
+        while obj is not None and obj not in needed:
+            needed.add(obj)
+            obj = obj.parent
+    switched = [(o, o.hide_viewport, False) for o in needed]
+    switched += [(o, o.hide_viewport, True) for o in scene.objects if o.type == "MESH" and o not in needed]
+    saved = (scene.frame_current, scene.frame_subframe)
+    try:
+        for obj, _, hide in switched:
+            obj.hide_viewport = hide
+        yield
+    finally:
+        for obj, hidden, _ in switched:
+            obj.hide_viewport = hidden
+        scene.frame_set(saved[0], subframe=saved[1])
+
+
 def evaluated_pose_matrices(armature, frame):
     """Step the scene to ``frame`` (its fraction as the subframe) and read the evaluated armature.
 
@@ -124,13 +150,13 @@ def evaluated_pose_matrices(armature, frame):
 
 
 def _read_evaluated(body, frames):
-    """Step the scene through ``frames`` with the body's mesh disabled and read the evaluated bone matrices.
+    """Step the scene through ``frames`` (meshes switched off: :func:`stepping_frames`) and read the evaluated bone
+    matrices.
 
     The local rotation is recovered from the armature-space pose matrices ``P`` and rest matrices ``M``:
     ``L_i = (M_p^-1 M_i)^-1 P_p^-1 P_i`` (``L_0 = M_0^-1 P_0``), so constraints, IK and drivers are included.
     """
     armature = body.armature
-    scene = bpy.context.scene
     order = body.bone_order
     n = len(armature.pose.bones)
     rest = np.empty(16 * n, dtype=np.float32)
@@ -144,14 +170,9 @@ def _read_evaluated(body, frames):
     rel = rest.copy()  # M_p^-1 M_i, the rest transform of each bone relative to its parent
     rel[has_parent] = np.linalg.inv(rest[parent[has_parent]]) @ rest[has_parent]
     rel_inv = np.linalg.inv(rel)
-    mesh = body.mesh
-    saved = (scene.frame_current, scene.frame_subframe)
-    hidden = None if mesh is None else mesh.hide_viewport
     mats = np.empty((len(frames), len(order), 3, 3))
     transl = np.empty((len(frames), 3))
-    try:
-        if mesh is not None:
-            mesh.hide_viewport = True
+    with stepping_frames([armature]):
         for f, frame in enumerate(frames):
             _, P = evaluated_pose_matrices(armature, frame)
             parent_pose = np.where(has_parent[:, None, None], P[parent.clip(0)], np.eye(4))
@@ -159,10 +180,6 @@ def _read_evaluated(body, frames):
             local = local[order]
             mats[f] = local[:, :3, :3] / np.linalg.norm(local[:, :3, :3], axis=1, keepdims=True)
             transl[f] = local[0, :3, 3]
-    finally:
-        if mesh is not None:
-            mesh.hide_viewport = hidden
-        scene.frame_set(saved[0], subframe=saved[1])
     poses = rotations.canonical_axis_angle(rotations.matrix_to_axis_angle(mats)).reshape(len(frames), -1)
     return poses, transl
 

@@ -29,7 +29,7 @@ import numpy as np
 from ..core import conversions, layouts
 from ..core.motion import Motion
 from ..core.rotations import canonical_axis_angle, matrix_to_axis_angle
-from .animation import evaluated_pose_matrices
+from .animation import evaluated_pose_matrices, stepping_frames
 from .fcurves import action_frame_range, shape_key_sequence
 
 _C = conversions.Y_UP_TO_Z_UP  # SMPL (Y-up) -> Blender (Z-up)
@@ -179,27 +179,16 @@ def rig_shape(armature, scene, frames):
 def _evaluated_world_poses(armature, bone_names, frames):
     """World matrices of the named pose bones at ``frames``: (F, J, 4, 4) float64 (``matrix_world @ matrix``).
 
-    The scene is stepped frame by frame (constraints, drivers, NLA and object animation included) with every mesh
-    switched off meanwhile (their shape keys dominate the evaluation cost) and the armature switched on (Blender does
-    not evaluate hidden objects); frame and visibility are restored.
+    The scene is stepped frame by frame (constraints, drivers, NLA and object animation included), meshes switched off
+    (:func:`.animation.stepping_frames`).
     """
-    scene = bpy.context.scene
     order = {pb.name: i for i, pb in enumerate(armature.pose.bones)}
     pick = [order[n] for n in bone_names]
     out = np.empty((len(frames), len(bone_names), 4, 4))
-    switched = [(o, o.hide_viewport, True) for o in scene.objects if o.type == "MESH"]
-    switched.append((armature, armature.hide_viewport, False))
-    saved = (scene.frame_current, scene.frame_subframe)
-    try:
-        for o, _, hide in switched:
-            o.hide_viewport = hide
+    with stepping_frames([armature]):
         for f, frame in enumerate(frames):
             evaluated, pose = evaluated_pose_matrices(armature, frame)
             out[f] = np.array(evaluated.matrix_world) @ pose[pick]
-    finally:
-        for o, hidden, _ in switched:
-            o.hide_viewport = hidden
-        scene.frame_set(saved[0], subframe=saved[1])
     return out
 
 

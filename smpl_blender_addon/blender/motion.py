@@ -22,13 +22,13 @@ from ..core import conversions
 from ..core.formats import read_motion
 from ..core.model import normalise_gender
 from .animation import key_pose_sequence
-from .body import Body, load_body_model
+from .body import Body, body_mesh, load_body_model
 from .build import DEFAULT_MAX_BETAS, DEFAULT_MAX_EXPRESSIONS, add_body
 from .correctives import key_correctives
 from .fcurves import write_fcurves
 from .scene import scene_fps, scene_timing, set_frame_range, set_scene_fps, set_scene_timing
 
-__all__ = ["import_motion", "prepare_motion"]
+__all__ = ["import_motion", "key_motion", "prepare_motion"]
 
 # SMPL and SMPL-H share a shape space; the open bodies have their own (a different template and basis).
 _SHARED_SHAPE_SPACES = ({"smpl", "smplh"},)
@@ -228,48 +228,78 @@ def import_motion(
         if not (math.isfinite(fps) and fps > 0):
             raise ValueError(f"fps must be a positive number, got {fps}")
     report(0.0)
-    arm = None
     if body is not None:
         body = Body.of(body)
-        arm, model_obj = body.armature, body.model
-        prepared = prepare_motion(source, model_obj, fps, reading, body.betas, body.expression)
+        prepared = prepare_motion(source, body.model, fps, reading, body.betas, body.expression)
+        new_body = {}
     else:
         prepared = _prepare_new(source, model, gender, fps, reading)
-        model_obj = prepared["model"]
+        spec = prepared["model_spec"]
+        new_body = dict(model=prepared["model"] if spec is None else spec, gender=prepared["gender"])
     report(0.2)
-    motion = prepared["motion"]
-    fps = motion.fps
+    return key_motion(
+        prepared["motion"],
+        body,
+        betas=prepared["betas"],
+        expression=prepared["expression"],
+        correctives=correctives,
+        name=motion_name(source),
+        body_name=name,
+        frame_start=frame_start,
+        progress=lambda fraction: report(0.2 + 0.8 * fraction),
+        **new_body,
+    )
+
+
+def key_motion(
+    motion,
+    body=None,
+    model=None,
+    gender=None,
+    betas=None,
+    expression=None,
+    correctives=True,
+    name="motion",
+    body_name=None,
+    frame_start=1,
+    progress=None,
+):
+    """Key a motion ready for a rig (Y-up, the body's kind and rate, :func:`prepare_motion`) on ``body``, or on a new
+    body of ``model`` (built-in name, path or core model) with ``gender`` and static ``betas``.
+
+    One new action ``name`` holds the keys: bones, pelvis location, ``expression (F, ne)`` on the ``Exp###`` keys
+    when given, and the ``Pose###`` correctives when ``correctives``, from scene frame ``frame_start`` on, one frame
+    per scene frame. A new body (named ``body_name``, default ``name``) sets the scene's rate and frame range to the
+    motion's. On failure everything is undone (new body, action, scene timing). ``progress(fraction)``. Returns the
+    armature.
+    """
+    report = progress or (lambda fraction: None)
+    scene = bpy.context.scene
     frames = frame_start + np.arange(motion.num_frames, dtype=np.float64)
-    created = []
-    previous = {}
-    action = None
+    arm = None if body is None else Body.of(body).armature
+    created, previous, action = [], {}, None
     timing = scene_timing(scene)
     try:
         if arm is None:
-            arm = add_body(
-                model_obj if prepared["model_spec"] is None else prepared["model_spec"],
-                gender=prepared["gender"],
-                betas=prepared["betas"].astype(np.float32),
-                name=name or motion_name(source),
-            )
-            body = Body(arm)
-            created = [arm, body.mesh]
+            arm = add_body(model, gender=gender, betas=np.asarray(betas, np.float32), name=body_name or name)
+            created = [arm, body_mesh(arm)]
+        body = Body(arm)
         mesh, keys = body.mesh, body.shape_keys
-        action = bpy.data.actions.new(motion_name(source))
+        action = bpy.data.actions.new(name)
         previous[arm] = _assign_action(arm, action)
         if keys is not None:
             previous[keys] = _assign_action(keys, action)
         key_pose_sequence(body, frames, motion.poses, motion.trans)
-        report(0.5)
-        if prepared["expression"] is not None and keys is not None:
-            channels = _expression_channels(mesh, prepared["expression"].shape[1])
-            write_fcurves(keys, channels, frames, prepared["expression"][:, : len(channels)].T, group="Expression")
+        report(0.4)
+        if expression is not None and keys is not None:
+            channels = _expression_channels(mesh, expression.shape[1])
+            write_fcurves(keys, channels, frames, expression[:, : len(channels)].T, group="Expression")
         if correctives and keys is not None:
-            key_correctives(body, frames=frames, progress=lambda f: report(0.6 + 0.4 * f))
+            key_correctives(body, frames=frames, progress=lambda f: report(0.5 + 0.5 * f))
         if created:
             set_frame_range(scene, int(frame_start), int(frame_start + motion.num_frames - 1))
-            if abs(scene_fps(scene) - fps) > 1e-9:
-                set_scene_fps(scene, fps)
+            if abs(scene_fps(scene) - motion.fps) > 1e-9:
+                set_scene_fps(scene, motion.fps)
         scene.frame_set(scene.frame_current)
     except BaseException:
         _undo_import(created, previous, action)

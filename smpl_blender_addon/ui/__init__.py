@@ -8,11 +8,11 @@ import atexit
 
 import bpy
 
-from . import body, import_export, panels, pose, preferences, properties, shape
+from . import body, fit, import_export, panels, pose, preferences, properties, shape
 
 # Registration order matters: property groups before the operators and panels that use them; the operator modules in
 # the order their File › Import / Export entries appear.
-MODULES = (preferences, properties, body, shape, pose, import_export, panels)
+MODULES = (preferences, properties, body, shape, pose, import_export, fit, panels)
 
 
 def register():

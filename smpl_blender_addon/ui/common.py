@@ -52,6 +52,13 @@ def run_reported(operator, action, *args, **kwargs):
     return {"FINISHED"}
 
 
+def report_warnings(operator, caught):
+    """Blender reports for the warnings the blender layer raised (betas not carried over, gender fallback, points
+    the body has no place for...)."""
+    for warning in caught:
+        operator.report({"WARNING"}, str(warning.message))
+
+
 @contextlib.contextmanager
 def progress(context):
     """Blender's progress indicator (cursor / status bar) while the block runs; yields ``update(fraction in [0, 1])``."""

@@ -22,19 +22,22 @@ from ..blender import export as export_api
 from ..blender import motion as motion_api
 from ..blender import motion_export as motion_export_api
 from . import properties
-from .common import BodyOperator, ObjectModeOperator, active_body, make_active, progress, registration, run_reported
+from .common import (
+    BodyOperator,
+    ObjectModeOperator,
+    active_body,
+    make_active,
+    progress,
+    registration,
+    report_warnings,
+    run_reported,
+)
 from .preferences import vposer_weights
 
 MOTION_GLOB = "*.npz;*.smpl;*.pkl;*.json"
 UP_AXES = {"DEFAULT": None, "Y": "Y", "Z": "Z", "CAMERA": "camera"}  # import_motion's up_axis argument
 MOTION_EXTENSIONS = {"AMASS": ".npz", "SMPL": ".smpl"}  # export_motion's formats
 BODY_EXTENSIONS = {"GLB": ".glb", "ABC": ".abc"}  # export_body's formats
-
-
-def _report_warnings(operator, caught):
-    """Blender reports for the warnings the blender layer raised (betas not carried over, gender fallback...)."""
-    for warning in caught:
-        operator.report({"WARNING"}, str(warning.message))
 
 
 class SMPL_OT_import_motion(ObjectModeOperator, ImportHelper, Operator):  # type: ignore[misc]  # (stubs: helper vs Operator signatures)
@@ -150,7 +153,7 @@ class SMPL_OT_import_motion(ObjectModeOperator, ImportHelper, Operator):  # type
                 up_axis=UP_AXES[self.up_axis],
                 vposer=vposer_weights(context) or None,  # SMPLify-X latent body poses
             )
-        _report_warnings(self, caught)
+        report_warnings(self, caught)
         make_active(context, arm)
         properties.sync_shape_sliders(arm)  # a new body may carry the motion's betas
         frames = arm.animation_data.action.frame_range

@@ -9,7 +9,7 @@ from bpy.types import Panel, UIList
 
 from ..blender import body as body_api
 from ..blender import compat
-from . import body, import_export, pose, properties, shape
+from . import body, fit, import_export, pose, properties, shape
 from .common import active_body, registration
 from .preferences import vposer_weights
 
@@ -60,6 +60,9 @@ class SMPL_PT_body(_SidebarPanel):
         row = layout.row(align=True)
         row.operator(body.SMPL_OT_import_body.bl_idname, text="Body File...", icon="FILEBROWSER")
         row.operator(import_export.SMPL_OT_import_motion.bl_idname, text="Motion...", icon="ANIM")
+        row = layout.row(align=True)
+        row.operator(fit.SMPL_OT_fit_to_points.bl_idname, text="Fit to Points...", icon="POINTCLOUD_DATA")
+        row.operator(fit.SMPL_OT_fit_to_selected.bl_idname, text="Fit to Selected", icon="EMPTY_AXIS")
         arm = active_body(context)
         if arm is not None:
             box = layout.box()

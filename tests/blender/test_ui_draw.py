@@ -20,7 +20,7 @@ import smpl_blender_addon  # noqa: E402
 from smpl_blender_addon.blender import add_body, compat  # noqa: E402
 from smpl_blender_addon.blender import body as body_api  # noqa: E402
 from smpl_blender_addon.ui import body as ui_body  # noqa: E402
-from smpl_blender_addon.ui import import_export, panels, pose, preferences  # noqa: E402
+from smpl_blender_addon.ui import fit, import_export, panels, pose, preferences  # noqa: E402
 
 UILAYOUT = bpy.types.UILayout.bl_rna
 PY_TYPES = {"STRING": str, "BOOLEAN": (bool, int), "INT": int, "FLOAT": (int, float)}
@@ -161,7 +161,13 @@ def test_panels_without_a_body():
     context = bpy.context
     assert draw_panel(panels.SMPL_PT_shape, context) is None and draw_panel(panels.SMPL_PT_pose, context) is None
     drawn = draw_panel(panels.SMPL_PT_body, context)
-    assert drawn_operators(drawn) == ["smpl.add_body", "smpl.import_body", "smpl.import_motion"]
+    assert drawn_operators(drawn) == [
+        "smpl.add_body",
+        "smpl.import_body",
+        "smpl.import_motion",
+        "smpl.fit_to_points",
+        "smpl.fit_to_selected",
+    ]
     assert drawn_props(drawn) == ["model", "gender"]
 
 
@@ -229,6 +235,17 @@ def test_operator_dialogs_draw_every_variant(model_files, monkeypatch):
             assert ("max_influences" in props) == (format == "GLB")
             warned = any(name == "label" and given.get("icon") == "ERROR" for name, given in self.layout.drawn)
             assert warned == (format == "ABC" and not alembic)
+    for operator in (fit.SMPL_OT_fit_to_points, fit.SMPL_OT_fit_to_selected):
+        rna = getattr(bpy.ops.smpl, operator.bl_idname.split(".")[1]).get_rna_type()
+        for body in ("NEW", "SELECTED"):
+            for weights in ("", "/weights/V02_05.ckpt"):
+                monkeypatch.setattr(fit, "vposer_weights", lambda context, weights=weights: weights)
+                self = StandIn(context, rna, body=body, model="", gender="DEFAULT")
+                self.draw_settings = lambda context, self=self: fit._FitSettings.draw_settings(self, context)
+                operator.draw(self, context)
+                props = drawn_props(self.layout.drawn)
+                assert {"body", "model", "gender", "smoothing", "use_vposer", "correctives"} <= set(props)
+                assert ("layout_name" in props) == (operator is fit.SMPL_OT_fit_to_points)
 
 
 def test_preferences_and_file_menu_entries_draw():
@@ -260,6 +277,7 @@ def test_preferences_and_file_menu_entries_draw():
         "smpl.import_body",
         "smpl.load_pose",
         "smpl.import_motion",
+        "smpl.fit_to_points",
         "smpl.export_body",
         "smpl.export_motion",
         "smpl.export_fbx",
@@ -288,6 +306,7 @@ class FileBrowserRecorder:
         (pose.SMPL_OT_write_pose, {"target": "JSON"}, "Bob.json"),
         (pose.SMPL_OT_write_pose, {"target": "NPZ"}, "Bob.npz"),
         (import_export.SMPL_OT_import_motion, {}, ""),
+        (fit.SMPL_OT_fit_to_points, {}, ""),
         (pose.SMPL_OT_load_pose, {}, ""),
         (ui_body.SMPL_OT_import_body, {}, ""),
     ],

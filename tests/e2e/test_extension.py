@@ -217,6 +217,8 @@ EXPECTED_OPERATORS = {
     "import_motion",
     "export_body",
     "export_fbx",
+    "fit_to_points",
+    "fit_to_selected",
 }
 
 
@@ -254,6 +256,7 @@ def test_install_register_use_and_unregister(extension_zip, model_folder, tmp_pa
         "menu_export_body",
         "menu_export_fbx",
         "menu_export_motion",
+        "menu_fit_to_points",
         "menu_import_body",
         "menu_import_motion",
         "menu_import_pose",

@@ -16,6 +16,7 @@ import re
 import subprocess
 import sys
 import traceback
+import warnings
 
 import bpy
 import numpy as np
@@ -126,6 +127,51 @@ def check_motion(out):
     return fbx, glb
 
 
+def check_fit(out):
+    """Fit to Points on HumanML3D-style joints made by the core, then Fit to Selected on empties at those joints: the
+    fitted bodies' evaluated bones sit on the targets; a broken file is reported."""
+    core = importlib.import_module(PACKAGE + ".core")
+    model = core.load_model("open-smpl")
+    with warnings.catch_warnings():  # (the SMPL-X joints an SMPL body lacks are dropped)
+        warnings.simplefilter("ignore")
+        motion = core.read_motion(DEMO_MOTION).to_kind("smpl")
+    motion = motion.copy(betas=np.zeros(0)).reframe("Y", model).resample(20.0).slice(0, 10)
+    joints = model.forward(pose=motion.poses, transl=motion.trans, dtype=np.float64).joints[:, :22]
+    path = os.path.join(out, "joints.npy")
+    np.save(path, joints.astype(np.float32))
+    bad = os.path.join(out, "broken.npy")
+    with open(bad, "wb") as f:
+        f.write(b"\x93NUMPY broken")
+    expect_error(r"broken\.npy", bpy.ops.smpl.fit_to_points, filepath=bad)
+    bpy.ops.smpl.fit_to_points(filepath=path, fps=20.0, correctives=False)
+    fitted = bpy.context.view_layer.objects.active
+    scene = bpy.context.scene
+    empties = []
+    for k, name in enumerate(model.joint_names[:22]):
+        empty = bpy.data.objects.new(name.upper(), None)  # "PELVIS": names are read as joint names
+        scene.collection.objects.link(empty)
+        for f in range(len(joints)):
+            empty.location = C @ joints[f, k]
+            empty.keyframe_insert("location", frame=f + 1)
+        empties.append(empty)
+    bpy.context.view_layer.update()
+    for obj in bpy.context.view_layer.objects:
+        obj.select_set(obj in empties)
+    bpy.context.view_layer.objects.active = empties[0]
+    bpy.ops.smpl.fit_to_selected(correctives=False)
+    for arm in (fitted, bpy.context.view_layer.objects.active):
+        assert arm.type == "ARMATURE" and arm not in empties, arm
+        errors = []
+        for f in range(len(joints)):
+            scene.frame_set(f + 1)
+            evaluated = arm.evaluated_get(bpy.context.evaluated_depsgraph_get())
+            M = np.array(evaluated.matrix_world)
+            heads = np.array([evaluated.pose.bones[n].head for n in model.joint_names[:22]]) @ M[:3, :3].T + M[:3, 3]
+            errors.append(np.linalg.norm(heads - joints[f] @ C.T, axis=1).mean())
+        print(f"fit {arm.name}: mean joint error {1000 * np.mean(errors):.2f} mm over {len(joints)} frames")
+        assert np.mean(errors) < 0.002, errors
+
+
 def check_readers(fbx, glb):
     # ufbx in its own process (it can crash when a scene is freed: tests/ufbx_reader.py); Blender's sys.executable
     # is its Python interpreter
@@ -167,6 +213,7 @@ def main():
     try:
         check_body(out)
         check_readers(*check_motion(out))
+        check_fit(out)
     except Exception:  # noqa: BLE001 - the whole traceback goes to the log, the exit status fails the step
         traceback.print_exc()
         sys.exit(1)

@@ -5,7 +5,7 @@ all frames, :mod:`.kinematics`: target points and Jacobians, :mod:`.priors`: pos
 
 from .fit import FitOptions, FitResult, fit_points
 from .landmarks import KEYPOINT_LAYOUTS, LANDMARK_VERTICES, PointDefinitions, point_definitions
-from .targets import POINT_LAYOUTS, PointSequence, read_marker_layout, read_points
+from .targets import POINT_LAYOUTS, PointSequence, default_model, read_marker_layout, read_points
 
 __all__ = [
     "KEYPOINT_LAYOUTS",
@@ -15,6 +15,7 @@ __all__ = [
     "FitResult",
     "PointDefinitions",
     "PointSequence",
+    "default_model",
     "fit_points",
     "point_definitions",
     "read_marker_layout",

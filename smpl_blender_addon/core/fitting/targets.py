@@ -22,7 +22,7 @@ from ..formats import checks, easymocap
 from ..motion import UP_AXES
 from .landmarks import KEYPOINT_LAYOUTS, marker_problem
 
-__all__ = ["PointSequence", "POINT_LAYOUTS", "read_marker_layout", "read_points"]
+__all__ = ["PointSequence", "POINT_LAYOUTS", "default_model", "read_marker_layout", "read_points"]
 
 UNITS = {"m": 1.0, "cm": 0.01, "mm": 0.001}
 MAX_METRES = 1e4  # no capture volume comes near; larger coordinates are a corrupt file or the wrong units
@@ -78,6 +78,12 @@ class PointSequence:
     @property
     def num_frames(self):
         return self.points.shape[0]
+
+
+def default_model(points):
+    """The built-in body to fit ``points`` with when none is chosen: ``"open-smplx"`` for points with finger joints
+    (the ``smplh`` / ``smplx`` layouts), else ``"open-smpl"`` (HumanML3D's 22 joints, keypoints, markers)."""
+    return "open-smplx" if points.layout in ("smplh", "smplx") else "open-smpl"
 
 
 def read_points(path, layout=None, fps=None, units="m", up_axis=None, person=None, markers=None):
