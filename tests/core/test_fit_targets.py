@@ -210,7 +210,12 @@ def test_point_sequence_keeps_weights_above_one_and_marks_missing_points():
 def test_humanml3d_npy_is_y_up_metres_and_asks_for_its_rate(tmp_path):
     joints = np.random.default_rng(4).normal(0, 0.5, (30, 22, 3)).astype(np.float32)
     np.save(tmp_path / "joints.npy", joints)
-    refused(read_points, tmp_path / "joints.npy", "the file (HumanML3D / MDM / MoMask joints are at 20 fps) stores no frame rate", needs="fps")
+    refused(
+        read_points,
+        tmp_path / "joints.npy",
+        "the file (HumanML3D / MDM / MoMask joints are at 20 fps) stores no frame rate",
+        needs="fps",
+    )
     points = read_points(tmp_path / "joints.npy", fps=20)
     assert points.names == KEYPOINT_LAYOUTS["humanml3d"] and points.layout == "humanml3d" and points.fps == 20
     np.testing.assert_allclose(points.points, joints, rtol=1e-7)
