@@ -178,6 +178,8 @@ def cmd_fit(args):
         raise UsageError(f"--markers {args.markers}: no such file")
     if args.vposer and not os.path.exists(args.vposer):
         raise UsageError(f"--vposer {args.vposer}: not found")
+    if args.gmm and not os.path.isfile(args.gmm):
+        raise UsageError(f"--gmm {args.gmm}: no such file")
     return _run_batch(
         args,
         {
@@ -193,6 +195,7 @@ def cmd_fit(args):
             "betas": args.betas,
             "smooth": args.smooth,
             "vposer": os.path.abspath(args.vposer) if args.vposer else None,
+            "gmm": os.path.abspath(args.gmm) if args.gmm else None,
         },
     )
 
@@ -423,6 +426,12 @@ def _add_fit_parser(sub):
         default=None,
         metavar="PATH",
         help="your VPoser v2 checkpoint or experiment folder: its pose prior joins the fit (read without PyTorch)",
+    )
+    p.add_argument(
+        "--gmm",
+        default=None,
+        metavar="PATH",
+        help="your Gaussian mixture pose prior (SMPLify's gmm_08.pkl, read without unpickling code, or an .npz)",
     )
     _add_batch_arguments(p, "redo inputs whose output already exists")
     p.set_defaults(func=cmd_fit)

@@ -7,6 +7,7 @@ import os
 
 from .. import core
 from ..core.fitting import FitOptions, default_model, fit_points, read_points
+from ..core.fitting.priors import GaussianMixturePrior
 from ..core.formats import write_amass_npz, write_smpl_codec
 from ..core.vposer import load_vposer
 
@@ -36,11 +37,12 @@ def fit_file(source, output, options):
     )
     spec = options["model"] or default_model(points)
     model = _cached(("model", spec, options["gender"]), lambda: core.load_model(spec, gender=options["gender"]))
-    vposer = options["vposer"]
+    vposer, gmm = options["vposer"], options.get("gmm")
     fitting = FitOptions(
         num_betas=options["betas"],
         acceleration=options["smooth"],
         vposer=_cached(("vposer", vposer, None), lambda: load_vposer(vposer)) if vposer else None,
+        gmm=_cached(("gmm", gmm, None), lambda: GaussianMixturePrior.load(gmm)) if gmm else None,
     )
     result = fit_points(model, points, fitting, fps=options["fps"])
     os.makedirs(os.path.dirname(output), exist_ok=True)

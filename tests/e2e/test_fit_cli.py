@@ -173,6 +173,7 @@ def test_a_file_without_rate_asks_for_fps_and_points_the_body_lacks_are_warned_a
         (["--betas", "0"], "--betas must be between"),
         (["--smooth", "-1"], "--smooth must be 0 or more"),
         (["--markers", "missing.json"], "--markers missing.json: no such file"),
+        (["--gmm", "missing.pkl"], "--gmm missing.pkl: no such file"),
         (["--jobs", "0"], "--jobs must be at least 1"),
     ],
 )
@@ -180,3 +181,18 @@ def test_usage_errors_exit_2(data, no_bpy, tmp_path, args, message):
     done = fit_cli(no_bpy, data / "walk.npy", "--out", tmp_path / "out", *args)
     assert done.returncode == 2 and message in done.stderr
     assert not (tmp_path / "out" / "report.json").exists()
+
+
+def test_the_users_gaussian_mixture_joins_the_fit(data, no_bpy, tmp_path):
+    import pickle
+
+    rng = np.random.default_rng(3)
+    A = rng.normal(0, 0.2, (2, 69, 69))
+    mixture = {"means": rng.normal(0, 0.1, (2, 69)), "covars": A @ A.transpose(0, 2, 1) + 0.1 * np.eye(69)}
+    with open(tmp_path / "gmm_08.pkl", "wb") as f:
+        pickle.dump(dict(mixture, weights=np.array([0.4, 0.6])), f, protocol=2)
+    done = fit_cli(no_bpy, data / "walk.npy", "--out", tmp_path / "out", "--fps", FPS, "--gmm", tmp_path / "gmm_08.pkl")
+    assert done.returncode == 0, done.stderr
+    report, entries = report_of(tmp_path / "out")
+    assert report["options"]["gmm"] == str(tmp_path / "gmm_08.pkl")
+    assert entries["walk.npy"]["status"] == "ok" and entries["walk.npy"]["mean_error_mm"] < 5
