@@ -46,7 +46,8 @@ def _skew_times(v, M):
 
 class Evaluation:
     """Posed targets of a set of frames. ``points (F, K, 3)``; ``Rg (F, J, 3, 3)`` global rotations; ``joints (F, J, 3)``;
-    with Jacobians: ``pose (F, K, 3, P)`` over ``[d of each free joint, translation]`` and ``shape (F, K, 3, nb)``."""
+    with Jacobians: ``pose (F, K, 3, P)`` over ``[d of each free joint, translation]`` and ``shape (F, K, 3, nb)``
+    (``None`` when not asked for)."""
 
     __slots__ = ("points", "Rg", "joints", "pose", "shape")
 
@@ -135,7 +136,7 @@ class PointModel:
             p[:, idx] = np.einsum("fjab,jb->fja", Rg[:, par], rest[idx] - rest[par]) + p[:, par]
         return Rg, p
 
-    def evaluate(self, R, transl, betas, jacobians=True):
+    def evaluate(self, R, transl, betas, jacobians=True, shape=True):
         """The targets of local rotations ``R (F, J, 3, 3)``, translations ``(F, 3)`` and ``betas (nb,)``."""
         F = R.shape[0]
         rest, drest = self.rest_joints(betas)
@@ -166,6 +167,11 @@ class PointModel:
             pose[:, self.pair_target, :, self.pair_free, :] = blocks.transpose(1, 0, 2, 3)
         else:  # a target that mixes joints
             np.add.at(pose, (slice(None), self.pair_target, slice(None), self.pair_free), blocks)
+        result.pose = pose.reshape(F, K, 3, 3 * Jf + 3)
+        if not shape:
+            if U:
+                self._vertex_pose(pose, y, p, Rg)
+            return result
         # shape: D_k = d p_k / d betas along the chain
         D = np.empty((F, self.num_joints, 3, nb))
         D[:, 0] = drest[0]
@@ -177,15 +183,19 @@ class PointModel:
         else:
             shape = np.einsum("km,fmcn->fkcn", self.joint_part, D[:, self.used])
         if U:
-            # d y / d d_j = -[c_kj]x Rg_j with c_kj = sum over the slots below j of weight (y - p_j)
-            S = bones.shape[1]
-            c = np.matmul(self.slot_lever, y.transpose(1, 2, 0, 3).reshape(K, S, 3 * F))  # (K, Jf, F*3)
-            c = c.reshape(K, Jf, F, 3).transpose(2, 0, 1, 3)
-            c -= self.slot_lever.sum(axis=2)[..., None] * p[:, None, self.free]
-            pose[:, :, :, :Jf, :] += _skew_times(c, Rg[:, None, self.free]).transpose(0, 1, 3, 2, 4)
+            self._vertex_pose(pose, y, p, Rg)
             dX = self.vertex_dirs[self.slot_vertex] - drest[bones]  # (K, S, 3, nb)
             slot_shape = np.matmul(Rg[:, bones], dX) + D[:, bones]  # (F, K, S, 3, nb)
             shape = shape + np.einsum("ks,fkscn->fkcn", self.slot_weight, slot_shape)
-        result.pose = pose.reshape(F, K, 3, 3 * Jf + 3)
         result.shape = shape
         return result
+
+    def _vertex_pose(self, pose, y, p, Rg):
+        """Add the vertex part of the pose Jacobian to ``pose (F, K, 3, Jf + 1, 3)``: ``d y / d d_j = -[c_kj]x
+        Rg_j`` with ``c_kj`` the sum over the slots below joint ``j`` of weight times ``(y - p_j)``."""
+        F, K, S = y.shape[:3]
+        Jf = self.free.size
+        c = np.matmul(self.slot_lever, y.transpose(1, 2, 0, 3).reshape(K, S, 3 * F))  # (K, Jf, F*3)
+        c = c.reshape(K, Jf, F, 3).transpose(2, 0, 1, 3)
+        c -= self.slot_lever.sum(axis=2)[..., None] * p[:, None, self.free]
+        pose[:, :, :, :Jf, :] += _skew_times(c, Rg[:, None, self.free]).transpose(0, 1, 3, 2, 4)

@@ -17,6 +17,8 @@ from .priors import right_jacobian_inverse
 
 __all__ = ["Terms", "solve"]
 
+SETTLED_BETAS = 1e-3  # a step that changes no beta by more than this ends the shape's part of the fit
+
 
 @dataclasses.dataclass
 class Terms:
@@ -94,7 +96,7 @@ class _Cost:
 
     def __init__(self, point_model, terms, state, stencils, jacobians=True):
         R, transl, betas = state
-        self.eval = point_model.evaluate(R, transl, betas, jacobians)
+        self.eval = point_model.evaluate(R, transl, betas, jacobians, shape=terms.fit_shape)
         e = self.eval.points - terms.targets
         e[terms.confidence <= 0] = 0.0
         s2 = np.einsum("fkc,fkc->fk", e, e)
@@ -168,7 +170,7 @@ class _System:
         F, K, _, P = G.shape
         self.F, self.K, self.P, self.stencils = F, K, P, stencils
         self.G = G.reshape(F, 3 * K, P)
-        self.B = B.reshape(F, 3 * K, -1) if terms.fit_shape else np.zeros((F, 3 * K, 0))
+        self.B = B.reshape(F, 3 * K, -1) if terms.fit_shape else np.zeros((F, 3 * K, 0))  # (B is None then)
         self.nb = self.B.shape[2]
         self.w = np.repeat(cost.weights, 3, axis=1)  # (F, 3K)
         self.wd = self.w + _smooth_diagonal(stencils, F)[:, None]  # with the diagonal of the smoothness terms
@@ -339,6 +341,8 @@ def solve(point_model, terms, state, iterations=20, progress=None, tolerance=1e-
                 progress(i, cost.total)
             if change < tolerance or cost.total < 1e-12 * terms.targets[..., 0].size:
                 break
+            if terms.fit_shape and np.max(np.abs(dbetas), initial=0.0) < SETTLED_BETAS:  # the shape is done
+                terms = dataclasses.replace(terms, fit_shape=False)
         else:
             damping *= 8.0
             if damping > 1e6:
