@@ -315,7 +315,7 @@ def _moved(point_model, state, dx, dbetas, terms):
     return R, transl + dx[:, -3:], betas
 
 
-def solve(point_model, terms, state, iterations=20, progress=None, tolerance=1e-3):
+def solve(point_model, terms, state, iterations=20, progress=None, tolerance=5e-3):
     """Minimise the fit's cost from ``state = (R (F, J, 3, 3), transl (F, 3), betas (nb,))``.
 
     Levenberg-Marquardt: a step that does not lower the cost is taken back and the damping raised. Stops after
