@@ -17,7 +17,7 @@ from .priors import right_jacobian_inverse
 
 __all__ = ["Terms", "solve"]
 
-SETTLED_BETAS = 1e-3  # a step that changes no beta by more than this ends the shape's part of the fit
+SETTLED_BETAS = 1e-4  # a step that changes no beta by more than this ends the shape's part of the fit
 
 
 @dataclasses.dataclass
@@ -278,7 +278,7 @@ def _cholesky_solve(L, b):
     return y
 
 
-def _pcg(system, precondition, damping, max_iterations=60, tolerance=1e-3):
+def _pcg(system, precondition, damping, max_iterations=60, tolerance=1e-2):
     """The damped step ``(dx (F, P), dbetas (nb,))`` by preconditioned conjugate gradients."""
     x, xb = np.zeros((system.F, system.P)), np.zeros(system.nb)
     r, rb = -system.g, -system.gb
@@ -315,7 +315,7 @@ def _moved(point_model, state, dx, dbetas, terms):
     return R, transl + dx[:, -3:], betas
 
 
-def solve(point_model, terms, state, iterations=20, progress=None, tolerance=5e-3):
+def solve(point_model, terms, state, iterations=20, progress=None, tolerance=2e-3):
     """Minimise the fit's cost from ``state = (R (F, J, 3, 3), transl (F, 3), betas (nb,))``.
 
     Levenberg-Marquardt: a step that does not lower the cost is taken back and the damping raised. Stops after
