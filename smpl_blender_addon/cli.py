@@ -294,6 +294,18 @@ A re-run skips inputs whose listed outputs are complete. Exit code: 0 if every i
 Example: python -m smpl_blender_addon export-motion shots/ --out params/ --format smpl --fps 30 --jobs 2"""
 
 
+def _add_motion_outputs(p, inputs_help):
+    """The inputs, --out and --format of the commands that write motion files (export-motion, fit)."""
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help=inputs_help)
+    p.add_argument("--out", required=True, metavar="DIR", help="output folder (created if needed)")
+    p.add_argument(
+        "--format",
+        default="amass",
+        choices=("amass", "smpl"),
+        help="amass: AMASS-style .npz, Z-up (default); smpl: Meshcapade .smpl (smplcodec), Y-up",
+    )
+
+
 def _add_export_motion_parser(sub):
     p = sub.add_parser(
         "export-motion",
@@ -302,14 +314,7 @@ def _add_export_motion_parser(sub):
         epilog=MOTION_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("inputs", nargs="+", metavar="INPUT", help=".blend / .fbx files or folders")
-    p.add_argument("--out", required=True, metavar="DIR", help="output folder (created if needed)")
-    p.add_argument(
-        "--format",
-        default="amass",
-        choices=("amass", "smpl"),
-        help="amass: AMASS-style .npz, Z-up (default); smpl: Meshcapade .smpl (smplcodec), Y-up",
-    )
+    _add_motion_outputs(p, ".blend / .fbx files or folders")
     p.add_argument(
         "--model",
         default=None,
@@ -368,14 +373,7 @@ def _add_fit_parser(sub):
         epilog=FIT_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("inputs", nargs="+", metavar="INPUT", help="point files, EasyMocap output folders, or folders")
-    p.add_argument("--out", required=True, metavar="DIR", help="output folder (created if needed)")
-    p.add_argument(
-        "--format",
-        default="amass",
-        choices=("amass", "smpl"),
-        help="amass: AMASS-style .npz, Z-up (default); smpl: Meshcapade .smpl (smplcodec), Y-up",
-    )
+    _add_motion_outputs(p, "point files, EasyMocap output folders, or folders")
     p.add_argument(
         "--model",
         default=None,
