@@ -241,7 +241,8 @@ class _Preconditioner:
 
     def __init__(self, system, damping):
         S, F, P = system, system.F, system.P
-        blocks = np.matmul(np.swapaxes(S.G, 1, 2), S.G * S.wd[:, :, None])
+        Gw = S.G * S.wd[:, :, None]
+        blocks = np.matmul(np.swapaxes(S.G, 1, 2), Gw)
         if S.Hp is not None and S.Hp.ndim == 4:  # 3x3 diagonal blocks
             n = np.arange(S.Hp.shape[1])
             view = blocks.reshape(F, P // 3, 3, P // 3, 3)  # a view: P = 3 (free joints + translation)
@@ -252,7 +253,7 @@ class _Preconditioner:
         self.factor = np.linalg.cholesky(blocks)  # symmetric positive definite: the diagonal is damped
         self.nb = S.nb
         if S.nb:
-            self.coupling = np.matmul(np.swapaxes(S.G * S.wd[:, :, None], 1, 2), S.B)  # (F, P, nb)
+            self.coupling = np.matmul(np.swapaxes(Gw, 1, 2), S.B)  # (F, P, nb)
             self.reduced = _cholesky_solve(self.factor, self.coupling)  # D^-1 C
             beta_block = np.einsum("fin,fi,fim->nm", S.B, S.wd, S.B) + np.diag(S.shape + damping * S.beta_diag)
             self.schur_inverse = np.linalg.inv(beta_block - np.einsum("fpn,fpm->nm", self.coupling, self.reduced))
