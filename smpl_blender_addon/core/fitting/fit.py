@@ -18,7 +18,7 @@ from ..rotations import matrix_to_axis_angle
 from ..vposer import load_vposer
 from .kinematics import PointModel
 from .landmarks import known_point, point_definitions
-from .priors import GaussianMixturePrior, rotation_priors, vposer_prior
+from .priors import GaussianMixturePrior, rotation_priors, skew, vposer_prior
 from .solver import Terms, solve
 
 __all__ = ["FitOptions", "FitResult", "fit_points"]
@@ -325,9 +325,7 @@ def _swing(a, b):
     b = b / np.where(ok, nb_, 1.0)[:, None]
     v = np.cross(a, b)
     c = np.einsum("fc,fc->f", a, b)
-    S = np.zeros((len(a), 3, 3))
-    S[:, 0, 1], S[:, 0, 2], S[:, 1, 2] = -v[:, 2], v[:, 1], -v[:, 0]
-    S[:, 1, 0], S[:, 2, 0], S[:, 2, 1] = v[:, 2], -v[:, 1], v[:, 0]
+    S = skew(v)
     Q = np.eye(3) + S + (S @ S) / np.maximum(1.0 + c, 1e-9)[:, None, None]
     Q[~ok | (c < -1 + 1e-9)] = np.eye(3)  # opposite directions: left to the fit
     return Q

@@ -26,7 +26,8 @@ __all__ = ["GaussianMixturePrior", "right_jacobian_inverse", "rotation_priors", 
 HINGES = {"left_knee": (1, 0), "right_knee": (1, 0), "left_elbow": (-1, 1), "right_elbow": (1, 1)}
 
 
-def _skew(v):
+def skew(v):
+    """Cross-product matrices ``[v]x`` ``(..., 3, 3)`` of vectors ``v (..., 3)``."""
     S = np.zeros(v.shape + (3,))
     S[..., 0, 1], S[..., 0, 2], S[..., 1, 2] = -v[..., 2], v[..., 1], -v[..., 0]
     S[..., 1, 0], S[..., 2, 0], S[..., 2, 1] = v[..., 2], -v[..., 1], v[..., 0]
@@ -39,7 +40,7 @@ def right_jacobian_inverse(phi):
     small = theta < 1e-4
     t = np.where(small, 1.0, np.minimum(theta, np.pi - 1e-6))
     coeff = np.where(small, 1.0 / 12.0 + theta**2 / 720.0, 1.0 / t**2 - (1.0 + np.cos(t)) / (2.0 * t * np.sin(t)))
-    S = _skew(phi)
+    S = skew(phi)
     return np.eye(3) + 0.5 * S + coeff[..., None, None] * (S @ S)
 
 
