@@ -133,11 +133,15 @@ class PointModel:
         for idx in self.levels:
             par = self.parents[idx]
             Rg[:, idx] = np.matmul(Rg[:, par], R[:, idx])
-            p[:, idx] = np.einsum("fjab,jb->fja", Rg[:, par], rest[idx] - rest[par]) + p[:, par]
+            p[:, idx] = np.matmul(Rg[:, par], (rest[idx] - rest[par])[..., None])[..., 0] + p[:, par]
         return Rg, p
 
-    def evaluate(self, R, transl, betas, jacobians=True, shape=True):
-        """The targets of local rotations ``R (F, J, 3, 3)``, translations ``(F, 3)`` and ``betas (nb,)``."""
+    def evaluate(self, R, transl, betas, jacobians=True, shape=True, pose_out=None):
+        """The targets of local rotations ``R (F, J, 3, 3)``, translations ``(F, 3)`` and ``betas (nb,)``.
+
+        ``pose_out``: a contiguous ``(F, K, 3, P)`` array the pose Jacobian is written into, for a caller that
+        evaluates many times (a fresh array of tens of megabytes costs its page faults on every evaluation).
+        """
         F = R.shape[0]
         rest, drest = self.rest_joints(betas)
         Rg, p = self.chain(R, transl, rest)
@@ -158,8 +162,14 @@ class PointModel:
             return result
 
         Jf, nb, K = self.free.size, self.num_betas, self.num_targets
-        pose = np.zeros((F, K, 3, Jf + 1, 3))  # over [d of each free joint, translation]
-        pose[:, :, :, Jf, :] = np.eye(3)
+        if pose_out is None:
+            pose = np.zeros((F, K, 3, Jf + 1, 3))  # over [d of each free joint, translation]
+        else:
+            pose = pose_out.reshape(F, K, 3, Jf + 1, 3)
+            if U or not self.pairs_unique:
+                pose.fill(0.0)  # the vertex part and mixed targets are added up below
+        if pose[0, 0, 0, Jf, 0] != 1.0:  # else a reused array holds it, and the same pattern of non-zero blocks
+            pose[:, :, :, Jf, :] = np.eye(3)
         # joints: d p_m / d d_j = -[p_m - p_j]x Rg_j for j strictly above m
         lever = p[:, self.pair_joint] - p[:, self.free[self.pair_free]]  # (F, pairs, 3)
         blocks = _skew_times(lever * self.pair_coeff[:, None], Rg[:, self.free[self.pair_free]])  # (F, pairs, 3, 3)
@@ -177,7 +187,7 @@ class PointModel:
         D[:, 0] = drest[0]
         for idx in self.levels:
             par = self.parents[idx]
-            D[:, idx] = np.einsum("fjab,jbn->fjan", Rg[:, par], drest[idx] - drest[par]) + D[:, par]
+            D[:, idx] = np.matmul(Rg[:, par], drest[idx] - drest[par]) + D[:, par]
         if self.selects:
             shape = D[:, self.selected]
         else:

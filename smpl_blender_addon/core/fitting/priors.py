@@ -90,8 +90,9 @@ def rotation_priors(R, point_model, joint_names, weights):
         return 0.0, np.zeros((F, P)), np.zeros((F, Jf, 3, 3))
     r, Jr = np.stack(rows, axis=2), np.stack(jac, axis=2)  # (F, Jf, n), (F, Jf, n, 3)
     gradient = np.zeros((F, P))
-    gradient[:, : 3 * Jf] = np.einsum("fjnc,fjn->fjc", Jr, r).reshape(F, -1)
-    return float(np.sum(r * r)), gradient, np.einsum("fjnc,fjnd->fjcd", Jr, Jr)
+    JrT = np.swapaxes(Jr, 2, 3)
+    gradient[:, : 3 * Jf] = np.matmul(JrT, r[..., None]).reshape(F, -1)
+    return float(np.sum(r * r)), gradient, np.matmul(JrT, Jr)
 
 
 def vposer_prior(R, point_model, vposer, weight):

@@ -94,9 +94,9 @@ def _smooth_diagonal(stencils, F):
 class _Cost:
     """The fit's cost at a state and the pieces a step needs."""
 
-    def __init__(self, point_model, terms, state, stencils, jacobians=True):
+    def __init__(self, point_model, terms, state, stencils, pose_out=None):
         R, transl, betas = state
-        self.eval = point_model.evaluate(R, transl, betas, jacobians, shape=terms.fit_shape)
+        self.eval = point_model.evaluate(R, transl, betas, shape=terms.fit_shape, pose_out=pose_out)
         e = self.eval.points - terms.targets
         e[terms.confidence <= 0] = 0.0
         s2 = np.einsum("fkc,fkc->fk", e, e)
@@ -235,14 +235,13 @@ class _System:
 
 
 class _Preconditioner:
-    """The normal equations without the smoothness coupling, solved exactly: each frame's block ``G^T (W +
-    smoothness diagonal) G + priors + damping`` by its Cholesky factor, and the betas by the Schur complement of the
-    frames."""
+    """The normal equations without the smoothness coupling, solved exactly: each frame's block ``D = G^T (W +
+    smoothness diagonal) G + priors + damping`` by its Cholesky factor ``L``, and the betas by the Schur complement of
+    the frames ``E - sum Y^T Y`` with ``Y = L^-1 C`` (``C``: the frame-betas coupling, ``E``: the betas' block)."""
 
     def __init__(self, system, damping):
         S, F, P = system, system.F, system.P
-        Gw = S.G * S.wd[:, :, None]
-        blocks = np.matmul(np.swapaxes(S.G, 1, 2), Gw)
+        blocks = np.matmul(np.swapaxes(S.G, 1, 2), S.G * S.wd[:, :, None])
         if S.Hp is not None and S.Hp.ndim == 4:  # 3x3 diagonal blocks
             n = np.arange(S.Hp.shape[1])
             view = blocks.reshape(F, P // 3, 3, P // 3, 3)  # a view: P = 3 (free joints + translation)
@@ -251,35 +250,41 @@ class _Preconditioner:
             blocks += S.Hp
         blocks[:, np.arange(P), np.arange(P)] += damping * S.diag
         self.factor = np.linalg.cholesky(blocks)  # symmetric positive definite: the diagonal is damped
-        self.nb = S.nb
-        if S.nb:
-            self.coupling = np.matmul(np.swapaxes(Gw, 1, 2), S.B)  # (F, P, nb)
-            self.reduced = _cholesky_solve(self.factor, self.coupling)  # D^-1 C
-            beta_block = np.einsum("fin,fi,fim->nm", S.B, S.wd, S.B) + np.diag(S.shape + damping * S.beta_diag)
-            self.schur_inverse = np.linalg.inv(beta_block - np.einsum("fpn,fpm->nm", self.coupling, self.reduced))
+        self.nb = nb = S.nb
+        if nb:
+            Bw = S.B * S.wd[:, :, None]
+            self.reduced = _forward(self.factor, np.matmul(np.swapaxes(S.G, 1, 2), Bw))  # Y = L^-1 C  (F, P, nb)
+            Y = self.reduced.reshape(-1, nb)
+            schur = Bw.reshape(-1, nb).T @ S.B.reshape(-1, nb) - Y.T @ Y  # BLAS products over all frames
+            self.schur_inverse = np.linalg.inv(schur + np.diag(S.shape + damping * S.beta_diag))
 
     def __call__(self, r, rb):
-        x = _cholesky_solve(self.factor, r[:, :, None])[:, :, 0]
-        if not self.nb:
-            return x, rb
-        xb = self.schur_inverse @ (rb - np.einsum("fpn,fp->n", self.coupling, x))
-        return x - np.matmul(self.reduced, xb), xb
+        w = _forward(self.factor, r[:, :, None])  # L^-1 r
+        if self.nb:
+            rb = self.schur_inverse @ (rb - np.einsum("fpn,fp->n", self.reduced, w[:, :, 0]))
+            w = w - np.matmul(self.reduced, rb[:, None])
+        return _backward(self.factor, w)[:, :, 0], rb
 
 
-def _cholesky_solve(L, b):
-    """``(L L^T)^-1 b`` for lower-triangular ``L (F, P, P)`` and ``b (F, P, m)``: forward and back substitution, one
-    row at a time for all frames at once (numpy has no batched triangular solve; a batched inverse costs twice as
-    much)."""
+def _forward(L, b):
+    """``L^-1 b`` for lower-triangular ``L (F, P, P)`` and ``b (F, P, m)``, one row at a time for all frames at once
+    (numpy has no batched triangular solve; a batched inverse costs twice as much)."""
     y = np.empty_like(b)
     for i in range(L.shape[1]):
         y[:, i] = (b[:, i] - np.matmul(L[:, i, None, :i], y[:, :i])[:, 0]) / L[:, i, i, None]
-    Lt = np.swapaxes(L, 1, 2)
-    for i in range(L.shape[1] - 1, -1, -1):
-        y[:, i] = (y[:, i] - np.matmul(Lt[:, i, None, i + 1 :], y[:, i + 1 :])[:, 0]) / L[:, i, i, None]
     return y
 
 
-def _pcg(system, precondition, damping, max_iterations=60, tolerance=1e-2):
+def _backward(L, y):
+    """``L^-T y``, as :func:`_forward`."""
+    x = np.empty_like(y)
+    Lt = np.swapaxes(L, 1, 2)
+    for i in range(L.shape[1] - 1, -1, -1):
+        x[:, i] = (y[:, i] - np.matmul(Lt[:, i, None, i + 1 :], x[:, i + 1 :])[:, 0]) / L[:, i, i, None]
+    return x
+
+
+def _pcg(system, precondition, damping, max_iterations=60, tolerance=3e-2):
     """The damped step ``(dx (F, P), dbetas (nb,))`` by preconditioned conjugate gradients."""
     x, xb = np.zeros((system.F, system.P)), np.zeros(system.nb)
     r, rb = -system.g, -system.gb
@@ -325,17 +330,20 @@ def solve(point_model, terms, state, iterations=20, progress=None, tolerance=2e-
     called after each step. Returns ``(state, costs)``.
     """
     stencils = _difference_weights(terms)
-    cost = _Cost(point_model, terms, state, stencils)
+    F, K = terms.targets.shape[:2]
+    jacobians = [np.zeros((F, K, 3, point_model.pose_size)) for _ in range(2)]  # the current state's and a trial's
+    current = 0
+    cost = _Cost(point_model, terms, state, stencils, jacobians[current])
     costs = [cost.total]
     damping = 1e-3
     for i in range(iterations):
         system = _System(cost, terms, stencils, state[2])
         dx, dbetas = _pcg(system, _Preconditioner(system, damping), damping)
         trial_state = _moved(point_model, state, dx, dbetas, terms)
-        trial = _Cost(point_model, terms, trial_state, stencils)
+        trial = _Cost(point_model, terms, trial_state, stencils, jacobians[1 - current])
         if trial.total < cost.total:
             change = (cost.total - trial.total) / max(cost.total, 1e-300)
-            state, cost = trial_state, trial
+            state, cost, current = trial_state, trial, 1 - current
             damping = max(damping / 3.0, 1e-7)
             costs.append(cost.total)
             if progress:
