@@ -21,6 +21,7 @@ from smpl_blender_addon.core.fitting.priors import (
     rotation_priors,
     vposer_prior,
 )
+from smpl_blender_addon.core.fitting.solver import _ArrowFactor, arrow_structure
 from smpl_blender_addon.core.formats import read_motion
 from smpl_blender_addon.core.rotations import axis_angle_to_matrix, matrix_to_axis_angle
 from smpl_blender_addon.core.vposer import VPoser
@@ -113,6 +114,42 @@ def test_target_jacobians_match_finite_differences():
     # and the points themselves are the reference's
     vertices, joints = reference_forward(model, betas, matrix_to_axis_angle(R), transl)
     np.testing.assert_allclose(ev.points, targets_on(model, names, vertices, joints, markers), atol=1e-9)
+
+
+@pytest.mark.parametrize(
+    "kind, names",
+    [
+        ("open-smpl", list(KEYPOINT_LAYOUTS["humanml3d"])),
+        ("open-smpl", list(KEYPOINT_LAYOUTS["body25"])),
+        ("open-smplx", list(load_model("open-smplx").joint_names[:55])),
+        ("open-smpl", ["pelvis", "left_wrist", "right_ankle", "head", "vertex:3500", "vertex:6500", "crotch"]),
+    ],
+)
+def test_arrow_factor_solves_the_frame_blocks_exactly(kind, names):
+    """Each frame's block, split into branches no target couples (legs, arms) and the trunk, is solved as the dense
+    block is: on blocks made from real Jacobians, where a target moving two branches would break it."""
+    model = load_model(kind)
+    thighs = [int(np.argmax(model.weights[:, model.joint_names.index(n)])) for n in ("left_knee", "right_knee")]
+    markers = {"crotch": ((thighs[0], 0.5), (thighs[1], 0.5))}  # a point between the legs: one branch for both
+    pm = PointModel(model, point_definitions(model, names, markers), num_betas=4)
+    structure = arrow_structure(pm)
+    assert structure is not None
+    groups, trunk = structure
+    columns = np.concatenate([trunk] + [g.reshape(-1) for g in groups])
+    assert np.array_equal(np.sort(columns), np.arange(pm.pose_size))  # every unknown once
+    rng = np.random.default_rng(3)
+    R = axis_angle_to_matrix(rng.normal(0, 0.4, (3, model.num_joints, 3)))
+    G = pm.evaluate(R, rng.normal(0, 0.3, (3, 3)), rng.normal(0, 1, 4)).pose.reshape(3, -1, pm.pose_size)
+    blocks = np.matmul(np.swapaxes(G, 1, 2), G * rng.uniform(0.1, 1.0, G.shape[:2])[..., None]) + 1e-3 * np.eye(
+        pm.pose_size
+    )
+    b = rng.normal(size=(3, pm.pose_size, 2))
+    factor = _ArrowFactor(blocks, groups, trunk)
+    np.testing.assert_allclose(factor.backward(factor.forward(b)), np.linalg.solve(blocks, b), rtol=1e-8, atol=1e-10)
+    if "crotch" in names:
+        legs = [pm.free.tolist().index(model.joint_names.index(n)) for n in ("left_hip", "right_hip")]
+        branch = [{int(c) // 3 for c in branch} for group in groups for branch in group]
+        assert any(set(legs) <= joints for joints in branch)
 
 
 def test_prior_terms_are_gradients_of_their_value():

@@ -118,6 +118,8 @@ class PointModel:
         self.pairs_unique = len({(a, b) for a, b in zip(self.pair_target, self.pair_free, strict=True)}) == len(pairs)
         # slot weights of the bones at or below each free joint: (K, Jf, S)
         self.slot_lever = ancestry[self.free][:, self.slot_bone].transpose(1, 0, 2) * self.slot_weight[:, None, :]
+        self.depends = np.any(self.slot_lever != 0, axis=2)  # (K, Jf): the free joints that move each target
+        self.depends[self.pair_target, self.pair_free] = True
 
     # ------------------------------------------------------------------------------------------------------------
     def rest_joints(self, betas):

@@ -239,7 +239,7 @@ class _Preconditioner:
     smoothness diagonal) G + priors + damping`` by its Cholesky factor ``L``, and the betas by the Schur complement of
     the frames ``E - sum Y^T Y`` with ``Y = L^-1 C`` (``C``: the frame-betas coupling, ``E``: the betas' block)."""
 
-    def __init__(self, system, damping):
+    def __init__(self, system, damping, arrow=None):
         S, F, P = system, system.F, system.P
         blocks = np.matmul(np.swapaxes(S.G, 1, 2), S.G * S.wd[:, :, None])
         if S.Hp is not None and S.Hp.ndim == 4:  # 3x3 diagonal blocks
@@ -248,22 +248,117 @@ class _Preconditioner:
             view[:, n, :, n, :] += S.Hp.transpose(1, 0, 2, 3)
         elif S.Hp is not None:
             blocks += S.Hp
+            arrow = None  # the user's priors couple every body joint
         blocks[:, np.arange(P), np.arange(P)] += damping * S.diag
-        self.factor = np.linalg.cholesky(blocks)  # symmetric positive definite: the diagonal is damped
+        self.factor = _ArrowFactor(blocks, *arrow) if arrow else _DenseFactor(blocks)
         self.nb = nb = S.nb
         if nb:
             Bw = S.B * S.wd[:, :, None]
-            self.reduced = _forward(self.factor, np.matmul(np.swapaxes(S.G, 1, 2), Bw))  # Y = L^-1 C  (F, P, nb)
+            self.reduced = self.factor.forward(np.matmul(np.swapaxes(S.G, 1, 2), Bw))  # Y = L^-1 C  (F, P, nb)
             Y = self.reduced.reshape(-1, nb)
             schur = Bw.reshape(-1, nb).T @ S.B.reshape(-1, nb) - Y.T @ Y  # BLAS products over all frames
             self.schur_inverse = np.linalg.inv(schur + np.diag(S.shape + damping * S.beta_diag))
 
     def __call__(self, r, rb):
-        w = _forward(self.factor, r[:, :, None])  # L^-1 r
+        w = self.factor.forward(r[:, :, None])  # L^-1 r
         if self.nb:
             rb = self.schur_inverse @ (rb - np.einsum("fpn,fp->n", self.reduced, w[:, :, 0]))
             w = w - np.matmul(self.reduced, rb[:, None])
-        return _backward(self.factor, w)[:, :, 0], rb
+        return self.factor.backward(w)[:, :, 0], rb
+
+
+class _DenseFactor:
+    """Each frame's block ``(F, P, P)`` by its Cholesky factor."""
+
+    def __init__(self, blocks):
+        self.L = np.linalg.cholesky(blocks)  # symmetric positive definite: the diagonal is damped
+
+    def forward(self, b):
+        return _forward(self.L, b)
+
+    def backward(self, y):
+        return _backward(self.L, y)
+
+
+def arrow_structure(point_model):
+    """The branches of the pose unknowns that no target couples to each other (a leg, an arm), and the rest (the
+    trunk and the translation), as column indices: ``(groups, trunk)`` with ``groups`` a list of ``(n_branches, n)``
+    arrays, branches of one size together; ``None`` when there are fewer than two branches.
+
+    Each frame's block then has the shape of an arrow (branch blocks on the diagonal, coupled to the trunk only) and
+    factors branch by branch, with no fill: the cost of small blocks instead of one ``P x P`` block."""
+    free, parents = point_model.free, point_model.parents
+    where = {int(j): i for i, j in enumerate(free)}
+    free_children = np.bincount([where[int(parents[j])] for j in free if int(parents[j]) in where], minlength=free.size)
+    trunk = np.zeros(free.size, dtype=bool)  # joints with two or more free children, their ancestors, the tops
+    for i, j in enumerate(free):
+        if free_children[i] >= 2 or int(parents[j]) not in where:
+            while j >= 0:
+                if int(j) in where:
+                    trunk[where[int(j)]] = True
+                j = parents[j]
+    label = np.arange(free.size)  # branches: the other joints, merged wherever one target moves two of them
+
+    def root(i):
+        while label[i] != i:
+            i = label[i]
+        return i
+
+    for row in point_model.depends:
+        moved = [root(i) for i in np.flatnonzero(row & ~trunk)]
+        for i in moved[1:]:
+            label[i] = moved[0]
+    branches = {}
+    for i in np.flatnonzero(~trunk):
+        branches.setdefault(root(i), []).append(i)
+    if len(branches) < 2:
+        return None
+    by_size = {}
+    for joints in branches.values():
+        by_size.setdefault(len(joints), []).append((3 * np.array(joints)[:, None] + np.arange(3)).reshape(-1))
+    groups = [np.array(columns) for _, columns in sorted(by_size.items())]
+    trunk_columns = np.concatenate(
+        [(3 * np.flatnonzero(trunk)[:, None] + np.arange(3)).reshape(-1), 3 * free.size + np.arange(3)]
+    )
+    return groups, trunk_columns
+
+
+class _ArrowFactor:
+    """Each frame's block in the layout of :func:`arrow_structure`, factored exactly as ``[[L_b, 0], [Y_b^T, L_s]]``:
+    ``L_b`` the Cholesky factor of each branch's block, ``Y_b = L_b^-1 H_bs`` its coupling to the trunk, ``L_s`` the
+    factor of the trunk's block minus ``sum Y_b^T Y_b``. Vectors stay in the original column order."""
+
+    def __init__(self, blocks, groups, trunk):
+        self.groups, self.trunk = groups, trunk
+        self.factors = []
+        schur = blocks[:, trunk[:, None], trunk]
+        for columns in groups:
+            F, (count, n), s = len(blocks), columns.shape, trunk.size
+            L = np.linalg.cholesky(blocks[:, columns[:, :, None], columns[:, None, :]]).reshape(-1, n, n)
+            Y = _forward(L, blocks[:, columns[:, :, None], trunk].reshape(-1, n, s)).reshape(F, count, n, s)
+            schur = schur - np.matmul(np.swapaxes(Y, 2, 3), Y).sum(axis=1)
+            self.factors.append((L, Y))
+        self.trunk_factor = np.linalg.cholesky(schur)
+
+    def forward(self, b):
+        """The factor's inverse times ``b (F, P, m)``."""
+        y = np.empty_like(b)
+        rest = b[:, self.trunk]
+        for columns, (L, Y) in zip(self.groups, self.factors, strict=True):
+            part = _forward(L, b[:, columns].reshape(L.shape[0], -1, b.shape[2])).reshape(Y.shape[:3] + b.shape[2:])
+            y[:, columns] = part
+            rest = rest - np.matmul(np.swapaxes(Y, 2, 3), part).sum(axis=1)
+        y[:, self.trunk] = _forward(self.trunk_factor, rest)
+        return y
+
+    def backward(self, y):
+        """The factor's transposed inverse times ``y (F, P, m)``."""
+        x = np.empty_like(y)
+        x[:, self.trunk] = trunk = _backward(self.trunk_factor, y[:, self.trunk])
+        for columns, (L, Y) in zip(self.groups, self.factors, strict=True):
+            part = y[:, columns] - np.matmul(Y, trunk[:, None])
+            x[:, columns] = _backward(L, part.reshape(L.shape[0], -1, y.shape[2])).reshape(part.shape)
+        return x
 
 
 def _forward(L, b):
@@ -333,12 +428,13 @@ def solve(point_model, terms, state, iterations=20, progress=None, tolerance=2e-
     F, K = terms.targets.shape[:2]
     jacobians = [np.zeros((F, K, 3, point_model.pose_size)) for _ in range(2)]  # the current state's and a trial's
     current = 0
+    arrow = arrow_structure(point_model)
     cost = _Cost(point_model, terms, state, stencils, jacobians[current])
     costs = [cost.total]
     damping = 1e-3
     for i in range(iterations):
         system = _System(cost, terms, stencils, state[2])
-        dx, dbetas = _pcg(system, _Preconditioner(system, damping), damping)
+        dx, dbetas = _pcg(system, _Preconditioner(system, damping, arrow), damping)
         trial_state = _moved(point_model, state, dx, dbetas, terms)
         trial = _Cost(point_model, terms, trial_state, stencils, jacobians[1 - current])
         if trial.total < cost.total:
