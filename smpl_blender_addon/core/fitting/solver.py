@@ -181,7 +181,7 @@ class _System:
             for (stencil, weight), e in zip(stencils, cost.smooth, strict=False):
                 grad_points += _apply_transposed(stencil, weight, e, F)
             u = u + grad_points.reshape(F, 3 * K)
-        self.g = np.matmul(u[:, None, :], self.G)[:, 0]
+        self.g = _left(u, self.G)
         self.gb = np.einsum("fin,fi->n", self.B, u) + self.shape * betas[: self.nb]
         self.Hp = None
         if cost.prior is not None:
@@ -202,7 +202,7 @@ class _System:
                 j = np.arange(blocks.shape[1])
                 view[:, j, :, j, :] += blocks.transpose(1, 0, 2, 3)
         # the diagonal, for Levenberg-Marquardt's damping
-        self.diag = np.einsum("fip,fi,fip->fp", self.G, self.wd, self.G) + 1e-6
+        self.diag = np.einsum("fip,fi,fip->fp", self.G, self.wd.astype(self.G.dtype), self.G) + 1e-6
         if self.Hp is not None and self.Hp.ndim == 4:
             self.diag[:, : 3 * self.Hp.shape[1]] += np.einsum("fjcc->fjc", self.Hp).reshape(F, -1)
         elif self.Hp is not None:
@@ -211,13 +211,13 @@ class _System:
 
     def matvec(self, x, xb, damping):
         F, K = self.F, self.K
-        z = np.matmul(self.G, x[:, :, None])[:, :, 0]
+        z = np.matmul(self.G, x.astype(self.G.dtype)[:, :, None])[:, :, 0].astype(np.float64)
         if self.nb:
             z += self.B @ xb
         u = self.w * z
         if self.stencils:
             u += _smooth_normal(self.stencils, z.reshape(F, K, 3)).reshape(F, 3 * K)
-        out = np.matmul(u[:, None, :], self.G)[:, 0] + damping * self.diag * x
+        out = _left(u, self.G) + damping * self.diag * x
         if self.turning is not None:  # its diagonal blocks are in Hp: only the coupling between frames here
             n = self.turning.size
             coupled = self.turning.product(x[:, :n])
@@ -234,6 +234,11 @@ class _System:
         return out, np.einsum("fin,fi->n", self.B, u) + (self.shape + damping * self.beta_diag) * xb
 
 
+def _left(u, G):
+    """``u G`` per frame for ``u (F, n)`` and ``G (F, n, P)`` in ``G``'s precision: ``(F, P)`` float64."""
+    return np.matmul(u.astype(G.dtype)[:, None, :], G)[:, 0].astype(np.float64)
+
+
 class _Preconditioner:
     """The normal equations without the smoothness coupling, solved exactly: each frame's block ``D = G^T (W +
     smoothness diagonal) G + priors + damping`` by its Cholesky factor ``L``, and the betas by the Schur complement of
@@ -241,7 +246,7 @@ class _Preconditioner:
 
     def __init__(self, system, damping, arrow=None):
         S, F, P = system, system.F, system.P
-        blocks = np.matmul(np.swapaxes(S.G, 1, 2), S.G * S.wd[:, :, None])
+        blocks = np.matmul(np.swapaxes(S.G, 1, 2), S.G * S.wd.astype(S.G.dtype)[:, :, None]).astype(np.float64)
         if S.Hp is not None and S.Hp.ndim == 4:  # 3x3 diagonal blocks
             n = np.arange(S.Hp.shape[1])
             view = blocks.reshape(F, P // 3, 3, P // 3, 3)  # a view: P = 3 (free joints + translation)
@@ -254,7 +259,8 @@ class _Preconditioner:
         self.nb = nb = S.nb
         if nb:
             Bw = S.B * S.wd[:, :, None]
-            self.reduced = self.factor.forward(np.matmul(np.swapaxes(S.G, 1, 2), Bw))  # Y = L^-1 C  (F, P, nb)
+            coupling = np.matmul(np.swapaxes(S.G, 1, 2), Bw.astype(S.G.dtype)).astype(np.float64)  # C (F, P, nb)
+            self.reduced = self.factor.forward(coupling)  # Y = L^-1 C
             Y = self.reduced.reshape(-1, nb)
             schur = Bw.reshape(-1, nb).T @ S.B.reshape(-1, nb) - Y.T @ Y  # BLAS products over all frames
             self.schur_inverse = np.linalg.inv(schur + np.diag(S.shape + damping * S.beta_diag))
@@ -426,7 +432,8 @@ def solve(point_model, terms, state, iterations=20, progress=None, tolerance=2e-
     """
     stencils = _difference_weights(terms)
     F, K = terms.targets.shape[:2]
-    jacobians = [np.zeros((F, K, 3, point_model.pose_size)) for _ in range(2)]  # the current state's and a trial's
+    # the current state's and a trial's pose Jacobians, in single precision (they only shape the steps)
+    jacobians = [np.zeros((F, K, 3, point_model.pose_size), dtype=np.float32) for _ in range(2)]
     current = 0
     arrow = arrow_structure(point_model)
     cost = _Cost(point_model, terms, state, stencils, jacobians[current])
