@@ -37,7 +37,7 @@ def tree_levels(parents):
 def _skew_times(v, M):
     """``-[v]x M`` for ``v (..., 3)`` and ``M (..., 3, 3)``: the columns of ``M`` crossed with ``v``."""
     x, y, z = v[..., 0, None], v[..., 1, None], v[..., 2, None]
-    out = np.empty(np.broadcast_shapes(v.shape[:-1], M.shape[:-2]) + (3, 3))
+    out = np.empty(np.broadcast_shapes(v.shape[:-1], M.shape[:-2]) + (3, 3), dtype=np.result_type(v, M))
     out[..., 0, :] = z * M[..., 1, :] - y * M[..., 2, :]
     out[..., 1, :] = x * M[..., 2, :] - z * M[..., 0, :]
     out[..., 2, :] = y * M[..., 0, :] - x * M[..., 1, :]
@@ -173,8 +173,9 @@ class PointModel:
         if pose[0, 0, 0, Jf, 0] != 1.0:  # else a reused array holds it, and the same pattern of non-zero blocks
             pose[:, :, :, Jf, :] = np.eye(3)
         # joints: d p_m / d d_j = -[p_m - p_j]x Rg_j for j strictly above m
-        lever = p[:, self.pair_joint] - p[:, self.free[self.pair_free]]  # (F, pairs, 3)
-        blocks = _skew_times(lever * self.pair_coeff[:, None], Rg[:, self.free[self.pair_free]])  # (F, pairs, 3, 3)
+        real = pose.dtype  # the caller's precision
+        lever = (p[:, self.pair_joint] - p[:, self.free[self.pair_free]]) * self.pair_coeff[:, None]  # (F, pairs, 3)
+        blocks = _skew_times(lever.astype(real), Rg[:, self.free].astype(real)[:, self.pair_free])  # (F, pairs, 3, 3)
         if self.pairs_unique:
             pose[:, self.pair_target, :, self.pair_free, :] = blocks.transpose(1, 0, 2, 3)
         else:  # a target that mixes joints
