@@ -116,6 +116,10 @@ class PointModel:
         self.pair_target, self.pair_joint, self.pair_free = np.array(pairs, dtype=np.int64).reshape(-1, 3).T
         self.pair_coeff = self.joint_coeffs[self.pair_target, self.pair_joint]
         self.pairs_unique = len({(a, b) for a, b in zip(self.pair_target, self.pair_free, strict=True)}) == len(pairs)
+        # where each pair's 3x3 block goes in a frame's flattened (K, 3, Jf + 1, 3) pose Jacobian: (pairs * 9,)
+        rows, cols = np.divmod(np.arange(9), 3)
+        place = ((self.pair_target[:, None] * 3 + rows) * (self.free.size + 1) + self.pair_free[:, None]) * 3 + cols
+        self.pair_place = place.reshape(-1)
         # slot weights of the bones at or below each free joint: (K, Jf, S)
         self.slot_lever = ancestry[self.free][:, self.slot_bone].transpose(1, 0, 2) * self.slot_weight[:, None, :]
         self.depends = np.any(self.slot_lever != 0, axis=2)  # (K, Jf): the free joints that move each target
@@ -177,7 +181,7 @@ class PointModel:
         lever = (p[:, self.pair_joint] - p[:, self.free[self.pair_free]]) * self.pair_coeff[:, None]  # (F, pairs, 3)
         blocks = _skew_times(lever.astype(real), Rg[:, self.free].astype(real)[:, self.pair_free])  # (F, pairs, 3, 3)
         if self.pairs_unique:
-            pose[:, self.pair_target, :, self.pair_free, :] = blocks.transpose(1, 0, 2, 3)
+            pose.reshape(F, -1)[:, self.pair_place] = blocks.reshape(F, -1)
         else:  # a target that mixes joints
             np.add.at(pose, (slice(None), self.pair_target, slice(None), self.pair_free), blocks)
         result.pose = pose.reshape(F, K, 3, 3 * Jf + 3)

@@ -201,8 +201,10 @@ class _System:
                 view = self.Hp.reshape(F, P // 3, 3, P // 3, 3)
                 j = np.arange(blocks.shape[1])
                 view[:, j, :, j, :] += blocks.transpose(1, 0, 2, 3)
-        # the diagonal, for Levenberg-Marquardt's damping
-        self.diag = np.einsum("fip,fi,fip->fp", self.G, self.wd.astype(self.G.dtype), self.G) + 1e-6
+        # each frame's block of the data and smoothness terms G^T (W + smoothness diagonal) G, and its diagonal for
+        # Levenberg-Marquardt's damping
+        self.blocks = np.matmul(np.swapaxes(self.G, 1, 2), self.G * self.wd.astype(self.G.dtype)[:, :, None])
+        self.diag = np.diagonal(self.blocks, axis1=1, axis2=2).astype(np.float64) + 1e-6
         if self.Hp is not None and self.Hp.ndim == 4:
             self.diag[:, : 3 * self.Hp.shape[1]] += np.einsum("fjcc->fjc", self.Hp).reshape(F, -1)
         elif self.Hp is not None:
@@ -246,7 +248,7 @@ class _Preconditioner:
 
     def __init__(self, system, damping, arrow=None):
         S, F, P = system, system.F, system.P
-        blocks = np.matmul(np.swapaxes(S.G, 1, 2), S.G * S.wd.astype(S.G.dtype)[:, :, None]).astype(np.float64)
+        blocks = S.blocks.astype(np.float64)
         if S.Hp is not None and S.Hp.ndim == 4:  # 3x3 diagonal blocks
             n = np.arange(S.Hp.shape[1])
             view = blocks.reshape(F, P // 3, 3, P // 3, 3)  # a view: P = 3 (free joints + translation)
