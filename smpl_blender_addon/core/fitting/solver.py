@@ -276,16 +276,16 @@ class _Preconditioner:
 
 
 class _DenseFactor:
-    """Each frame's block ``(F, P, P)`` by its Cholesky factor."""
+    """Each frame's block ``(F, P, P)`` by its Cholesky factor (kept frames-last for the substitutions)."""
 
     def __init__(self, blocks):
-        self.L = np.linalg.cholesky(blocks)  # symmetric positive definite: the diagonal is damped
+        self.L = _frames_last(np.linalg.cholesky(blocks))  # symmetric positive definite: the diagonal is damped
 
     def forward(self, b):
-        return _forward(self.L, b)
+        return _forward(self.L, b.transpose(1, 2, 0)).transpose(2, 0, 1)
 
     def backward(self, y):
-        return _backward(self.L, y)
+        return _backward(self.L, y.transpose(1, 2, 0)).transpose(2, 0, 1)
 
 
 def arrow_structure(point_model):
@@ -334,56 +334,78 @@ def arrow_structure(point_model):
 class _ArrowFactor:
     """Each frame's block in the layout of :func:`arrow_structure`, factored exactly as ``[[L_b, 0], [Y_b^T, L_s]]``:
     ``L_b`` the Cholesky factor of each branch's block, ``Y_b = L_b^-1 H_bs`` its coupling to the trunk, ``L_s`` the
-    factor of the trunk's block minus ``sum Y_b^T Y_b``. Vectors stay in the original column order."""
+    factor of the trunk's block minus ``sum Y_b^T Y_b``. Vectors stay in the original column order. The factors are
+    kept with the frames (times the branches of a group) last, where numpy's loops are long."""
 
     def __init__(self, blocks, groups, trunk):
         self.groups, self.trunk = groups, trunk
         self.factors = []
+        F, s = len(blocks), trunk.size
         schur = blocks[:, trunk[:, None], trunk]
         for columns in groups:
-            F, (count, n), s = len(blocks), columns.shape, trunk.size
-            L = np.linalg.cholesky(blocks[:, columns[:, :, None], columns[:, None, :]]).reshape(-1, n, n)
-            Y = _forward(L, blocks[:, columns[:, :, None], trunk].reshape(-1, n, s)).reshape(F, count, n, s)
-            schur = schur - np.matmul(np.swapaxes(Y, 2, 3), Y).sum(axis=1)
-            self.factors.append((L, Y))
-        self.trunk_factor = np.linalg.cholesky(schur)
+            count, n = columns.shape
+            L = _frames_last(np.linalg.cholesky(blocks[:, columns[:, :, None], columns[:, None, :]]))  # (n, n, C F)
+            Y = _forward(L, _frames_last(blocks[:, columns[:, :, None], trunk]))  # (n, s, C F)
+            Yf = np.ascontiguousarray(Y.reshape(n, s, count, F).transpose(3, 1, 2, 0)).reshape(F, s, -1)  # (F, s, C n)
+            schur = schur - np.matmul(Yf, np.swapaxes(Yf, 1, 2))
+            self.factors.append((L, Y, Yf))
+        self.trunk_factor = _frames_last(np.linalg.cholesky(schur))
+
+    def _parts(self, b, columns):
+        """``b``'s rows of a group ``(n, m, C F)``, ``b (P, m, F)`` frames last."""
+        count, n = columns.shape
+        return b[columns].transpose(1, 2, 0, 3).reshape(n, b.shape[1], -1)
+
+    def _put(self, out, columns, part):
+        count, n = columns.shape
+        out[columns] = part.reshape(n, part.shape[1], count, -1).transpose(2, 0, 1, 3)
 
     def forward(self, b):
         """The factor's inverse times ``b (F, P, m)``."""
-        y = np.empty_like(b)
-        rest = b[:, self.trunk]
-        for columns, (L, Y) in zip(self.groups, self.factors, strict=True):
-            part = _forward(L, b[:, columns].reshape(L.shape[0], -1, b.shape[2])).reshape(Y.shape[:3] + b.shape[2:])
-            y[:, columns] = part
-            rest = rest - np.matmul(np.swapaxes(Y, 2, 3), part).sum(axis=1)
-        y[:, self.trunk] = _forward(self.trunk_factor, rest)
-        return y
+        b = b.transpose(1, 2, 0)
+        out = np.empty(b.shape)
+        rest = b[self.trunk]
+        for columns, (L, _, Yf) in zip(self.groups, self.factors, strict=True):
+            part = _forward(L, self._parts(b, columns))
+            self._put(out, columns, part)
+            n, m = part.shape[:2]
+            by_frame = part.reshape(n, m, columns.shape[0], -1).transpose(3, 2, 0, 1).reshape(len(Yf), -1, m)
+            rest = rest - np.matmul(Yf, by_frame).transpose(1, 2, 0)
+        out[self.trunk] = _forward(self.trunk_factor, rest)
+        return out.transpose(2, 0, 1)
 
     def backward(self, y):
         """The factor's transposed inverse times ``y (F, P, m)``."""
-        x = np.empty_like(y)
-        x[:, self.trunk] = trunk = _backward(self.trunk_factor, y[:, self.trunk])
-        for columns, (L, Y) in zip(self.groups, self.factors, strict=True):
-            part = y[:, columns] - np.matmul(Y, trunk[:, None])
-            x[:, columns] = _backward(L, part.reshape(L.shape[0], -1, y.shape[2])).reshape(part.shape)
-        return x
+        y = y.transpose(1, 2, 0)
+        out = np.empty(y.shape)
+        out[self.trunk] = trunk = _backward(self.trunk_factor, y[self.trunk])
+        for columns, (L, Y, _) in zip(self.groups, self.factors, strict=True):
+            repeated = np.tile(trunk, columns.shape[0])  # (s, m, C F): the trunk's values for each branch
+            self._put(out, columns, _backward(L, self._parts(y, columns) - np.einsum("nsb,smb->nmb", Y, repeated)))
+        return out.transpose(2, 0, 1)
+
+
+def _frames_last(a):
+    """``(F, ..., n, k)`` -> ``(n, k, ... F)`` flattened to ``(n, k, B)``: the frames last (and the axes between
+    before them), contiguous."""
+    a = np.moveaxis(np.moveaxis(a, 0, -1), (-3, -2), (0, 1))
+    return np.ascontiguousarray(a).reshape(a.shape[0], a.shape[1], -1)
 
 
 def _forward(L, b):
-    """``L^-1 b`` for lower-triangular ``L (F, P, P)`` and ``b (F, P, m)``, one row at a time for all frames at once
-    (numpy has no batched triangular solve; a batched inverse costs twice as much)."""
-    y = np.empty_like(b)
-    for i in range(L.shape[1]):
-        y[:, i] = (b[:, i] - np.matmul(L[:, i, None, :i], y[:, :i])[:, 0]) / L[:, i, i, None]
+    """``L^-1 b`` for lower-triangular ``L (n, n, B)`` and ``b (n, m, B)``, both with the batch last: one row at a
+    time for the whole batch (numpy has no batched triangular solve)."""
+    y = np.empty(b.shape)
+    for i in range(L.shape[0]):
+        y[i] = (b[i] - np.einsum("jb,jmb->mb", L[i, :i], y[:i])) / L[i, i]
     return y
 
 
 def _backward(L, y):
     """``L^-T y``, as :func:`_forward`."""
-    x = np.empty_like(y)
-    Lt = np.swapaxes(L, 1, 2)
-    for i in range(L.shape[1] - 1, -1, -1):
-        x[:, i] = (y[:, i] - np.matmul(Lt[:, i, None, i + 1 :], x[:, i + 1 :])[:, 0]) / L[:, i, i, None]
+    x = np.empty(y.shape)
+    for i in range(L.shape[0] - 1, -1, -1):
+        x[i] = (y[i] - np.einsum("jb,jmb->mb", L[i + 1 :, i], x[i + 1 :])) / L[i, i]
     return x
 
 
