@@ -74,7 +74,7 @@ class PointModel:
         regressor = np.asarray(model.J_regressor, dtype=np.float64)
         self.j_template = regressor @ model.v_template
         shapedirs = np.asarray(model.shapedirs[:, :, :nb], dtype=np.float64)
-        self.joint_dirs = np.einsum("jv,vcn->jcn", regressor, shapedirs)  # (J, 3, nb)
+        self.joint_dirs = (regressor @ shapedirs.reshape(len(shapedirs), -1)).reshape(-1, 3, nb)  # (J, 3, nb)
 
         self.joint_coeffs = np.asarray(definitions.joint_coeffs, dtype=np.float64)
         self.vertex_coeffs = np.asarray(definitions.vertex_coeffs, dtype=np.float64)
@@ -99,8 +99,10 @@ class PointModel:
         self.slot_weight = np.take_along_axis(combined, order, axis=1)
         self.vertex_template = np.asarray(model.v_template, dtype=np.float64)[ids]
         self.vertex_dirs = shapedirs[ids]  # (U, 3, nb)
-        posedirs = np.asarray(model.posedirs, dtype=np.float64).reshape(model.num_vertices, 3, -1)
-        self.vertex_posedirs = np.ascontiguousarray(posedirs[ids].reshape(3 * ids.size, posedirs.shape[2]).T)
+        posedirs = np.asarray(model.posedirs).reshape(model.num_vertices, 3, -1)[ids]  # only the targets' vertices
+        self.vertex_posedirs = np.ascontiguousarray(
+            posedirs.reshape(3 * ids.size, posedirs.shape[2]).T, dtype=np.float64
+        )
 
         moved = np.zeros(J, dtype=bool)  # joints whose rotation moves some target
         for m in self.used:
