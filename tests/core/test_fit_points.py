@@ -12,7 +12,7 @@ from vposer_reference import random_state
 
 from smpl_blender_addon.core import load_model
 from smpl_blender_addon.core.errors import MotionFileError, WeightsFileError
-from smpl_blender_addon.core.fitting import FitOptions, PointSequence, fit_points, point_definitions
+from smpl_blender_addon.core.fitting import FitOptions, MarkerLayout, PointSequence, fit_points, point_definitions
 from smpl_blender_addon.core.fitting.kinematics import PointModel
 from smpl_blender_addon.core.fitting.landmarks import KEYPOINT_LAYOUTS
 from smpl_blender_addon.core.fitting.priors import (
@@ -262,6 +262,40 @@ def test_surface_markers(truth):
     assert error.mean() < 1e-3
     body = np.linalg.norm(fit_joints[:, :22] - joints[:, :22], axis=-1)  # markers pin the skeleton too
     assert body.mean() < 0.01
+
+
+def posed_normals(model, vertices, ids):
+    """Unit normals ``(F, len(ids), 3)`` of posed meshes at vertices ``ids`` (area-weighted face normals)."""
+    faces = model.faces[np.any(np.isin(model.faces, ids), axis=1)]
+    v = vertices[:, faces]  # (F, n, 3, 3)
+    area_normals = np.cross(v[:, :, 1] - v[:, :, 0], v[:, :, 2] - v[:, :, 0])
+    normals = np.zeros((len(vertices), len(ids), 3))
+    for k, i in enumerate(ids):
+        normals[:, k] = area_normals[:, np.any(faces == i, axis=1)].sum(axis=1)
+    return normals / np.linalg.norm(normals, axis=-1, keepdims=True)
+
+
+def test_markers_off_the_skin(truth):
+    """Markers on 9.5 mm balls (a SOMA / MoSh layout's distance_from_skin): targets placed along the posed mesh's
+    normals by the reference; the fit models the distance and meets them, where taking them as on the skin cannot."""
+    model, poses, transl, betas, vertices, joints, fps = truth
+    every = slice(None, None, 4)
+    vertices, joints = vertices[every], joints[every]
+    rng = np.random.default_rng(8)
+    on_body = np.flatnonzero(np.argmax(model.weights, axis=1) < 22)
+    ids = rng.choice(on_body, 60, replace=False)
+    layout = MarkerLayout({f"m{i}": ((int(v), 1.0),) for i, v in enumerate(ids)}, {f"m{i}": 0.0095 for i in range(60)})
+    names = list(layout)
+    targets = vertices[:, ids] + 0.0095 * posed_normals(model, vertices, ids)
+    assert np.linalg.norm(targets - vertices[:, ids], axis=-1).mean() == pytest.approx(0.0095)
+    errors = {}
+    for label, markers in (("modelled", layout), ("on the skin", dict(layout))):
+        result = fit_points(model, PointSequence(targets, names=names, fps=fps / 4, markers=markers))
+        errors[label] = result.mean_error
+        fit_joints = fitted(model, result)[1]
+        errors[label + " joints"] = np.linalg.norm(fit_joints[:, :22] - joints[:, :22], axis=-1).mean()
+    assert errors["modelled"] < 1.5e-3 and errors["modelled joints"] < 0.01, errors
+    assert errors["modelled"] < 0.3 * errors["on the skin"], errors
 
 
 def test_noise_outliers_and_missing_points(truth):

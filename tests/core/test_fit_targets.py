@@ -131,7 +131,7 @@ def test_open_body_landmarks_sit_where_their_names_say(which):
 
 
 def targets(definitions, out):
-    joint_coeffs, vertex_ids, vertex_coeffs = definitions
+    joint_coeffs, vertex_ids, vertex_coeffs, _ = definitions
     return joint_coeffs @ out.joints[0] + vertex_coeffs @ out.vertices[0][vertex_ids]
 
 
@@ -390,16 +390,18 @@ def test_marker_layouts(tmp_path):
         ],
     }
     (tmp_path / "soma.json").write_text(json.dumps(soma))
-    with pytest.warns(UserWarning, match=r"distance_from_skin / marker_radius \(0.0095, \[1\]\) are not modelled"):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # marker_radius only draws a marker: nothing to carry
         markers = read_marker_layout(tmp_path / "soma.json")
     assert markers == {"C7": ((3832, 1.0),), "CLAV": ((5533, 1.0),), "LFIN": ((2174, 1.0),)}
-    (tmp_path / "ours.json").write_text(json.dumps({"markers": {"B": [[1, 0.2], [2, 0.3], [3, 0.5]], "A": 9}}))
+    assert markers.offsets == {"C7": 0.0095, "CLAV": 0.0095}  # per markerset; the finger set's 0 is on the skin
+    ours = {"markers": {"B": [[1, 0.2], [2, 0.3], [3, 0.5]], "A": 9}, "distance_from_skin": 0.01}
+    (tmp_path / "ours.json").write_text(json.dumps(ours))
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        assert list(read_marker_layout(tmp_path / "ours.json").items()) == [
-            ("B", ((1, 0.2), (2, 0.3), (3, 0.5))),
-            ("A", ((9, 1.0),)),
-        ]
+        layout = read_marker_layout(tmp_path / "ours.json")
+    assert list(layout.items()) == [("B", ((1, 0.2), (2, 0.3), (3, 0.5))), ("A", ((9, 1.0),))]
+    assert layout.offsets == {"B": 0.01, "A": 0.01}
     bad = {
         "weights.json": ({"markers": {"A": [[1, 0.5], [2, 0.6]]}}, "weights summing to 1.1"),
         "negative.json": ({"markers": {"A": -4}}, "uses vertex -4"),
@@ -410,6 +412,9 @@ def test_marker_layouts(tmp_path):
         "no_indices.json": ({"markersets": [{"names": ["C7"]}]}, "without an 'indices'"),
         "empty.json": ({"markers": {}}, "no markers"),
         "other.json": ([1, 2, 3], "not a marker layout"),
+        "far.json": ({"markers": {"A": 1}, "distance_from_skin": 9.5}, "from 0 to 0.1, got 9.5"),
+        "nan.json": ({"markersets": [{"indices": {"A": 1}, "distance_from_skin": "NaN"}]}, "got 'NaN'"),
+        "negative_distance.json": ({"markers": {"A": 1}, "distance_from_skin": -0.01}, "got -0.01"),
     }
     for name, (data, words) in bad.items():
         (tmp_path / name).write_text(json.dumps(data))

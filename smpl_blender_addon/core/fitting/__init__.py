@@ -4,7 +4,7 @@ points sit on a body (:mod:`.landmarks`), and the fit (:mod:`.fit`: stages, :mod
 all frames, :mod:`.kinematics`: target points and Jacobians, :mod:`.priors`: pose priors)."""
 
 from .fit import FitOptions, FitResult, fit_points
-from .landmarks import KEYPOINT_LAYOUTS, LANDMARK_VERTICES, PointDefinitions, point_definitions
+from .landmarks import KEYPOINT_LAYOUTS, LANDMARK_VERTICES, MarkerLayout, PointDefinitions, point_definitions
 from .targets import POINT_LAYOUTS, PointSequence, default_model, read_marker_layout, read_points
 
 __all__ = [
@@ -13,6 +13,7 @@ __all__ = [
     "POINT_LAYOUTS",
     "FitOptions",
     "FitResult",
+    "MarkerLayout",
     "PointDefinitions",
     "PointSequence",
     "default_model",

@@ -34,6 +34,21 @@ def tree_levels(parents):
     return [np.flatnonzero(depth == d) for d in range(1, int(depth.max(initial=0)) + 1)]
 
 
+def rest_normals(model, ids):
+    """Unit normals ``(len(ids), 3)`` of the template mesh at vertices ``ids``: the area-weighted normals of the faces
+    around each (zero where a vertex has no face)."""
+    v = np.asarray(model.v_template, dtype=np.float64)
+    faces = model.faces[np.any(np.isin(model.faces, ids), axis=1)]
+    area_normals = np.cross(v[faces[:, 1]] - v[faces[:, 0]], v[faces[:, 2]] - v[faces[:, 0]])
+    where = {int(i): k for k, i in enumerate(ids)}
+    normals = np.zeros((len(ids), 3))
+    for corner in range(3):
+        keep = np.isin(faces[:, corner], ids)
+        np.add.at(normals, [where[int(i)] for i in faces[keep, corner]], area_normals[keep])
+    length = np.linalg.norm(normals, axis=1, keepdims=True)
+    return np.divide(normals, length, out=np.zeros_like(normals), where=length > 0)
+
+
 def _skew_times(v, M):
     """``-[v]x M`` for ``v (..., 3)`` and ``M (..., 3, 3)``: the columns of ``M`` crossed with ``v``."""
     x, y, z = v[..., 0, None], v[..., 1, None], v[..., 2, None]
@@ -98,6 +113,11 @@ class PointModel:
         self.slot_vertex, self.slot_bone = np.divmod(order, J)  # (K, S)
         self.slot_weight = np.take_along_axis(combined, order, axis=1)
         self.vertex_template = np.asarray(model.v_template, dtype=np.float64)[ids]
+        offsets = definitions.offsets
+        self.slot_offset = None  # markers off the skin: (K, S, 3) rest offsets along the vertices' normals
+        if offsets is not None and np.any(offsets):
+            normals = rest_normals(model, ids)
+            self.slot_offset = np.asarray(offsets, dtype=np.float64)[:, None, None] * normals[self.slot_vertex]
         self.vertex_dirs = shapedirs[ids]  # (U, 3, nb)
         posedirs = np.asarray(model.posedirs).reshape(model.num_vertices, 3, -1)[ids]  # only the targets' vertices
         self.vertex_posedirs = np.ascontiguousarray(
@@ -163,7 +183,10 @@ class PointModel:
             X = self.vertex_template + self.vertex_dirs @ betas + (feature @ self.vertex_posedirs).reshape(F, U, 3)
             bones = self.slot_bone
             # y[f, k, s] = Rg_b (X_v - rest_b) + p_b for the vertex v and bone b of slot s of target k
-            y = np.matmul(Rg[:, bones], (X[:, self.slot_vertex] - rest[bones])[..., None])[..., 0] + p[:, bones]
+            local = X[:, self.slot_vertex] - rest[bones]
+            if self.slot_offset is not None:
+                local += self.slot_offset
+            y = np.matmul(Rg[:, bones], local[..., None])[..., 0] + p[:, bones]
             points = points + np.einsum("ks,fksc->fkc", self.slot_weight, y)
         result = Evaluation(points, Rg, p)
         if not jacobians:

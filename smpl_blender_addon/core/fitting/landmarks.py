@@ -14,7 +14,14 @@ import numpy as np
 
 from .. import layouts
 
-__all__ = ["KEYPOINT_LAYOUTS", "LANDMARK_VERTICES", "PointDefinitions", "marker_problem", "point_definitions"]
+__all__ = [
+    "KEYPOINT_LAYOUTS",
+    "LANDMARK_VERTICES",
+    "MarkerLayout",
+    "PointDefinitions",
+    "marker_problem",
+    "point_definitions",
+]
 
 KEYPOINT_LAYOUTS = {
     "body25": (  # OpenPose BODY_25
@@ -114,9 +121,25 @@ LANDMARKS = tuple(_OPEN_BODY)
 MARKER_WEIGHT_TOLERANCE = 1e-6
 _VERTEX_NAME = re.compile(r"vertex:(\d+)")
 
-PointDefinitions = collections.namedtuple("PointDefinitions", "joint_coeffs vertex_ids vertex_coeffs")
+MAX_MARKER_OFFSET = 0.1  # metres off the skin: more is a units mistake
+
+PointDefinitions = collections.namedtuple(
+    "PointDefinitions", "joint_coeffs vertex_ids vertex_coeffs offsets", defaults=(None,)
+)
 PointDefinitions.__doc__ = """Target ``k`` is ``joint_coeffs[k] @ joints + vertex_coeffs[k] @ vertices[vertex_ids]``:
-``joint_coeffs (K, J)``, ``vertex_ids (U,)`` unique int64, ``vertex_coeffs (K, U)``, float64."""
+``joint_coeffs (K, J)``, ``vertex_ids (U,)`` unique int64, ``vertex_coeffs (K, U)``, float64; ``offsets (K,)``:
+metres off the skin along the surface normal (markers on balls or pads; each of the target's vertices is moved
+that far along its rest normal before skinning), or ``None``."""
+
+
+class MarkerLayout(dict):
+    """Surface markers ``{name: ((vertex, weight), ...)}`` with how far each sits off the skin along the surface
+    normal, ``offsets {name: metres}`` (a marker not in it is on the skin). A plain dict of markers works wherever a
+    layout does."""
+
+    def __init__(self, markers=(), offsets=None):
+        super().__init__(markers)
+        self.offsets = dict(offsets or {})
 
 
 def marker_problem(name, pairs, num_vertices=None):
@@ -159,7 +182,8 @@ def point_definitions(model, names, markers=None):
             :data:`KEYPOINT_LAYOUTS` (``"mid_hip"``, ``"nose"``: landmark vertices are known for the SMPL / SMPL-H,
             SMPL-X and open-body meshes, :data:`LANDMARK_VERTICES`); ``"vertex:<id>"``; a marker of ``markers``.
         markers: ``{name: ((vertex, weight), ...)}`` on the model's mesh (:func:`.targets.read_marker_layout`);
-            a marker name wins over a joint or landmark of the same name.
+            a marker name wins over a joint or landmark of the same name. A :class:`MarkerLayout`'s offsets are
+            carried to the definitions.
 
     Returns:
         :class:`PointDefinitions`. Raises ``ValueError`` naming unknown names or bad markers.
@@ -205,4 +229,6 @@ def point_definitions(model, names, markers=None):
             joint_coeffs[k, joint] = 1.0
         for vertex, weight in pairs:
             vertex_coeffs[k, np.searchsorted(vertex_ids, vertex)] += weight
-    return PointDefinitions(joint_coeffs, vertex_ids, vertex_coeffs)
+    offsets = getattr(markers, "offsets", None) or {}
+    offsets = np.array([float(offsets.get(name, 0.0)) if markers and name in markers else 0.0 for name in names])
+    return PointDefinitions(joint_coeffs, vertex_ids, vertex_coeffs, offsets)

@@ -20,7 +20,7 @@ from ..errors import MotionFileError
 from ..file_io import file_head, is_zip, read_json, read_npy, read_npz
 from ..formats import checks, easymocap
 from ..motion import UP_AXES
-from .landmarks import KEYPOINT_LAYOUTS, marker_problem
+from .landmarks import KEYPOINT_LAYOUTS, MAX_MARKER_OFFSET, MarkerLayout, marker_problem
 
 __all__ = ["PointSequence", "POINT_LAYOUTS", "default_model", "read_marker_layout", "read_points"]
 
@@ -289,32 +289,30 @@ def _read_keypoints3d(source, files, person):
 
 
 def read_marker_layout(path):
-    """``{name: ((vertex, weight), ...)}`` from a marker layout JSON file, in the file's order.
+    """A :class:`.landmarks.MarkerLayout` (``{name: ((vertex, weight), ...)}`` and each marker's distance off the
+    skin) from a marker layout JSON file, in the file's order.
 
-    Two forms: SOMA / MoSh ``{"markersets": [{"indices": {"C7": 3832, ...}, ...}, ...]}`` (each marker one vertex;
-    ``distance_from_skin`` / ``marker_radius`` are not modelled: markers are taken as on the skin, with a warning),
-    or ``{"markers": {name: vertex | [[vertex, weight], ...]}}`` (weights summing to 1: barycentric or any).
-    The vertex ids belong to the mesh the layout was made for; :func:`.landmarks.point_definitions` checks them
-    against the model. Raises :class:`MotionFileError` naming the file.
+    Two forms: SOMA / MoSh ``{"markersets": [{"indices": {"C7": 3832, ...}, "distance_from_skin": 0.0095, ...},
+    ...]}`` (each marker one vertex; ``distance_from_skin``: metres from the skin to the marker's centre along the
+    surface normal, per markerset; ``marker_radius`` only draws the marker), or ``{"markers": {name: vertex |
+    [[vertex, weight], ...]}, "distance_from_skin": metres}`` (weights summing to 1: barycentric or any; the
+    distance optional). The vertex ids belong to the mesh the layout was made for; :func:`.landmarks.point_definitions`
+    checks them against the model. Raises :class:`MotionFileError` naming the file.
     """
     path = os.fspath(path)
     data = read_json(path, MotionFileError)
-    entries = []
+    entries, offsets = [], {}
     if isinstance(data, dict) and isinstance(data.get("markersets"), list):
-        offsets = []
         for markerset in data["markersets"]:
             if not isinstance(markerset, dict) or not isinstance(markerset.get("indices"), dict):
                 raise MotionFileError(path, "a markerset without an 'indices' object {name: vertex}")
             entries += markerset["indices"].items()
-            offsets += [str(markerset[k]) for k in ("distance_from_skin", "marker_radius") if markerset.get(k)]
-        if offsets:
-            warnings.warn(
-                f"{path}: distance_from_skin / marker_radius ({', '.join(sorted(set(offsets)))}) are "
-                "not modelled: markers are taken as on the skin",
-                stacklevel=2,
-            )
+            distance = _distance_from_skin(path, markerset)
+            offsets |= {name: distance for name in markerset["indices"] if distance}
     elif isinstance(data, dict) and isinstance(data.get("markers"), dict):
         entries = data["markers"].items()
+        distance = _distance_from_skin(path, data)
+        offsets = {name: distance for name in data["markers"] if distance}
     else:
         raise MotionFileError(
             path,
@@ -330,4 +328,15 @@ def read_marker_layout(path):
         markers[name] = tuple((int(v), float(w)) for v, w in pairs)
     if not markers:
         raise MotionFileError(path, "the marker layout has no markers")
-    return markers
+    return MarkerLayout(markers, offsets)
+
+
+def _distance_from_skin(path, entry):
+    """An entry's ``distance_from_skin`` in metres (0 when absent); an error naming the file when it is not a number
+    from 0 to :data:`.landmarks.MAX_MARKER_OFFSET`."""
+    value = entry.get("distance_from_skin", 0.0)
+    if value is None:
+        return 0.0
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= MAX_MARKER_OFFSET:
+        raise MotionFileError(path, f"distance_from_skin must be metres from 0 to {MAX_MARKER_OFFSET:g}, got {value!r}")
+    return float(value)
