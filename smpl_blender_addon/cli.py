@@ -352,7 +352,8 @@ def _add_export_motion_parser(sub):
 FIT_HELP = "3D points -> SMPL parameters: a body fitted to each input, as AMASS .npz or .smpl + report.json"
 FIT_EPILOG = """\
 INPUT: point files or folders searched recursively for them: .npy joint arrays (F, K, 3) such as HumanML3D / MDM /
-MoMask output (22 joints, Y-up, 20 fps: pass --fps 20), .npz with joints / keypoints3d / points / marker_data
+MoMask output (22 joints, Y-up, 20 fps: pass --fps 20; MDM's results.npy too, read as data: a sample of its motion,
+--person N), .npz with joints / keypoints3d / points / marker_data
 (+ names, confidence, fps), EasyMocap keypoints3d .json frames, and EasyMocap output folders holding keypoints3d/
 (one input each). Points are named by --layout (default: by their count: 17 coco17, 22 humanml3d, 24 smpl,
 25 body25, 52 smplh, 55 smplx) or by the file; surface markers need --markers. No Blender is needed: the fit and its
@@ -410,7 +411,13 @@ def _add_fit_parser(sub):
         metavar="N",
         help="frames per second of inputs that store no rate (HumanML3D: 20); not a resampling",
     )
-    p.add_argument("--person", type=int, default=None, metavar="ID", help="EasyMocap person id (default: the first)")
+    p.add_argument(
+        "--person",
+        type=int,
+        default=None,
+        metavar="ID",
+        help="EasyMocap person id, or the sample of MDM's results.npy (default: the first)",
+    )
     p.add_argument("--betas", type=int, default=10, metavar="N", help="shape coefficients fitted (default 10)")
     p.add_argument(
         "--smooth",

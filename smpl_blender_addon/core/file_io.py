@@ -125,7 +125,7 @@ def checked_floats(path, key, value, error, limit=MAX_ABS_VALUE):
     return arr
 
 
-def _read_npy_header(stream):
+def read_npy_header(stream):
     """(shape, fortran_order, dtype) of an open ``.npy`` stream, without reading its data."""
     version = np.lib.format.read_magic(stream)
     if version == (1, 0):
@@ -229,7 +229,7 @@ def read_npz(path, error, names=None):
             for info in members:
                 name = info.filename[:-4]
                 with archive.open(info) as member:
-                    shape, fortran, dtype = _read_npy_header(member)
+                    shape, fortran, dtype = read_npy_header(member)
                     if dtype_problem(dtype) is not None:
                         skipped.append(name)
                         continue
@@ -273,7 +273,7 @@ def read_npy(path, error):
     _, size = file_head(path, 1, error)
     try:
         with open(path, "rb") as stream:
-            shape, fortran, dtype = _read_npy_header(stream)
+            shape, fortran, dtype = read_npy_header(stream)
             problem = dtype_problem(dtype) or size_problem(shape, dtype)
             if problem is not None:
                 raise error(path, problem)

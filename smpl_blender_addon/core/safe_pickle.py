@@ -11,6 +11,7 @@ After loading, the stand-ins are evaluated to dense ``ndarray`` values, so calle
 No chumpy, no SciPy, no bpy.
 """
 
+import io
 import mmap
 import os
 import pickle
@@ -20,7 +21,7 @@ import warnings
 import numpy as np
 
 from .errors import ModelFileError
-from .file_io import MAX_ARCHIVE_BYTES, MAX_FILE_BYTES, dtype_problem, file_head, size_problem
+from .file_io import MAX_ARCHIVE_BYTES, MAX_FILE_BYTES, dtype_problem, file_head, read_npy_header, size_problem
 
 # numpy >= 2 moved its internals to numpy._core; pickles name either module. numpy 1.26 ships both names.
 try:
@@ -124,12 +125,33 @@ class _CheckedArray(np.ndarray):
         super().__setstate__(state)
 
 
-def _guarded_ndarray_reconstruct(subtype, shape, dtype_code):
-    """numpy's ``_reconstruct`` limited to a plain ``ndarray`` of sane size (numpy itself always writes ``(0,)``)."""
-    if subtype is not _NDARRAY:
-        raise UnsafePickleError("numpy _reconstruct is allowed only for numpy.ndarray")
-    _check_shape_bytes(shape, 1)
-    return _np_multiarray._reconstruct(_CheckedArray, shape, dtype_code)
+class _SavedDict(_CheckedArray):
+    """An array of a pickled ``.npy`` file: a :class:`_CheckedArray`, except that the 0-d object array ``np.save``
+    writes for a dict (MDM's ``results.npy``) keeps that dict as ``boxed``. Any other object array is refused."""
+
+    def __setstate__(self, state):
+        dtype = state[-3] if isinstance(state, tuple) and len(state) in (4, 5) else None
+        if isinstance(dtype, np.dtype) and dtype.hasobject:
+            shape, data = state[-4], state[-1]
+            if tuple(shape) != () or not isinstance(data, list) or len(data) != 1 or not isinstance(data[0], dict):
+                raise UnsafePickleError("an object array is read only as the one dict that np.save wraps")
+            self.boxed = data[0]
+            return
+        super().__setstate__(state)
+
+
+def _reconstruct_as(cls):
+    def reconstruct(subtype, shape, dtype_code):
+        """numpy's ``_reconstruct`` limited to a plain ``ndarray`` of sane size (numpy itself writes ``(0,)``)."""
+        if subtype is not _NDARRAY:
+            raise UnsafePickleError("numpy _reconstruct is allowed only for numpy.ndarray")
+        _check_shape_bytes(shape, 1)
+        return _np_multiarray._reconstruct(cls, shape, dtype_code)
+
+    return reconstruct
+
+
+_guarded_ndarray_reconstruct = _reconstruct_as(_CheckedArray)
 
 
 def _guarded_frombuffer(buffer, dtype, shape, order):
@@ -224,6 +246,23 @@ class RestrictedUnpickler(pickle.Unpickler):
         raise UnsafePickleError("persistent ids are not allowed")
 
 
+_SAVED_DICT_RECONSTRUCT = Guarded(_reconstruct_as(_SavedDict))
+
+
+class _SavedDictUnpickler(RestrictedUnpickler):
+    """:class:`RestrictedUnpickler` for the pickle inside a ``.npy`` of a saved dict: its arrays are
+    :class:`_SavedDict`, and the top-level one gives its dict."""
+
+    def find_class(self, module, name):
+        if name == "_reconstruct" and module in {f"{core}.multiarray" for core in _CORE_NAMES}:
+            return _SAVED_DICT_RECONSTRUCT
+        return super().find_class(module, name)
+
+    def load(self):
+        value = super().load()
+        return getattr(value, "boxed", value)
+
+
 # --------------------------------------------------------------------------------------------------------------------
 # Evaluation of stand-ins to plain arrays.
 
@@ -289,7 +328,7 @@ class _Evaluation:
         if isinstance(value, tuple):
             return tuple(self.value(item, depth + 1) for item in value)
         if isinstance(value, np.ndarray):
-            if value.dtype.hasobject:
+            if value.dtype.hasobject or hasattr(value, "boxed"):
                 raise ValueError("object-dtype array")
             return np.asarray(value)  # a plain ndarray view of the checked array
         return value
@@ -399,6 +438,31 @@ def load_pickle_dict(path, error=ModelFileError):
             evaluated = load_checked(mapped, path, error, RestrictedUnpickler(mapped, encoding="latin1"))
     except OSError as exc:
         raise error(path, f"cannot read file ({exc.strerror or exc})") from None
+    for key in evaluated:
+        if not isinstance(key, str):
+            raise error(path, f"dict key {key!r} is not a string")
+    return evaluated
+
+
+def load_npy_dict(path, error):
+    """The dict of a ``.npy`` file that ``np.save`` wrote for a dict (a 0-d object array: MDM's ``results.npy``),
+    through the allow-list unpickler: plain arrays, strings, numbers and containers only, as :func:`load_pickle_dict`.
+    Raises ``error(path, problem)`` for any other ``.npy`` or a bad, unsafe or hostile one."""
+    path = os.fspath(path)
+    _, size = file_head(path, 1, error)
+    if size > MAX_FILE_BYTES:
+        raise error(path, f"file is {size} bytes, more than the {MAX_FILE_BYTES} byte limit for a pickle")
+    try:
+        with open(path, "rb") as stream:
+            shape, _, dtype = read_npy_header(stream)
+            if not dtype.hasobject or shape != ():
+                raise error(path, f"a .npy of shape {shape} and dtype {dtype} is not a saved dict")
+            data = stream.read()
+    except (OSError, ValueError) as exc:
+        if isinstance(exc, error):
+            raise
+        raise error(path, f"not a readable .npy file: {exc}") from None
+    evaluated = load_checked(data, path, error, _SavedDictUnpickler(io.BytesIO(data), encoding="latin1"), "a dict")
     for key in evaluated:
         if not isinstance(key, str):
             raise error(path, f"dict key {key!r} is not a string")

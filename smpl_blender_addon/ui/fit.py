@@ -107,8 +107,8 @@ class _FitSettings:
 
 
 class SMPL_OT_fit_to_points(ObjectModeOperator, _FitSettings, ImportHelper, Operator):  # type: ignore[misc]  # (stubs: helper vs Operator signatures)
-    """Fit an SMPL body to 3D points from a file (HumanML3D / MDM joints .npy, .npz joints / keypoints / markers,
-    EasyMocap keypoints3d .json) and key the fitted motion"""
+    """Fit an SMPL body to 3D points from a file (HumanML3D / MDM joints .npy or MDM results.npy, .npz joints /
+    keypoints / markers, EasyMocap keypoints3d .json) and key the fitted motion"""
 
     bl_idname = "smpl.fit_to_points"
     bl_label = "Fit to Points"
@@ -143,11 +143,17 @@ class SMPL_OT_fit_to_points(ObjectModeOperator, _FitSettings, ImportHelper, Oper
         max=10000.0,
         description="Frame rate of files that store none (HumanML3D / MDM: 20)",
     )
+    person: IntProperty(
+        name="Person / sample",
+        default=-1,
+        min=-1,
+        description="EasyMocap person id, or the sample of MDM's results.npy (-1: the first)",
+    )
     frame_start: IntProperty(name="Start frame", default=1, description="Scene frame of the first point frame")
 
     def draw(self, context):
         self.draw_settings(context)
-        for name in ("layout_name", "markers", "units", "up_axis", "fps", "frame_start"):
+        for name in ("layout_name", "markers", "units", "up_axis", "fps", "person", "frame_start"):
             self.layout.prop(self, name)
 
     def execute(self, context):
@@ -162,6 +168,7 @@ class SMPL_OT_fit_to_points(ObjectModeOperator, _FitSettings, ImportHelper, Oper
             units=self.units,
             up_axis=None if self.up_axis == "DEFAULT" else self.up_axis,
             fps=self.fps,
+            person=None if self.person < 0 else self.person,
             frame_start=self.frame_start,
         )
 

@@ -421,6 +421,62 @@ def test_marker_layouts(tmp_path):
         refused(read_marker_layout, tmp_path / name, words)
 
 
+def mdm_results(path, samples, **more):
+    """An MDM ``results.npy`` as its sample script writes it: ``np.save`` of a dict, motion (N, 22, 3, frames)."""
+    frames = max(len(joints) for joints in samples)
+    motion = np.zeros((len(samples), 22, 3, frames), np.float32)
+    for i, joints in enumerate(samples):
+        motion[i, :, :, : len(joints)] = joints.transpose(1, 2, 0)
+    results = {
+        "motion": motion,
+        "text": [f"text {i}" for i in range(len(samples))],
+        "lengths": np.array([len(j) for j in samples]),
+    }
+    np.save(path, results | more, allow_pickle=True)
+
+
+def test_mdm_results_are_read_as_data(tmp_path):
+    rng = np.random.default_rng(4)
+    samples = [rng.normal(0, 0.5, (n, 22, 3)).astype(np.float32) for n in (40, 25, 33)]
+    mdm_results(tmp_path / "results.npy", samples, num_samples=3, num_repetitions=1)
+    with pytest.warns(UserWarning, match=r"3 samples \(0: 'text 0'; 1: 'text 1'; 2: 'text 2'\); sample 0 is fitted"):
+        first = read_points(tmp_path / "results.npy", fps=20)
+    np.testing.assert_array_equal(first.points, samples[0])
+    assert first.layout == "humanml3d" and first.fps == 20
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        last = read_points(tmp_path / "results.npy", fps=20, person=2)
+    np.testing.assert_array_equal(last.points, samples[2])  # its own length, not the padded one
+    refused(lambda p: read_points(p, fps=20, person=3), tmp_path / "results.npy", "sample 3", "samples 0 to 2")
+    with pytest.warns(UserWarning, match="3 samples"):  # as any joint array: the rate is asked for
+        refused(read_points, tmp_path / "results.npy", "stores no frame rate", "20 fps", needs="fps")
+
+    class Runs:  # a pickled call: refused before anything runs
+        def __reduce__(self):
+            return (os.system, (f"touch {tmp_path / 'ran'}",))
+
+    hostile = {
+        "code.npy": {"motion": np.zeros((1, 22, 3, 4)), "x": Runs()},
+        "nested.npy": {"motion": np.array([None], dtype=object)},
+        "no_motion.npy": {"joints": np.zeros((4, 22, 3))},
+        "flat_motion.npy": {"motion": np.zeros((4, 66))},
+        "text_motion.npy": {"motion": np.full((1, 22, 3, 2), "a")},
+    }
+    words = {
+        "code.npy": "global posix.system is not allowed",
+        "nested.npy": "object array",
+        "no_motion.npy": "without MDM's 'motion'",
+        "flat_motion.npy": "without MDM's 'motion'",
+        "text_motion.npy": "without MDM's 'motion'",
+    }
+    for name, data in hostile.items():
+        np.save(tmp_path / name, data, allow_pickle=True)
+        refused(lambda p: read_points(p, fps=20), tmp_path / name, words[name])
+    assert not (tmp_path / "ran").exists()
+    np.save(tmp_path / "list.npy", np.array([{"motion": 1}, {"motion": 2}], dtype=object), allow_pickle=True)
+    refused(read_points, tmp_path / "list.npy", "is not a saved dict")
+
+
 # -- hostile files --------------------------------------------------------------------------------------------------
 
 
@@ -429,8 +485,6 @@ def test_hostile_and_broken_files(tmp_path, monkeypatch):
     refused(read_points, tmp_path / "huge_header.npy", "byte limit")
     (tmp_path / "truncated.npy").write_bytes(npy_header((100, 22, 3), "<f8") + b"\0" * 800)
     refused(read_points, tmp_path / "truncated.npy", "truncated")
-    np.save(tmp_path / "results.npy", {"motion": np.zeros((1, 22, 3, 10)), "lengths": [10]}, allow_pickle=True)
-    refused(read_points, tmp_path / "results.npy", "Python objects", "never unpickled", "MDM's results.npy", "'motion'")
     np.save(tmp_path / "complex.npy", np.zeros((2, 22, 3)) + 1j)
     refused(read_points, tmp_path / "complex.npy", "not real numbers")
     np.save(tmp_path / "text.npy", np.array([["a", "b", "c"]] * 22))

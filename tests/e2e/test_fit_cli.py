@@ -167,6 +167,29 @@ def test_a_file_without_rate_asks_for_fps_and_points_the_body_lacks_are_warned_a
     assert report["options"]["betas"] == 4 and report["options"]["smooth"] == 0
 
 
+def test_mdm_results_are_fitted_sample_by_choice(no_bpy, model, truth, tmp_path):
+    """MDM's results.npy (np.save of a dict: motion (samples, 22, 3, frames), lengths, text) is read as data; the
+    first sample by default, named in a warning, or the one --person picks."""
+    joints, _ = forward(model, *truth)
+    walk = joints[:, :22].transpose(1, 2, 0)
+    still = np.repeat(walk[..., :1], FRAMES, axis=2)  # the first pose held
+    results = {
+        "motion": np.stack([walk, still]).astype(np.float32),
+        "lengths": np.array([FRAMES, 10]),
+        "text": ["walk", "stand"],
+    }
+    np.save(tmp_path / "results.npy", results, allow_pickle=True)
+    first = fit_cli(no_bpy, tmp_path / "results.npy", "--out", tmp_path / "first", "--fps", FPS)
+    assert first.returncode == 0, first.stderr
+    entry = report_of(tmp_path / "first")[1]["results.npy"]
+    assert entry["frames"] == FRAMES and entry["mean_error_mm"] < 2
+    assert any("2 samples (0: 'walk'; 1: 'stand'); sample 0 is fitted" in w for w in entry["warnings"])
+    second = fit_cli(no_bpy, tmp_path / "results.npy", "--out", tmp_path / "second", "--fps", FPS, "--person", 1)
+    assert second.returncode == 0, second.stderr
+    entry = report_of(tmp_path / "second")[1]["results.npy"]
+    assert entry["frames"] == 10 and entry["mean_error_mm"] < 2 and not entry["warnings"]
+
+
 @pytest.mark.parametrize(
     "args, message",
     [

@@ -20,6 +20,7 @@ from ..errors import MotionFileError
 from ..file_io import file_head, is_zip, read_json, read_npy, read_npz
 from ..formats import checks, easymocap
 from ..motion import UP_AXES
+from ..safe_pickle import load_npy_dict
 from .landmarks import KEYPOINT_LAYOUTS, MAX_MARKER_OFFSET, MarkerLayout, marker_problem
 
 __all__ = ["PointSequence", "POINT_LAYOUTS", "default_model", "read_marker_layout", "read_points"]
@@ -92,7 +93,8 @@ def read_points(path, layout=None, fps=None, units="m", up_axis=None, person=Non
     Formats, told by content:
 
     * ``.npy``: ``(F, K, 3)``, ``(F, K, 4)`` (4th: confidence) or ``(K, 3)`` for one frame; Y up by default, as
-      HumanML3D / MDM / MoMask joints (22 points, 20 fps). MDM's ``results.npy`` (a pickled dict) is refused.
+      HumanML3D / MDM / MoMask joints (22 points, 20 fps); MDM's ``results.npy`` (a dict that ``np.save`` pickled,
+      read here as data only: ``motion (samples, joints, 3, frames)``, ``lengths``, ``text``) gives one sample.
     * ``.npz`` with ``joints`` / ``keypoints3d`` / ``points`` / ``marker_data`` (same shapes), optional
       ``confidence (F, K)``, ``names`` / ``marker_labels`` and ``fps`` / ``mocap_framerate`` / ``mocap_frame_rate``.
       Y up, except ``marker_data`` (AMASS markers: Z up), whose ``marker_labels`` are marker names.
@@ -109,8 +111,9 @@ def read_points(path, layout=None, fps=None, units="m", up_axis=None, person=Non
         units: ``"m"``, ``"cm"`` or ``"mm"``: the file's length unit.
         up_axis: ``"Y"`` or ``"Z"``: the file's up axis, overriding the format's default; Z-up data is rotated
             into Y-up (:data:`..conversions.Z_UP_TO_Y_UP`).
-        person: EasyMocap person id (default: the lowest id in the first frame with anyone); frames without that
-            person are missing.
+        person: EasyMocap person id (default: the lowest id in the first frame with anyone; frames without that
+            person are missing), or the sample of MDM results (default: the first, with a warning when there are
+            more).
         markers: marker layout ``{name: ((vertex, weight), ...)}`` or its file (:func:`read_marker_layout`): the
             vertices of labelled markers (markers it lacks are dropped with a warning), carried to the result.
 
@@ -131,7 +134,7 @@ def read_points(path, layout=None, fps=None, units="m", up_axis=None, person=Non
         if is_zip(head):
             found = _read_npz(path)
         elif head.startswith(b"\x93NUMPY"):
-            found = _read_npy(path)
+            found = _read_npy(path, person)
         elif path.lower().endswith(".json") or head.lstrip()[:1] in (b"{", b"["):
             found = _read_keypoints3d(path, [path], person)
         else:
@@ -213,18 +216,42 @@ def _split(path, key, value, one_frame=False):
     return arr[..., :3], (arr[..., 3] if arr.shape[2] == 4 else None)
 
 
-def _read_npy(path):
+def _read_npy(path, sample):
     try:
         array = read_npy(path, MotionFileError)
     except MotionFileError as err:
         if "Python objects" not in err.problem:
             raise
-        raise MotionFileError(
-            path,
-            f"{err.problem}; it is never unpickled here. MDM's results.npy is such a pickled dict: save the joints "
-            "of sample i as a plain array, np.save('joints.npy', r['motion'][i].transpose(2, 0, 1)[: r['lengths'][i]])",
-        ) from None
+        return _read_mdm_results(path, load_npy_dict(path, MotionFileError), sample)
     return _Found(*_split(path, "array", array))
+
+
+def _read_mdm_results(path, results, sample):
+    """MDM's ``results.npy`` (read as data, never unpickled): ``motion (N, K, 3, frames)`` with ``lengths (N,)`` and
+    ``text``; one sample (``sample``, default the first, the others named in a warning)."""
+    motion, lengths = results.get("motion"), results.get("lengths")
+    if not isinstance(motion, np.ndarray) or motion.ndim != 4 or motion.shape[2] != 3 or motion.dtype.kind not in "iuf":
+        found = getattr(motion, "shape", type(motion).__name__)
+        raise MotionFileError(path, f"a saved dict without MDM's 'motion' (samples, joints, 3, frames): {found}")
+    count, frames = motion.shape[0], motion.shape[3]
+    texts = results.get("text")
+    texts = [str(t) for t in texts] if isinstance(texts, (list, tuple)) and len(texts) == count else None
+    if sample is None:
+        sample = 0
+        if count > 1:
+            named = "; ".join(f"{i}: {t!r}" for i, t in enumerate(texts[:4])) if texts else ""
+            warnings.warn(
+                f"{path}: MDM results hold {count} samples{' (' + named + (' ...' if count > 4 else '') + ')' if named else ''}"
+                "; sample 0 is fitted (person= / --person N picks another)",
+                stacklevel=3,
+            )
+    if not 0 <= sample < count:
+        raise MotionFileError(path, f"sample {sample} asked for, the MDM results hold samples 0 to {count - 1}")
+    length = frames
+    if isinstance(lengths, np.ndarray) and lengths.shape == (count,) and lengths.dtype.kind in "iu":
+        length = int(min(max(lengths[sample], 0), frames))
+    values, confidence = _split(path, "motion", motion[sample].transpose(2, 0, 1)[:length])
+    return _Found(values, confidence)
 
 
 def _read_npz(path):
