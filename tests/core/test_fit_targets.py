@@ -447,7 +447,12 @@ def test_mdm_results_are_read_as_data(tmp_path):
         warnings.simplefilter("error")
         last = read_points(tmp_path / "results.npy", fps=20, person=2)
     np.testing.assert_array_equal(last.points, samples[2])  # its own length, not the padded one
-    refused(lambda p: read_points(p, fps=20, person=3), tmp_path / "results.npy", "sample 3", "samples 0 to 2")
+    refused(
+        lambda p: read_points(p, fps=20, person=3),
+        tmp_path / "results.npy",
+        "sample 3",
+        "the file holds samples 0 to 2",
+    )
     with pytest.warns(UserWarning, match="3 samples"):  # as any joint array: the rate is asked for
         refused(read_points, tmp_path / "results.npy", "stores no frame rate", "20 fps", needs="fps")
 
@@ -475,6 +480,23 @@ def test_mdm_results_are_read_as_data(tmp_path):
     assert not (tmp_path / "ran").exists()
     np.save(tmp_path / "list.npy", np.array([{"motion": 1}, {"motion": 2}], dtype=object), allow_pickle=True)
     refused(read_points, tmp_path / "list.npy", "is not a saved dict")
+
+
+def test_batches_of_sequences_and_feature_vectors(tmp_path):
+    """A 4-D array is a batch of sequences (T2M-GPT writes (1, F, 22, 3)): one is read, as MDM's samples; motion
+    features (HumanML3D's new_joint_vecs) are named as not positions."""
+    rng = np.random.default_rng(5)
+    batch = rng.normal(0, 0.5, (2, 30, 22, 3))
+    np.save(tmp_path / "batch.npy", batch)
+    with pytest.warns(UserWarning, match="2 samples; sample 0 is fitted"):
+        np.testing.assert_array_equal(read_points(tmp_path / "batch.npy", fps=20).points, batch[0])
+    np.testing.assert_array_equal(read_points(tmp_path / "batch.npy", fps=20, person=1).points, batch[1])
+    np.save(tmp_path / "one.npy", batch[:1])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert read_points(tmp_path / "one.npy", fps=20).points.shape == (30, 22, 3)
+    np.save(tmp_path / "vecs.npy", np.zeros((30, 263)))
+    refused(read_points, tmp_path / "vecs.npy", "(30, 263)", "HumanML3D features, not positions", "new_joints")
 
 
 # -- hostile files --------------------------------------------------------------------------------------------------

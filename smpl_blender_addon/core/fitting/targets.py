@@ -27,6 +27,7 @@ __all__ = ["PointSequence", "POINT_LAYOUTS", "default_model", "read_marker_layou
 
 UNITS = {"m": 1.0, "cm": 0.01, "mm": 0.001}
 MAX_METRES = 1e4  # no capture volume comes near; larger coordinates are a corrupt file or the wrong units
+FEATURE_WIDTHS = {263: "HumanML3D", 251: "KIT-ML"}  # rows of motion features that text-to-motion models use
 POINT_LAYOUTS = KEYPOINT_LAYOUTS | {kind: tuple(layouts.JOINT_NAMES[kind]) for kind in ("smpl", "smplh", "smplx")}
 LAYOUT_OF_COUNT = {len(names): name for name, names in POINT_LAYOUTS.items()}  # 17, 22, 24, 25, 52, 55 points
 NPZ_POINT_KEYS = ("joints", "keypoints3d", "points", "marker_data")
@@ -212,6 +213,8 @@ def _split(path, key, value, one_frame=False):
     arr = arr[None] if arr.ndim == 2 else arr
     if arr.ndim != 3 or arr.shape[2] not in (3, 4) or (one_frame and raw.ndim != 2):
         expected = "(K, 4): rows of x, y, z, confidence" if one_frame else "(F, K, 3), (F, K, 4) or (K, 3)"
+        if raw.ndim == 2 and raw.shape[1] in FEATURE_WIDTHS:
+            expected += f" ({FEATURE_WIDTHS[raw.shape[1]]} features, not positions: fit the joints, new_joints/)"
         raise MotionFileError(path, f"'{key}' has shape {raw.shape}, expected {expected}")
     return arr[..., :3], (arr[..., 3] if arr.shape[2] == 4 else None)
 
@@ -223,7 +226,26 @@ def _read_npy(path, sample):
         if "Python objects" not in err.problem:
             raise
         return _read_mdm_results(path, load_npy_dict(path, MotionFileError), sample)
+    if array.ndim == 4:  # a batch of sequences (T2M-GPT writes (1, F, 22, 3))
+        array = array[_sample(path, len(array), sample)]
     return _Found(*_split(path, "array", array))
+
+
+def _sample(path, count, sample, texts=None):
+    """Which of ``count`` sequences (samples of a text-to-motion model) to read: ``sample``, or the first with a
+    warning naming the others."""
+    if sample is None:
+        if count > 1:
+            named = "; ".join(f"{i}: {t!r}" for i, t in enumerate(texts[:4])) if texts else ""
+            named = f" ({named}{' ...' if count > 4 else ''})" if named else ""
+            warnings.warn(
+                f"{path}: {count} samples{named}; sample 0 is fitted (person= / --person N picks another)",
+                stacklevel=4,
+            )
+        return 0
+    if not 0 <= sample < count:
+        raise MotionFileError(path, f"sample {sample} asked for, the file holds samples 0 to {count - 1}")
+    return sample
 
 
 def _read_mdm_results(path, results, sample):
@@ -236,17 +258,7 @@ def _read_mdm_results(path, results, sample):
     count, frames = motion.shape[0], motion.shape[3]
     texts = results.get("text")
     texts = [str(t) for t in texts] if isinstance(texts, (list, tuple)) and len(texts) == count else None
-    if sample is None:
-        sample = 0
-        if count > 1:
-            named = "; ".join(f"{i}: {t!r}" for i, t in enumerate(texts[:4])) if texts else ""
-            warnings.warn(
-                f"{path}: MDM results hold {count} samples{' (' + named + (' ...' if count > 4 else '') + ')' if named else ''}"
-                "; sample 0 is fitted (person= / --person N picks another)",
-                stacklevel=3,
-            )
-    if not 0 <= sample < count:
-        raise MotionFileError(path, f"sample {sample} asked for, the MDM results hold samples 0 to {count - 1}")
+    sample = _sample(path, count, sample, texts)
     length = frames
     if isinstance(lengths, np.ndarray) and lengths.shape == (count,) and lengths.dtype.kind in "iu":
         length = int(min(max(lengths[sample], 0), frames))
