@@ -429,15 +429,25 @@ def load_pickle_dict(path, error=ModelFileError):
     Raises:
         ``error`` for a missing, empty, oversized, truncated, corrupt or unsafe file. Nothing in the file is executed.
     """
-    path = os.fspath(path)
-    _, size = file_head(path, 1, error)
-    if size > MAX_FILE_BYTES:
-        raise error(path, f"file is {size} bytes, more than the {MAX_FILE_BYTES} byte limit for a pickle")
+    path = _pickle_file(path, error)
     try:
         with open(path, "rb") as file, mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
             evaluated = load_checked(mapped, path, error, RestrictedUnpickler(mapped, encoding="latin1"))
     except OSError as exc:
         raise error(path, f"cannot read file ({exc.strerror or exc})") from None
+    return _with_string_keys(evaluated, path, error)
+
+
+def _pickle_file(path, error):
+    """``path`` as a string, once it is a readable file within MAX_FILE_BYTES."""
+    path = os.fspath(path)
+    _, size = file_head(path, 1, error)
+    if size > MAX_FILE_BYTES:
+        raise error(path, f"file is {size} bytes, more than the {MAX_FILE_BYTES} byte limit for a pickle")
+    return path
+
+
+def _with_string_keys(evaluated, path, error):
     for key in evaluated:
         if not isinstance(key, str):
             raise error(path, f"dict key {key!r} is not a string")
@@ -448,10 +458,7 @@ def load_npy_dict(path, error):
     """The dict of a ``.npy`` file that ``np.save`` wrote for a dict (a 0-d object array: MDM's ``results.npy``),
     through the allow-list unpickler: plain arrays, strings, numbers and containers only, as :func:`load_pickle_dict`.
     Raises ``error(path, problem)`` for any other ``.npy`` or a bad, unsafe or hostile one."""
-    path = os.fspath(path)
-    _, size = file_head(path, 1, error)
-    if size > MAX_FILE_BYTES:
-        raise error(path, f"file is {size} bytes, more than the {MAX_FILE_BYTES} byte limit for a pickle")
+    path = _pickle_file(path, error)
     try:
         with open(path, "rb") as stream:
             shape, _, dtype = read_npy_header(stream)
@@ -463,10 +470,7 @@ def load_npy_dict(path, error):
             raise
         raise error(path, f"not a readable .npy file: {exc}") from None
     evaluated = load_checked(data, path, error, _SavedDictUnpickler(io.BytesIO(data), encoding="latin1"), "a dict")
-    for key in evaluated:
-        if not isinstance(key, str):
-            raise error(path, f"dict key {key!r} is not a string")
-    return evaluated
+    return _with_string_keys(evaluated, path, error)
 
 
 def load_checked(data, path, error, unpickler, what="a dict of model arrays"):
