@@ -138,14 +138,20 @@ class PointModel:
         self.pair_target, self.pair_joint, self.pair_free = np.array(pairs, dtype=np.int64).reshape(-1, 3).T
         self.pair_coeff = self.joint_coeffs[self.pair_target, self.pair_joint]
         self.pairs_unique = len({(a, b) for a, b in zip(self.pair_target, self.pair_free, strict=True)}) == len(pairs)
-        # where each pair's 3x3 block goes in a frame's flattened (K, 3, Jf + 1, 3) pose Jacobian: (pairs * 9,)
-        rows, cols = np.divmod(np.arange(9), 3)
-        place = ((self.pair_target[:, None] * 3 + rows) * (self.free.size + 1) + self.pair_free[:, None]) * 3 + cols
-        self.pair_place = place.reshape(-1)
-        # slot weights of the bones at or below each free joint: (K, Jf, S)
-        self.slot_lever = ancestry[self.free][:, self.slot_bone].transpose(1, 0, 2) * self.slot_weight[:, None, :]
-        self.depends = np.any(self.slot_lever != 0, axis=2)  # (K, Jf): the free joints that move each target
+        self.pair_place = self._place(self.pair_target, self.pair_free)
+        # slot weights of the bones at or below each free joint: (K, Jf, S); the (target, free joint) pairs they fill
+        slot_lever = ancestry[self.free][:, self.slot_bone].transpose(1, 0, 2) * self.slot_weight[:, None, :]
+        self.depends = np.any(slot_lever != 0, axis=2)  # (K, Jf): the free joints that move each target
+        self.vertex_target, self.vertex_free = np.nonzero(self.depends)
+        self.vertex_lever = slot_lever[self.vertex_target, self.vertex_free]  # (vertex pairs, S)
+        self.vertex_place = self._place(self.vertex_target, self.vertex_free)
         self.depends[self.pair_target, self.pair_free] = True
+
+    def _place(self, targets, joints):
+        """Where the 3x3 blocks of (target, free joint) pairs go in a frame's flattened ``(K, 3, Jf + 1, 3)`` pose
+        Jacobian: ``(pairs * 9,)``, block by block, row by row."""
+        rows, cols = np.divmod(np.arange(9), 3)
+        return (((targets[:, None] * 3 + rows) * (self.free.size + 1) + joints[:, None]) * 3 + cols).reshape(-1)
 
     # ------------------------------------------------------------------------------------------------------------
     def rest_joints(self, betas):
@@ -176,7 +182,7 @@ class PointModel:
         if self.selects:
             points = p[:, self.selected]
         else:
-            points = np.einsum("km,fma->fka", self.joint_part, p[:, self.used])
+            points = np.matmul(self.joint_part, p[:, self.used])
         U = self.vertex_template.shape[0]
         if U:
             feature = (R[:, 1:] - np.eye(3)).reshape(F, -1)
@@ -187,7 +193,7 @@ class PointModel:
             if self.slot_offset is not None:
                 local += self.slot_offset
             y = np.matmul(Rg[:, bones], local[..., None])[..., 0] + p[:, bones]
-            points = points + np.einsum("ks,fksc->fkc", self.slot_weight, y)
+            points = points + np.sum(self.slot_weight[..., None] * y, axis=2)
         result = Evaluation(points, Rg, p)
         if not jacobians:
             return result
@@ -223,7 +229,8 @@ class PointModel:
         if self.selects:
             shape = D[:, self.selected]
         else:
-            shape = np.einsum("km,fmcn->fkcn", self.joint_part, D[:, self.used])
+            flat = D[:, self.used].reshape(F, self.used.size, 3 * nb)
+            shape = np.matmul(self.joint_part, flat).reshape(F, K, 3, nb)
         if U:
             self._vertex_pose(pose, y, p, Rg)
             dX = self.vertex_dirs[self.slot_vertex] - drest[bones]  # (K, S, 3, nb)
@@ -234,10 +241,11 @@ class PointModel:
 
     def _vertex_pose(self, pose, y, p, Rg):
         """Add the vertex part of the pose Jacobian to ``pose (F, K, 3, Jf + 1, 3)``: ``d y / d d_j = -[c_kj]x
-        Rg_j`` with ``c_kj`` the sum over the slots below joint ``j`` of weight times ``(y - p_j)``."""
-        F, K, S = y.shape[:3]
-        Jf = self.free.size
-        c = np.matmul(self.slot_lever, y.transpose(1, 2, 0, 3).reshape(K, S, 3 * F))  # (K, Jf, F*3)
-        c = c.reshape(K, Jf, F, 3).transpose(2, 0, 1, 3)
-        c -= self.slot_lever.sum(axis=2)[..., None] * p[:, None, self.free]
-        pose[:, :, :, :Jf, :] += _skew_times(c, Rg[:, None, self.free]).transpose(0, 1, 3, 2, 4)
+        Rg_j`` with ``c_kj`` the sum over the slots below joint ``j`` of weight times ``(y - p_j)``, for the (target,
+        joint) pairs where that sum has terms."""
+        F = y.shape[0]
+        joints = self.free[self.vertex_free]
+        c = np.sum(self.vertex_lever[..., None] * y[:, self.vertex_target], axis=2)  # (F, pairs, 3)
+        c -= self.vertex_lever.sum(axis=1)[:, None] * p[:, joints]
+        blocks = _skew_times(c.astype(pose.dtype), Rg[:, self.free].astype(pose.dtype)[:, self.vertex_free])
+        pose.reshape(F, -1)[:, self.vertex_place] += blocks.reshape(F, -1)
