@@ -296,6 +296,8 @@ def test_markers_off_the_skin(truth):
         errors[label + " joints"] = np.linalg.norm(fit_joints[:, :22] - joints[:, :22], axis=-1).mean()
     assert errors["modelled"] < 1.5e-3 and errors["modelled joints"] < 0.01, errors
     assert errors["modelled"] < 0.3 * errors["on the skin"], errors
+    with pytest.raises(ValueError, match="marker offsets must be metres from 0 to 0.1: m3"):
+        point_definitions(model, names, MarkerLayout(layout, {"m3": 9.5}))
 
 
 def test_noise_outliers_and_missing_points(truth):

@@ -229,6 +229,9 @@ def point_definitions(model, names, markers=None):
             joint_coeffs[k, joint] = 1.0
         for vertex, weight in pairs:
             vertex_coeffs[k, np.searchsorted(vertex_ids, vertex)] += weight
-    offsets = getattr(markers, "offsets", None) or {}
-    offsets = np.array([float(offsets.get(name, 0.0)) if markers and name in markers else 0.0 for name in names])
+    given = getattr(markers, "offsets", None) or {}
+    offsets = np.array([float(given.get(name, 0.0)) if markers and name in markers else 0.0 for name in names])
+    wrong = [name for name, d in zip(names, offsets, strict=True) if not 0.0 <= d <= MAX_MARKER_OFFSET]
+    if wrong:
+        raise ValueError(f"marker offsets must be metres from 0 to {MAX_MARKER_OFFSET:g}: {', '.join(wrong[:6])}")
     return PointDefinitions(joint_coeffs, vertex_ids, vertex_coeffs, offsets)
