@@ -35,16 +35,15 @@ def tree_levels(parents):
 
 
 def rest_normals(model, ids):
-    """Unit normals ``(len(ids), 3)`` of the template mesh at vertices ``ids``: the area-weighted normals of the faces
-    around each (zero where a vertex has no face)."""
+    """Unit normals ``(len(ids), 3)`` of the template mesh at the sorted vertex ids ``ids``: the area-weighted normals
+    of the faces around each (zero where a vertex has no face)."""
     v = np.asarray(model.v_template, dtype=np.float64)
     faces = model.faces[np.any(np.isin(model.faces, ids), axis=1)]
     area_normals = np.cross(v[faces[:, 1]] - v[faces[:, 0]], v[faces[:, 2]] - v[faces[:, 0]])
-    where = {int(i): k for k, i in enumerate(ids)}
     normals = np.zeros((len(ids), 3))
     for corner in range(3):
         keep = np.isin(faces[:, corner], ids)
-        np.add.at(normals, [where[int(i)] for i in faces[keep, corner]], area_normals[keep])
+        np.add.at(normals, np.searchsorted(ids, faces[keep, corner]), area_normals[keep])
     length = np.linalg.norm(normals, axis=1, keepdims=True)
     return np.divide(normals, length, out=np.zeros_like(normals), where=length > 0)
 

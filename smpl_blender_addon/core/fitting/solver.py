@@ -334,43 +334,30 @@ def arrow_structure(point_model):
 class _ArrowFactor:
     """Each frame's block in the layout of :func:`arrow_structure`, factored exactly as ``[[L_b, 0], [Y_b^T, L_s]]``:
     ``L_b`` the Cholesky factor of each branch's block, ``Y_b = L_b^-1 H_bs`` its coupling to the trunk, ``L_s`` the
-    factor of the trunk's block minus ``sum Y_b^T Y_b``. Vectors stay in the original column order. The factors are
-    kept with the frames (times the branches of a group) last, where numpy's loops are long."""
+    factor of the trunk's block minus ``sum Y_b^T Y_b``. Vectors stay in the original column order. The triangular
+    factors are kept with the frames (times the branches of a group) last, where numpy's loops are long; ``Y`` per
+    frame ``(F, s, C n)`` for one batched product with the trunk."""
 
     def __init__(self, blocks, groups, trunk):
         self.groups, self.trunk = groups, trunk
         self.factors = []
-        F, s = len(blocks), trunk.size
         schur = blocks[:, trunk[:, None], trunk]
         for columns in groups:
-            count, n = columns.shape
             L = _frames_last(np.linalg.cholesky(blocks[:, columns[:, :, None], columns[:, None, :]]))  # (n, n, C F)
-            Y = _forward(L, _frames_last(blocks[:, columns[:, :, None], trunk]))  # (n, s, C F)
-            Yf = np.ascontiguousarray(Y.reshape(n, s, count, F).transpose(3, 1, 2, 0)).reshape(F, s, -1)  # (F, s, C n)
-            schur = schur - np.matmul(Yf, np.swapaxes(Yf, 1, 2))
-            self.factors.append((L, Y, Yf))
+            Y = _by_frame(_forward(L, _frames_last(blocks[:, columns[:, :, None], trunk])), len(blocks))
+            schur = schur - np.matmul(np.swapaxes(Y, 1, 2), Y)
+            self.factors.append((L, np.ascontiguousarray(np.swapaxes(Y, 1, 2))))  # (F, s, C n)
         self.trunk_factor = _frames_last(np.linalg.cholesky(schur))
-
-    def _parts(self, b, columns):
-        """``b``'s rows of a group ``(n, m, C F)``, ``b (P, m, F)`` frames last."""
-        count, n = columns.shape
-        return b[columns].transpose(1, 2, 0, 3).reshape(n, b.shape[1], -1)
-
-    def _put(self, out, columns, part):
-        count, n = columns.shape
-        out[columns] = part.reshape(n, part.shape[1], count, -1).transpose(2, 0, 1, 3)
 
     def forward(self, b):
         """The factor's inverse times ``b (F, P, m)``."""
         b = b.transpose(1, 2, 0)
         out = np.empty(b.shape)
         rest = b[self.trunk]
-        for columns, (L, _, Yf) in zip(self.groups, self.factors, strict=True):
-            part = _forward(L, self._parts(b, columns))
-            self._put(out, columns, part)
-            n, m = part.shape[:2]
-            by_frame = part.reshape(n, m, columns.shape[0], -1).transpose(3, 2, 0, 1).reshape(len(Yf), -1, m)
-            rest = rest - np.matmul(Yf, by_frame).transpose(1, 2, 0)
+        for columns, (L, Yt) in zip(self.groups, self.factors, strict=True):
+            part = _forward(L, _rows(b, columns))
+            out[columns] = _unrows(part, columns)
+            rest = rest - np.matmul(Yt, _by_frame(part, len(Yt))).transpose(1, 2, 0)
         out[self.trunk] = _forward(self.trunk_factor, rest)
         return out.transpose(2, 0, 1)
 
@@ -379,10 +366,34 @@ class _ArrowFactor:
         y = y.transpose(1, 2, 0)
         out = np.empty(y.shape)
         out[self.trunk] = trunk = _backward(self.trunk_factor, y[self.trunk])
-        for columns, (L, Y, _) in zip(self.groups, self.factors, strict=True):
-            repeated = np.tile(trunk, columns.shape[0])  # (s, m, C F): the trunk's values for each branch
-            self._put(out, columns, _backward(L, self._parts(y, columns) - np.einsum("nsb,smb->nmb", Y, repeated)))
+        for columns, (L, Yt) in zip(self.groups, self.factors, strict=True):
+            coupled = _from_frames(np.matmul(np.swapaxes(Yt, 1, 2), trunk.transpose(2, 0, 1)), columns.shape)
+            out[columns] = _unrows(_backward(L, _rows(y, columns) - coupled), columns)
         return out.transpose(2, 0, 1)
+
+
+def _rows(b, columns):
+    """The rows ``columns (C, n)`` of ``b (P, m, F)`` as one batch ``(n, m, C F)`` (branch-major, frames inner)."""
+    return b[columns].transpose(1, 2, 0, 3).reshape(columns.shape[1], b.shape[1], -1)
+
+
+def _unrows(part, columns):
+    """``(n, m, C F)`` back to the rows' shape ``(C, n, m, F)``."""
+    count, n = columns.shape
+    return part.reshape(n, part.shape[1], count, -1).transpose(2, 0, 1, 3)
+
+
+def _by_frame(part, F):
+    """``(n, m, C F)`` -> ``(F, C n, m)``: each frame's rows of all branches of a group."""
+    n, m = part.shape[:2]
+    return part.reshape(n, m, -1, F).transpose(3, 2, 0, 1).reshape(F, -1, m)
+
+
+def _from_frames(rows, shape):
+    """``(F, C n, m)`` -> ``(n, m, C F)``, the inverse of :func:`_by_frame`."""
+    count, n = shape
+    F, _, m = rows.shape
+    return rows.reshape(F, count, n, m).transpose(2, 3, 1, 0).reshape(n, m, -1)
 
 
 def _frames_last(a):
